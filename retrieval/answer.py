@@ -1,0 +1,59 @@
+"""The answer core's data: a question in, cited verbatim excerpts out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Result:
+    """One cited excerpt: ``excerpt == document.text[start:end]``.
+
+    ``marks`` are (start, end) offsets *relative to the excerpt* of the
+    sentence(s) that best answer the question.
+    """
+
+    rank: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    score: float
+    excerpt: str
+    start: int
+    end: int
+    marks: tuple[tuple[int, int], ...] = ()
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("marks")
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot replies: ranked results, and whether it trusts them."""
+
+    question: str
+    confident: bool
+    results: list[Result] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The stable JSON contract used by ``ask --json`` and scripts."""
+        return {
+            "question": self.question,
+            "confident": self.confident,
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document in the index, as listed by /sources."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    chars: int
