@@ -45,6 +45,8 @@ _META = [
     r"^\d+\s*/\s*\d+$",
     r"^附件\s*[:：].*\.(?:jpe?g|png|gif|bmp|webp)$",
 ]
+
+
 def _compile(patterns: list[str]) -> list[re.Pattern[str]]:
     return [re.compile(p) for p in patterns]
 

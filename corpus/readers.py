@@ -1,0 +1,115 @@
+"""Per-format readers: a file in, cleaned text plus whatever metadata the file carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.cleaning import clean_text
+from corpus.encoding import read_text
+
+
+class ReadError(Exception):
+    """A file could not be read; the message is one line for the load report."""
+
+
+@dataclass
+class Extracted:
+    """Clean text and the metadata found inside the file (None when absent)."""
+
+    text: str
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+def _optional(value: object) -> str | None:
+    """A stripped non-empty string, or None."""
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _paragraphs(parts: list[str]) -> str:
+    """Join known paragraphs with blank lines so cleaning never merges them."""
+    return "\n\n".join(part.strip() for part in parts if part and part.strip())
+
+
+def read_plain(path: Path) -> Extracted:
+    """A .txt/.md file in UTF-8, GB18030/GBK or Big5."""
+    try:
+        return Extracted(clean_text(read_text(path)))
+    except UnicodeDecodeError as exc:
+        raise ReadError("cannot decode text (not UTF-8, GB18030/GBK or Big5)") from exc
+
+
+def read_html(path: Path) -> Extracted:
+    """An .html/.htm page: main text (no navigation/footers), title and date from the page."""
+    import trafilatura
+
+    try:
+        html = read_text(path)
+    except UnicodeDecodeError as exc:
+        raise ReadError("cannot decode HTML (not UTF-8, GB18030/GBK or Big5)") from exc
+    try:
+        page = trafilatura.bare_extraction(
+            html, with_metadata=True, include_comments=False, include_tables=True
+        )
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a skipped file
+        raise ReadError(f"cannot parse HTML: {exc}") from exc
+    if page is None or not page.text:
+        return Extracted("")
+    return Extracted(
+        clean_text(_paragraphs(page.text.split("\n"))),
+        title=_optional(page.title),
+        date=_optional(page.date),
+        source=_optional(page.sitename),
+        url=_optional(page.url),
+    )
+
+
+def read_pdf(path: Path) -> Extracted:
+    """A .pdf file's text layer (scanned pages without one yield no text)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            reader.decrypt("")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata or {}).get("/Title")
+    except (PdfReadError, ValueError, KeyError, OSError, NotImplementedError) as exc:
+        raise ReadError(f"cannot read PDF: {exc}") from exc
+    # Pages are joined with a single newline: a sentence running over a page break rejoins.
+    return Extracted(clean_text("\n".join(pages)), title=_optional(title))
+
+
+def read_docx(path: Path) -> Extracted:
+    """A .docx file's paragraphs and table rows, in document order."""
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # noqa: BLE001 - python-docx raises many types on bad files
+        raise ReadError(f"cannot read DOCX: {exc}") from exc
+    parts: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                parts.append(" ".join(cell.text.strip() for cell in row.cells if cell.text.strip()))
+        else:
+            parts.append(block.text)
+    title = document.core_properties.title
+    return Extracted(clean_text(_paragraphs(parts)), title=_optional(title))
+
+
+READERS = {
+    ".txt": read_plain,
+    ".md": read_plain,
+    ".html": read_html,
+    ".htm": read_html,
+    ".pdf": read_pdf,
+    ".docx": read_docx,
+}
