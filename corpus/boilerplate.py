@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+_BODY_MIN = 15  # a body line has at least this many characters
 _SHORT = 40  # "contains" patterns only fire on lines at most this long
 
 _NAV = [
@@ -90,17 +91,18 @@ def classify(line: str) -> str | None:
 
 
 def _is_body(line: str) -> bool:
-    return len(line) >= 40 and bool(_CLAUSE.search(line))
+    """A line of running text: a sentence's worth of characters with clause punctuation."""
+    return len(line) >= _BODY_MIN and bool(_CLAUSE.search(line))
 
 
 def remove_boilerplate(lines: list[str]) -> list[str]:
     """Drop boilerplate lines, the page header above the last nav line, and the footer."""
     kinds = [classify(line) for line in lines]
     body = [i for i, line in enumerate(lines) if kinds[i] is None and _is_body(line)]
-    first = body[0] if body else len(lines)
-    last = body[-1] if body else -1
-    start = max((i + 1 for i in range(first) if kinds[i] == "nav"), default=0)
-    end = next(
-        (i for i in range(last + 1, len(lines)) if kinds[i] in ("nav", "footer")), len(lines)
-    )
+    start, end = 0, len(lines)
+    if body:  # without a recognisable body, trim nothing but the flagged lines
+        start = max((i + 1 for i in range(body[0]) if kinds[i] == "nav"), default=0)
+        end = next(
+            (i for i in range(body[-1] + 1, len(lines)) if kinds[i] in ("nav", "footer")), end
+        )
     return [line for i, line in enumerate(lines[start:end], start) if kinds[i] is None]
