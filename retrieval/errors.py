@@ -1,0 +1,21 @@
+"""Errors the answer core raises; each message is one line a person can act on."""
+
+
+class RetrievalError(Exception):
+    """Base class: something the user can fix (bad question, missing index…)."""
+
+
+class QueryError(RetrievalError):
+    """The question cannot be searched (empty, only punctuation…)."""
+
+
+class IndexNotFoundError(RetrievalError):
+    """No index exists at the given folder."""
+
+
+class IndexMismatchError(RetrievalError):
+    """The index was built with another model or chunker than the one in use."""
+
+
+class IndexBusyError(RetrievalError):
+    """Another ingest holds the index lock."""

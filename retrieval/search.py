@@ -1,0 +1,134 @@
+"""Hybrid search over one loaded index: dense + BM25, fused, neighbours merged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.index import LoadedIndex
+from retrieval.store import ChunkRecord
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Fusion knobs (defaults chosen by measurement, see docs/quality.md)."""
+
+    fusion: str = "rrf"  # "rrf" or "weighted"
+    rrf_k: int = 60
+    dense_weight: float = 0.5  # for "weighted": share of the dense score
+    candidates: int = 100  # taken from each of the two searches before fusion
+    max_merged_chars: int = 900  # a merged excerpt stops growing past this
+
+
+@dataclass
+class Passage:
+    """A span of one document that search returns (one or more merged chunks)."""
+
+    doc_id: str
+    start: int
+    end: int
+    score: float
+    dense: float  # best dense (cosine) similarity among its chunks
+    chunk_ids: list[int]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per-query evidence used to decide whether to trust the results."""
+
+    dense_top: float
+    dense_median: float
+    keyword_top: float
+
+
+def _ranks(scores: np.ndarray, ids: np.ndarray) -> dict[int, int]:
+    order = np.argsort(-scores, kind="stable")
+    return {int(ids[i]): r for r, i in enumerate(order)}
+
+
+def fuse(
+    dense_ids: np.ndarray,
+    dense_scores: np.ndarray,
+    kw_scores: np.ndarray,
+    settings: SearchSettings,
+) -> dict[int, float]:
+    """Chunk id -> fused score."""
+    kw_ids = np.argsort(-kw_scores, kind="stable")[: settings.candidates]
+    kw_ids = kw_ids[kw_scores[kw_ids] > 0]
+    fused: dict[int, float] = {}
+    if settings.fusion == "rrf":
+        for cid, rank in _ranks(dense_scores, dense_ids).items():
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (settings.rrf_k + rank + 1)
+        for rank, cid in enumerate(kw_ids):
+            fused[int(cid)] = fused.get(int(cid), 0.0) + 1.0 / (settings.rrf_k + rank + 1)
+        return fused
+    if settings.fusion == "weighted":
+        top_kw = float(kw_scores.max()) if len(kw_scores) and kw_scores.max() > 0 else 1.0
+        lo = float(dense_scores.min()) if len(dense_scores) else 0.0
+        hi = float(dense_scores.max()) if len(dense_scores) else 1.0
+        span = hi - lo or 1.0
+        w = settings.dense_weight
+        for cid, score in zip(dense_ids, dense_scores, strict=True):
+            fused[int(cid)] = w * (float(score) - lo) / span
+        for cid in kw_ids:
+            fused[int(cid)] = fused.get(int(cid), 0.0) + (1 - w) * float(kw_scores[cid]) / top_kw
+        return fused
+    raise ValueError(f"unknown fusion {settings.fusion!r}")
+
+
+def search(
+    index: LoadedIndex,
+    query_vector: np.ndarray,
+    query_tokens: list[str],
+    limit: int,
+    settings: SearchSettings | None = None,
+) -> tuple[list[Passage], Signals]:
+    """Top ``limit`` passages, best first, overlapping neighbours merged into one."""
+    settings = settings or SearchSettings()
+    n = len(index.chunks)
+    if n == 0:
+        return [], Signals(0.0, 0.0, 0.0)
+    k = min(n, settings.candidates)
+    scores, ids = index.dense.search(np.asarray(query_vector, np.float32).reshape(1, -1), n)
+    all_scores, all_ids = scores[0], ids[0]
+    dense_of = dict(zip(all_ids.tolist(), all_scores.tolist(), strict=True))
+    kw_scores = index.keywords.scores(query_tokens)
+    fused = fuse(all_ids[:k], all_scores[:k], kw_scores, settings)
+    signals = Signals(
+        dense_top=float(all_scores[0]),
+        dense_median=float(np.median(all_scores)),
+        keyword_top=float(kw_scores.max()) if n else 0.0,
+    )
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    return _merge(index.chunks, ranked, dense_of, limit, settings.max_merged_chars), signals
+
+
+def _merge(
+    chunks: list[ChunkRecord],
+    ranked: list[tuple[int, float]],
+    dense_of: dict[int, float],
+    limit: int,
+    max_chars: int,
+) -> list[Passage]:
+    passages: list[Passage] = []
+    for cid, score in ranked:
+        if len(passages) >= limit:
+            break
+        chunk = chunks[cid]
+        home = next(
+            (
+                p
+                for p in passages
+                if p.doc_id == chunk.doc_id and chunk.start <= p.end and chunk.end >= p.start
+            ),
+            None,
+        )
+        if home is not None:
+            if max(home.end, chunk.end) - min(home.start, chunk.start) <= max_chars:
+                home.start, home.end = min(home.start, chunk.start), max(home.end, chunk.end)
+                home.chunk_ids.append(cid)
+                home.dense = max(home.dense, dense_of[cid])
+            continue
+        passages.append(Passage(chunk.doc_id, chunk.start, chunk.end, score, dense_of[cid], [cid]))
+    return passages
