@@ -98,8 +98,9 @@ class AnswerEngine:
             if not build_if_missing:
                 raise IndexNotFoundError(f"no index in {index_dir} (run: python -m bot ingest)")
             progress(f"No index in {index_dir} yet: building one from the shipped corpus …")
-            report = load_corpus([shipped_corpus_dir()])
-            result = ingest(index_dir, report.documents, embedder, progress=True, log=progress)
+            seed = shipped_corpus_dir()
+            report = load_corpus([seed])
+            result = ingest(index_dir, report.documents, embedder, log=progress, corpus=[str(seed)])
             progress(result.summary())
         return cls(index_dir, embedder)
 

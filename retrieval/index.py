@@ -58,6 +58,7 @@ class Manifest:
     tokenizer: str
     documents: dict[str, str] = field(default_factory=dict)  # doc_id -> content hash
     chunks: int = 0
+    corpus: list[str] = field(default_factory=list)  # the paths it was ingested from
     format: int = FORMAT
 
     @classmethod

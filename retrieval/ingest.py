@@ -7,6 +7,7 @@ vector and tokens; only new text is encoded.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -123,6 +124,7 @@ def ingest(
     dry_run: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+    corpus: Sequence[str] = (),
 ) -> IngestResult:
     """Build a new version of the index from ``documents`` and make it live."""
     started = time.perf_counter()
@@ -160,7 +162,7 @@ def ingest(
                     reused.vector,
                 )
             )
-        version = _write_version(index_dir, documents, records, embedder.identity)
+        version = _write_version(index_dir, documents, records, embedder.identity, corpus)
         publish(index_dir, version)
         prune_versions(index_dir)
         return IngestResult(plan, version, len(records), len(todo), time.perf_counter() - started)
@@ -183,6 +185,7 @@ def _write_version(
     documents: Sequence[Document],
     records: list[ChunkRecord],
     identity: ModelIdentity,
+    corpus: Sequence[str],
 ) -> str:
     version = new_version_name()
     root = index_dir / VERSIONS
@@ -207,11 +210,10 @@ def _write_version(
         tokenizer=DEFAULT_TOKENIZER,
         documents={d.doc_id: d.content_hash for d in documents},
         chunks=len(records),
+        corpus=list(corpus),
     ).write(work)
     for path in work.iterdir():
         with open(path, "rb") as fh:
-            import os
-
             os.fsync(fh.fileno())
     work.rename(version_dir(index_dir, version))
     return version

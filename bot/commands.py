@@ -1,0 +1,157 @@
+"""The one-shot commands: ingest, ask, eval, model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bot.cli import print_json
+from bot.console_render import Style, render_answer, use_colour
+from corpus.document import Document
+from corpus.loading import load_corpus, shipped_corpus_dir
+from retrieval.engine import AnswerEngine, shared_embedder
+from retrieval.errors import QueryError, RetrievalError
+from retrieval.evaluation import evaluate, read_queries
+from retrieval.index import Manifest, current_version, default_index_dir, version_dir
+from retrieval.ingest import ingest, plan_ingest
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _index_dir(args: argparse.Namespace) -> Path:
+    return Path(args.index).expanduser() if args.index else default_index_dir()
+
+
+def _corpus_paths(index_dir: Path, given: list[Path] | None) -> list[Path]:
+    """The given folders, else those of the last ingest, else the shipped corpus."""
+    if given:
+        return [Path(p).expanduser().resolve() for p in given]
+    version = current_version(index_dir)
+    if version:
+        try:
+            previous = Manifest.read(version_dir(index_dir, version)).corpus
+        except (OSError, ValueError, TypeError):
+            previous = []
+        if previous:
+            return [Path(p) for p in previous]
+    return [shipped_corpus_dir()]
+
+
+def load_documents(paths: list[Path]) -> list[Document]:
+    report = load_corpus(paths)
+    for path, reason in report.skipped:
+        _err(f"skipped {path}: {reason}")
+    if not report.documents:
+        where = ", ".join(str(p) for p in paths)
+        raise RetrievalError(f"no readable documents in {where}; the index was not changed")
+    return report.documents
+
+
+def ingest_once(index_dir: Path, paths: list[Path], rebuild: bool, dry_run: bool) -> None:
+    documents = load_documents(paths)
+    embedder = shared_embedder()
+    if dry_run:
+        plan, _ = plan_ingest(index_dir, documents, embedder.identity, rebuild)
+        result = ingest(index_dir, documents, embedder, rebuild=rebuild, dry_run=True)
+        print(f"plan for {index_dir}: {plan.summary()}")
+        for label, ids in (("add", plan.added), ("change", plan.changed), ("remove", plan.removed)):
+            for doc_id in ids:
+                print(f"  {label:7} {doc_id}")
+        if plan.rebuild_reason:
+            print(f"  full rebuild: {plan.rebuild_reason}")
+        print(f"would embed {result.embedded} of {result.chunks} chunks (dry run: nothing changed)")
+        return
+    result = ingest(index_dir, documents, embedder, rebuild=rebuild, corpus=[str(p) for p in paths])
+    print(result.summary())
+    print(f"index {index_dir} → version {result.version} ({result.chunks} chunks)")
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    index_dir = _index_dir(args)
+    paths = _corpus_paths(index_dir, args.corpus)
+    ingest_once(index_dir, paths, args.rebuild, args.dry_run)
+    if args.watch:
+        from bot.watch import watch_and_ingest
+
+        watch_and_ingest(paths, lambda: ingest_once(index_dir, paths, False, False))
+    return 0
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise QueryError("--top-k must be at least 1")
+    if args.batch is None and not (args.question or "").strip():
+        raise QueryError('the question is empty: python -m bot ask "你的问题"')
+    engine = AnswerEngine.open(_index_dir(args))
+    if args.batch is not None:
+        return _ask_batch(engine, args.batch, args.top_k)
+    answer = engine.ask(args.question, top_k=args.top_k)
+    if args.json:
+        print_json(answer.to_json())
+    else:
+        print(render_answer(answer, Style(use_colour(sys.stdout))))
+    return 0
+
+
+def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise RetrievalError(f"cannot read batch file {path}: {exc.strerror}") from None
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            qid, question = record.get("id"), record["question"]
+            out = {"id": qid, **engine.ask(str(question), top_k=top_k).to_json()}
+        except (ValueError, KeyError, TypeError, AttributeError, QueryError) as exc:
+            failures += 1
+            out = {"id": None, "line": number, "error": f"{path}:{number}: {exc}"}
+        print_json(out)
+    return 1 if failures else 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    index_dir = _index_dir(args)
+    queries = read_queries(args.queries)
+    if args.corpus:
+        ingest_once(index_dir, [Path(p).expanduser().resolve() for p in args.corpus], False, False)
+    engine = AnswerEngine.open(index_dir, build_if_missing=not args.corpus)
+    started = time.perf_counter()
+    with tqdm(total=len(queries), desc=f"eval ({args.mode})", unit="q", file=sys.stderr) as bar:
+        report = evaluate(engine, queries, mode=args.mode, on_progress=lambda _n: bar.update())
+    if args.json:
+        print_json({**report.to_json(), "seconds": round(time.perf_counter() - started, 1)})
+        return 0
+    print(f"{args.queries} — {report.queries} questions, mode {report.mode}")
+    print(
+        f"  Recall@1 {report.recall_at_1:.3f}  Recall@5 {report.recall_at_5:.3f}  "
+        f"Recall@10 {report.recall_at_10:.3f}  MRR@10 {report.mrr_at_10:.3f}"
+    )
+    if report.answer_in_excerpts is not None:
+        print(f"  answer text inside the top-5 excerpts: {report.answer_in_excerpts:.3f}")
+        print(f"  answerable questions marked confident: {report.answerable_confident:.3f}")
+    if report.unanswerable and report.unanswerable_not_confident is not None:
+        print(
+            f"  unanswerable questions marked not confident: "
+            f"{report.unanswerable_not_confident:.3f} of {report.unanswerable}"
+        )
+    print(f"  latency p50 {report.p50_ms:.1f} ms, p95 {report.p95_ms:.1f} ms")
+    return 0
+
+
+def run_model(_args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    embedder = shared_embedder()
+    print(f"model {embedder.identity} loaded in {time.perf_counter() - started:.1f} s")
+    print(f"bf16 document encoding: {'on' if embedder.bf16 else 'off'}")
+    return 0

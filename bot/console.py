@@ -1,0 +1,87 @@
+"""``python -m bot console``: ask questions interactively, same answer core as Telegram."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+import platformdirs
+
+from bot.console_render import Style, render_answer, render_sources, use_colour
+from retrieval.engine import AnswerEngine
+from retrieval.errors import QueryError
+from retrieval.index import default_index_dir
+
+HELP = """\
+输入问题后回车即可（中文简体、繁體或 English）。
+  /more      下一批结果
+  /sources   收录的文件
+  /help      本帮助
+  /quit      退出（或按 Ctrl-D）"""
+
+
+def _setup_history() -> None:
+    try:
+        import atexit
+        import readline
+    except ImportError:  # readline is missing on some platforms; history is a nicety
+        return
+    path = Path(platformdirs.user_state_dir("qabot")) / "console_history"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(1000)
+    atexit.register(readline.write_history_file, path)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    engine = AnswerEngine.open(Path(args.index) if args.index else default_index_dir())
+    style = Style(use_colour(sys.stdout))
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _setup_history()
+        print(style.title(f"京津冀政策问答 · {len(engine.sources())} 篇文件 · /help 查看命令"))
+    last_question, shown = "", 0
+    while True:
+        try:
+            line = input("问> " if interactive else "")
+        except EOFError:
+            if interactive:
+                print()
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return 0
+        if line == "/help":
+            print(HELP)
+            continue
+        if engine.refresh():
+            print(style.dim(f"（索引已更新：{engine.version}）"))
+        if line == "/sources":
+            print(render_sources(engine.sources(), style))
+            continue
+        if line == "/more":
+            if not last_question:
+                print("还没有提问。")
+                continue
+            question, offset = last_question, shown
+        elif line.startswith("/"):
+            print(f"未知命令 {line}，输入 /help 查看可用命令。")
+            continue
+        else:
+            question, offset = line, 0
+        try:
+            answer = engine.ask(question, top_k=args.top_k, offset=offset)
+        except QueryError as exc:
+            print(style.warn(str(exc)))
+            continue
+        last_question, shown = question, offset + len(answer.results)
+        if offset and not answer.results:
+            print("没有更多结果了。")
+            continue
+        print(render_answer(answer, style))
+        print()

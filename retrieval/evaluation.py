@@ -1,0 +1,176 @@
+"""Retrieval quality on question sets with gold documents.
+
+Queries are JSON lines in the format of ``shared/eval/*/queries.jsonl``:
+``{"qid", "question", "answers": [...], "doc_id"}``; ``doc_id`` null (and no
+answers) marks a question the corpus cannot answer, which should come back
+not confident.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpus.normalize import search_key
+from retrieval.engine import AnswerEngine
+from retrieval.errors import RetrievalError
+from retrieval.keywords import KeywordIndex, bigram_tokens
+from retrieval.search import SearchSettings
+
+MODES = ("hybrid", "dense", "keyword", "bigram-bm25")
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: str
+    question: str
+    answers: tuple[str, ...]
+    doc_id: str | None
+
+
+def read_queries(path: Path) -> list[Query]:
+    """Parse a queries file; a malformed line is one clear error naming file and line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise RetrievalError(f"cannot read queries file {path}: {exc.strerror}") from None
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            queries.append(
+                Query(
+                    str(record.get("qid", number)),
+                    str(record["question"]),
+                    tuple(record.get("answers") or ()),
+                    record.get("doc_id"),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RetrievalError(f"{path}:{number}: not a query record ({exc})") from None
+    if not queries:
+        raise RetrievalError(f"no queries in {path}")
+    return queries
+
+
+@dataclass
+class EvalReport:
+    mode: str
+    queries: int
+    answerable: int
+    recall_at_1: float
+    recall_at_5: float
+    recall_at_10: float
+    mrr_at_10: float
+    answer_in_excerpts: float | None  # share of answerable queries whose answer is shown
+    answerable_confident: float | None
+    unanswerable: int
+    unanswerable_not_confident: float | None
+    p50_ms: float
+    p95_ms: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _doc_ranking(chunk_scores: np.ndarray, chunk_docs: list[str], depth: int) -> list[str]:
+    order = np.argsort(-chunk_scores, kind="stable")
+    seen: list[str] = []
+    for i in order:
+        if chunk_scores[i] <= 0:
+            break
+        if chunk_docs[i] not in seen:
+            seen.append(chunk_docs[i])
+            if len(seen) == depth:
+                break
+    return seen
+
+
+def evaluate(
+    engine: AnswerEngine,
+    queries: list[Query],
+    mode: str = "hybrid",
+    shown: int = 5,
+    on_progress: Callable[[int], None] = lambda _n: None,
+) -> EvalReport:
+    """Rank documents for every query; hits are counted by gold ``doc_id``."""
+    if mode not in MODES:
+        raise RetrievalError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    depth = 10
+    index = engine.index
+    chunk_docs = [c.doc_id for c in index.chunks]
+    baseline = None
+    if mode == "bigram-bm25":
+        texts = (index.documents[c.doc_id].text[c.start : c.end] for c in index.chunks)
+        baseline = KeywordIndex([bigram_tokens(search_key(t)) for t in texts])
+    if mode in ("dense", "keyword"):
+        engine = AnswerEngine(
+            engine.index_dir,
+            engine.embedder,
+            SearchSettings(fusion="weighted", dense_weight=1.0 if mode == "dense" else 0.0),
+            engine.policy,
+        )
+
+    ranks: list[int | None] = []
+    shown_hits: list[bool] = []
+    confident: list[bool] = []
+    abstained: list[bool] = []
+    latencies: list[float] = []
+    for n, q in enumerate(queries, start=1):
+        started = time.perf_counter()
+        if baseline is not None:
+            scores = baseline.scores(bigram_tokens(search_key(q.question)))
+            docs = _doc_ranking(scores, chunk_docs, depth)
+            answer = None
+        else:
+            answer = engine.ask(q.question, top_k=depth)
+            docs = list(dict.fromkeys(r.doc_id for r in answer.results))[:depth]
+        latencies.append(time.perf_counter() - started)
+        if q.doc_id is None:
+            if answer is not None:
+                abstained.append(not answer.confident)
+        else:
+            ranks.append(docs.index(q.doc_id) + 1 if q.doc_id in docs else None)
+            if answer is not None:
+                excerpts = [r.excerpt for r in answer.results[:shown]]
+                shown_hits.append(any(a in e for a in q.answers for e in excerpts))
+                confident.append(answer.confident)
+        on_progress(n)
+    return _report(mode, queries, ranks, shown_hits, confident, abstained, latencies)
+
+
+def _share(values: Iterable[bool]) -> float | None:
+    values = list(values)
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _report(mode, queries, ranks, shown_hits, confident, abstained, latencies) -> EvalReport:
+    answerable = len(ranks)
+
+    def recall(k: int) -> float:
+        return round(sum(1 for r in ranks if r and r <= k) / answerable, 4) if answerable else 0.0
+
+    mrr = sum(1 / r for r in ranks if r and r <= 10) / answerable if answerable else 0.0
+    ms = np.array(latencies) * 1000
+    return EvalReport(
+        mode=mode,
+        queries=len(queries),
+        answerable=answerable,
+        recall_at_1=recall(1),
+        recall_at_5=recall(5),
+        recall_at_10=recall(10),
+        mrr_at_10=round(mrr, 4),
+        answer_in_excerpts=_share(shown_hits),
+        answerable_confident=_share(confident),
+        unanswerable=len(queries) - answerable,
+        unanswerable_not_confident=_share(abstained),
+        p50_ms=round(float(np.percentile(ms, 50)), 1),
+        p95_ms=round(float(np.percentile(ms, 95)), 1),
+    )
