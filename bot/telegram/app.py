@@ -1,0 +1,108 @@
+"""Wiring: the Application, its handlers, and its start-up/shutdown hooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from . import handlers
+from .config import Settings
+from .ordering import PerChatUpdateProcessor
+from .service import Service
+
+if TYPE_CHECKING:
+    from retrieval.engine import AnswerEngine
+
+#: the update types the bot asks Telegram for
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+NOT_TEXT = (
+    filters.Sticker.ALL
+    | filters.PHOTO
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.CONTACT
+    | filters.POLL
+    | filters.Dice.ALL
+)
+
+
+async def post_init(application: Application) -> None:
+    """After getMe succeeded: open the engine, register the command list."""
+    await application.bot_data["service"].open()
+    await application.bot.set_my_commands([BotCommand(c, d) for c, d in handlers.COMMANDS])
+
+
+async def post_shutdown(application: Application) -> None:
+    application.bot_data["service"].close()
+
+
+def build_application(
+    settings: Settings,
+    engine: AnswerEngine | None = None,
+    index_dir: Path | None = None,
+) -> Application:
+    """The bot. Pass an open ``engine`` (tests) or let ``post_init`` open ``index_dir``."""
+    application = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.base_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .concurrent_updates(
+            PerChatUpdateProcessor(settings.max_concurrent_updates, settings.max_pending_per_chat)
+        )
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["service"] = Service(settings, engine, index_dir)
+
+    application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
+    application.add_handler(CommandHandler("start", handlers.start))
+    application.add_handler(CommandHandler("help", handlers.help_command))
+    application.add_handler(CommandHandler("sources", handlers.sources))
+    application.add_handler(CommandHandler("ask", handlers.ask_command))
+    new_message = filters.UpdateType.MESSAGE
+    application.add_handler(
+        MessageHandler(
+            new_message & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND,
+            handlers.private_text,
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            new_message & filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND,
+            handlers.group_text,
+        )
+    )
+    application.add_handler(MessageHandler(new_message & NOT_TEXT, handlers.not_text))
+    application.add_handler(CallbackQueryHandler(handlers.example_button, pattern=r"^q:\d+$"))
+    application.add_handler(CallbackQueryHandler(handlers.more_button, pattern=r"^m:[\w-]+$"))
+    application.add_handler(
+        CallbackQueryHandler(handlers.context_button, pattern=r"^c:[\w-]+:\d+$")
+    )
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
+    application.add_error_handler(handlers.on_error)
+    return application

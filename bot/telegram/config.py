@@ -1,0 +1,92 @@
+"""Settings for the Telegram bot, read from the environment (and an optional ``.env``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN_VAR = "TELEGRAM_BOT_TOKEN"
+BASE_URL_VAR = "TELEGRAM_API_BASE_URL"
+ALLOWED_CHATS_VAR = "TELEGRAM_ALLOWED_CHATS"
+WEBHOOK_SECRET_VAR = "TELEGRAM_WEBHOOK_SECRET"
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A one-line, user-facing configuration problem (never contains the token)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot needs besides the engine. Defaults suit a public deployment."""
+
+    token: str
+    base_url: str = DEFAULT_BASE_URL
+    allowed_chats: frozenset[int] | None = None
+    top_k: int = 5
+    max_question_chars: int = 500
+    # per chat: a token bucket (burst, then one question every ``rate_period`` seconds)
+    rate_burst: int = 10
+    rate_period: float = 3.0
+    # per chat: updates waiting for their turn beyond this are dropped (and logged)
+    max_pending_per_chat: int = 16
+    max_concurrent_updates: int = 256
+    # threads that run the (blocking) engine; the event loop never blocks on it
+    engine_workers: int = 2
+    refresh_interval: float = 5.0
+    state_ttl: float = 2 * 3600.0
+    state_size: int = 2048
+
+
+def load_dotenv(path: Path = Path(".env"), environ: dict[str, str] | None = None) -> None:
+    """Tiny ``.env`` reader: ``KEY=value`` lines, ``#`` comments, optional quotes.
+
+    Variables already set in the environment win.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        environ.setdefault(key, value)
+
+
+def parse_chat_ids(raw: str | None) -> frozenset[int] | None:
+    """``"123, -100456"`` → ``{123, -100456}``; empty/unset → ``None`` (everyone allowed)."""
+    if not raw or not raw.strip():
+        return None
+    ids = set()
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError:
+            raise ConfigError(f"{ALLOWED_CHATS_VAR}: {part!r} is not a chat id") from None
+    return frozenset(ids)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build :class:`Settings` from environment variables; raises :class:`ConfigError`."""
+    environ = os.environ if environ is None else environ
+    token = environ.get(TOKEN_VAR, "").strip()
+    if not token:
+        raise ConfigError(
+            f"{TOKEN_VAR} is not set: create a bot with @BotFather and put its token "
+            f"in the environment or in .env (see docs/telegram.md)"
+        )
+    base_url = environ.get(BASE_URL_VAR, "").strip() or DEFAULT_BASE_URL
+    allowed = parse_chat_ids(environ.get(ALLOWED_CHATS_VAR))
+    return Settings(token=token, base_url=base_url, allowed_chats=allowed, **overrides)

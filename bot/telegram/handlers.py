@@ -1,0 +1,366 @@
+"""Typed async handlers: commands, questions, buttons, and everything else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from retrieval.answer import Answer
+from retrieval.errors import RetrievalError
+
+from . import render
+from .ordering import chat_key
+from .service import Page, Service
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = (
+    "通武廊签署了什么协议",
+    "北京2019年推进京津冀协同发展的工作要点有哪些",
+    "京津冀协同发展的核心是什么",
+)
+
+GREETING = (
+    "您好！我可以回答关于<b>京津冀协同发展</b>政策文件的问题。\n"
+    "我只引用文件原文：每条回答都是带出处的原文段落，最相关的句子加粗显示。\n\n"
+    "直接发送问题即可，或点下面的示例问题试试："
+)
+
+HELP = (
+    "<b>使用说明</b>\n"
+    "• 直接发送文字问题，我会返回最相关的原文段落，并注明标题、日期和来源。\n"
+    "• 「原文 N」按钮：查看第 N 条段落前后的上下文。\n"
+    "• 「更多结果」按钮：查看接下来的段落。\n"
+    "• 群聊中：@我 提问、回复我的消息，或发送 /ask 问题。\n\n"
+    "<b>命令</b>\n"
+    "/start — 开始与示例问题\n"
+    "/help — 使用说明\n"
+    "/sources — 收录的文件及日期\n"
+    "/ask 问题 — 提问（群聊中使用）"
+)
+
+COMMANDS = (
+    ("start", "开始使用与示例问题"),
+    ("help", "使用说明"),
+    ("sources", "收录的文件及日期"),
+    ("ask", "提问，例如 /ask 通武廊签署了什么协议"),
+)
+
+NOT_TEXT = (
+    "抱歉，我只能读懂文字问题，贴纸、图片、语音和文件都看不懂。"
+    "请用文字提问，例如：通武廊签署了什么协议"
+)
+EMPTY_ASK = "请在 /ask 后面写上问题，例如：/ask 通武廊签署了什么协议"
+EMPTY_MENTION = "您好！请在 @我 的同时写上问题，例如：通武廊签署了什么协议"
+TOO_FAST = "您提问得太快了，请过 {seconds} 秒左右再问。"
+REFUSED = "抱歉，这个机器人只对指定的聊天开放。"
+EXPIRED = "这条结果已过期，请重新提问。"
+NO_MORE = "没有更多结果了。"
+FAILED = "抱歉，处理时出了点问题，请稍后再试。"
+
+_ASK_RE = re.compile(r"^/ask(@\w+)?\s*", re.IGNORECASE)
+
+
+def _service(context: ContextTypes.DEFAULT_TYPE) -> Service:
+    return context.bot_data["service"]
+
+
+# -- sending -----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
+    """Show "typing…" while the body runs (Telegram clears it after ~5 s, so repeat)."""
+
+    async def repeat() -> None:
+        while True:
+            await asyncio.sleep(4.5)
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+    with contextlib.suppress(TelegramError):
+        await bot.send_chat_action(chat_id, ChatAction.TYPING)
+    task = asyncio.create_task(repeat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def send(
+    bot: Bot,
+    chat_id: int,
+    texts: Sequence[str],
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: Message | None = None,
+) -> None:
+    """Send HTML messages in order; the first replies to ``reply_to``, the last gets ``markup``."""
+    for i, text in enumerate(texts):
+        await bot.send_message(
+            chat_id,
+            text,
+            reply_markup=markup if i == len(texts) - 1 else None,
+            reply_parameters=(
+                ReplyParameters(reply_to.message_id, allow_sending_without_reply=True)
+                if reply_to is not None and i == 0
+                else None
+            ),
+        )
+
+
+def _reply_target(message: Message) -> Message | None:
+    """In groups, answers quote the question; in private chats they need not."""
+    return None if message.chat.type == ChatType.PRIVATE else message
+
+
+def _buttons(key: str, answer: Answer, more: bool) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(f"原文 {r.rank}", callback_data=f"c:{key}:{r.rank}")
+            for r in answer.results
+        ]
+    ]
+    if more:
+        rows.append([InlineKeyboardButton("更多结果 ›", callback_data=f"m:{key}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _page(service: Service, answer: Answer, offset: int) -> tuple[str, bool]:
+    """Remember an answer page for its buttons; returns the key and whether more may follow."""
+    more = len(answer.results) >= service.settings.top_k
+    key = service.pages.put(
+        Page(answer.question, offset + len(answer.results), {r.rank: r for r in answer.results})
+    )
+    return key, more
+
+
+# -- the answer path ---------------------------------------------------------------------
+
+
+async def _rate_limited(service: Service, bot: Bot, chat_id: int) -> bool:
+    if service.limiter.allow(chat_id):
+        return False
+    if service.limiter.should_warn(chat_id):
+        seconds = max(1, round(service.limiter.retry_after(chat_id)))
+        await bot.send_message(chat_id, TOO_FAST.format(seconds=seconds))
+    return True
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """Answer ``text`` in the update's chat: cited excerpts, or a kind not-found note."""
+    service = _service(context)
+    message = update.message  # None when asked through an example button
+    chat_id = update.effective_chat.id
+    target = _reply_target(message) if message is not None else None
+    if await _rate_limited(service, context.bot, chat_id):
+        return
+    question = text.strip()
+    limit = service.settings.max_question_chars
+    note = ""
+    if len(question) > limit:
+        note = f"您的问题有 {len(question)} 个字，太长了，只按前 {limit} 个字检索。"
+        question = question[:limit]
+    async with typing(context.bot, chat_id):
+        try:
+            answer = await service.ask(question)
+        except RetrievalError as exc:  # e.g. a question of punctuation only
+            await send(context.bot, chat_id, [html.escape(str(exc))], reply_to=target)
+            return
+    if not answer.results:
+        await send(context.bot, chat_id, render.render_answer(answer, note), reply_to=target)
+        return
+    key, more = _page(service, answer, 0)
+    await send(
+        context.bot,
+        chat_id,
+        render.render_answer(answer, note),
+        _buttons(key, answer, more),
+        target,
+    )
+
+
+def addressed_text(message: Message, bot: Bot) -> str | None:
+    """The question in a group message meant for the bot (mention or reply), else ``None``."""
+    text = message.text or message.caption or ""
+    mentioned = False
+    entities = message.parse_entities() if message.text else message.parse_caption_entities()
+    for entity, value in entities.items():
+        if (
+            entity.type == MessageEntity.MENTION
+            and value[1:].lower() == (bot.username or "").lower()
+        ) or (
+            entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot.id
+        ):
+            mentioned = True
+            text = text.replace(value, " ")
+    reply = message.reply_to_message
+    replied = reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
+    return text.strip() if mentioned or replied else None
+
+
+# -- handlers ----------------------------------------------------------------------------
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Allowlist (``TELEGRAM_ALLOWED_CHATS``): others get one polite refusal, then silence."""
+    service = _service(context)
+    allowed = service.settings.allowed_chats
+    chat_id = chat_key(update)
+    if allowed is None or chat_id is None or chat_id in allowed:
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer(REFUSED)
+    elif (
+        update.effective_message is not None
+        and _is_for_me(update.effective_message, context.bot)
+        and service.first_refusal(chat_id)
+    ):
+        await context.bot.send_message(chat_id, REFUSED)
+    raise ApplicationHandlerStop
+
+
+def _is_for_me(message: Message, bot: Bot) -> bool:
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    if (message.text or "").startswith("/"):
+        return True
+    return addressed_text(message, bot) is not None
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: greeting and three example questions as buttons."""
+    buttons = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(q, callback_data=f"q:{i}")] for i, q in enumerate(EXAMPLES)]
+    )
+    await update.effective_message.reply_text(GREETING, reply_markup=buttons)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help."""
+    await update.effective_message.reply_text(HELP)
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sources: the indexed documents with their dates."""
+    docs = await _service(context).sources()
+    await send(context.bot, update.effective_chat.id, render.render_sources(docs))
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask 问题 (works everywhere; the way to ask in groups without a mention)."""
+    message = update.effective_message
+    question = _ASK_RE.sub("", message.text or "", count=1).strip()
+    if not question:
+        await message.reply_text(EMPTY_ASK)
+        return
+    await answer_question(update, context, question)
+
+
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any text in a private chat is a question."""
+    await answer_question(update, context, update.effective_message.text or "")
+
+
+async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In groups, answer only when mentioned or replied to."""
+    message = update.effective_message
+    question = addressed_text(message, context.bot)
+    if question is None:
+        return
+    if not question:
+        await message.reply_text(EMPTY_MENTION)
+        return
+    await answer_question(update, context, question)
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice, files…: a polite text-only note (in groups only if addressed)."""
+    message = update.effective_message
+    if message.chat.type != ChatType.PRIVATE and addressed_text(message, context.bot) is None:
+        return
+    await message.reply_text(NOT_TEXT)
+
+
+async def example_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An example question from /start."""
+    query = update.callback_query
+    await query.answer()
+    index = int(query.data.split(":", 1)[1])
+    if 0 <= index < len(EXAMPLES):
+        await answer_question(update, context, EXAMPLES[index])
+
+
+async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """「更多结果」: the next page of results."""
+    query = update.callback_query
+    service = _service(context)
+    page = service.pages.get(query.data.split(":", 1)[1])
+    if page is None:
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    chat_id = update.effective_chat.id
+    if not service.limiter.allow(chat_id):
+        await query.answer(TOO_FAST.format(seconds=round(service.limiter.retry_after(chat_id))))
+        return
+    await query.answer()
+    async with typing(context.bot, chat_id):
+        answer = await service.ask(page.question, page.next_offset)
+    if not answer.results:
+        await context.bot.send_message(chat_id, NO_MORE)
+        return
+    key, more = _page(service, answer, page.next_offset)
+    await send(context.bot, chat_id, render.render_more(answer), _buttons(key, answer, more))
+
+
+async def context_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """「原文 N」: the passage around excerpt N, the excerpt in bold."""
+    query = update.callback_query
+    service = _service(context)
+    _, key, rank = query.data.split(":", 2)
+    page = service.pages.get(key)
+    result = page.results.get(int(rank)) if page is not None else None
+    if result is None:
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    try:
+        text, start, _end = await service.context(result)
+    except RetrievalError:  # the document left the index since the answer was given
+        await context.bot.send_message(update.effective_chat.id, EXPIRED)
+        return
+    span = (result.start - start, result.end - start)
+    html_text = render.render_context(result, text, span, await service.url(result.doc_id))
+    target = query.message if isinstance(query.message, Message) else None
+    await send(context.bot, update.effective_chat.id, [html_text], reply_to=target)
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other callback data (e.g. from an older version): answer it anyway."""
+    await update.callback_query.answer(EXPIRED)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error (redacted by the log formatter) and tell the user something went wrong."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(update.effective_chat.id, FAILED)

@@ -1,0 +1,111 @@
+"""The bot's view of the answer core: every engine call runs in worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from retrieval.answer import Answer, Result, Source
+
+from .config import Settings
+from .state import RateLimiter, Throttle, TTLStore
+
+if TYPE_CHECKING:
+    from retrieval.engine import AnswerEngine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the buttons under one answer message need: the question, where the next
+    page starts, and the shown results (for 「原文」)."""
+
+    question: str
+    next_offset: int
+    results: dict[int, Result] = field(default_factory=dict)
+
+
+class Service:
+    """Engine + per-bot state, shared by all handlers through ``bot_data``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AnswerEngine | None = None,
+        index_dir: Path | None = None,
+    ):
+        self.settings = settings
+        self.engine = engine
+        self.index_dir = index_dir
+        self.pages: TTLStore[Page] = TTLStore(settings.state_size, settings.state_ttl)
+        self.limiter = RateLimiter(settings.rate_burst, settings.rate_period)
+        self._refused_chats: set[int] = set()
+        self._refresh = Throttle(settings.refresh_interval)
+        self._executor = ThreadPoolExecutor(settings.engine_workers, thread_name_prefix="engine")
+        self._sources: list[Source] | None = None
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args))
+
+    async def open(self) -> None:
+        """Load (or build) the index unless an engine was handed in."""
+        if self.engine is None:
+            from retrieval.engine import AnswerEngine
+
+            log.info("loading the index (building it on first run can take a minute)…")
+            self.engine = await self._run(AnswerEngine.open, self.index_dir)
+            log.info("index ready")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _engine(self) -> AnswerEngine:
+        if self.engine is None:
+            raise RuntimeError("the engine is not open yet")
+        return self.engine
+
+    async def refresh(self) -> None:
+        """Pick up a newer index, checking at most every ``refresh_interval`` seconds."""
+        if not self._refresh.ready():
+            return
+        try:
+            switched = await self._run(self._engine().refresh)
+        except Exception:  # a broken new index must not take the bot down
+            log.exception("index refresh failed; keeping the current index")
+            return
+        if switched:
+            self._sources = None
+            log.info("switched to a newer index")
+
+    async def ask(self, question: str, offset: int = 0) -> Answer:
+        await self.refresh()
+        return await self._run(self._engine().ask, question, self.settings.top_k, offset)
+
+    async def sources(self) -> list[Source]:
+        await self.refresh()
+        if self._sources is None:
+            self._sources = await self._run(self._engine().sources)
+        return self._sources
+
+    async def context(self, result: Result) -> tuple[str, int, int]:
+        return await self._run(self._engine().context, result.doc_id, result.start, result.end)
+
+    async def url(self, doc_id: str) -> str | None:
+        return next((s.url for s in await self.sources() if s.doc_id == doc_id), None)
+
+    def first_refusal(self, chat_id: int) -> bool:
+        """True the first time a chat outside the allowlist writes (bounded memory)."""
+        if chat_id in self._refused_chats:
+            return False
+        if len(self._refused_chats) > 10_000:
+            self._refused_chats.clear()
+        self._refused_chats.add(chat_id)
+        return True

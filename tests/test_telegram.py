@@ -1,0 +1,422 @@
+"""End to end: the real Application, polling a fake Bot API over HTTP, answering with the
+real engine built once over the shipped corpus."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.telegram import handlers
+from bot.telegram.app import build_application
+from bot.telegram.cli import run, serve
+from bot.telegram.config import Settings
+from tests.fake_bot_api import FakeBotAPI
+
+REPO = Path(__file__).resolve().parents[1]
+TONGWULANG_QUESTION = "通武廊签署了什么协议"
+_chat_ids = itertools.count(1001)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from retrieval.engine import AnswerEngine
+
+    return AnswerEngine.open(tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def tongwulang_title(engine: Any) -> str:
+    titles = [s.title for s in engine.sources() if "tongwulang" in s.doc_id or "通武廊" in s.title]
+    assert titles, [s.doc_id for s in engine.sources()]
+    return titles[0]
+
+
+class RunningBot:
+    """The bot as ``python -m bot telegram`` runs it (``serve``), in a thread of its own."""
+
+    def __init__(self, api: FakeBotAPI, engine: Any, webhook: dict | None = None, **overrides):
+        settings = Settings(token=api.token, base_url=api.base_url, **overrides)
+        self.api = api
+        self.app = build_application(settings, engine=engine)
+        self.args = argparse.Namespace(**{"webhook_url": None, **(webhook or {})})
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        serve(self.app, self.args, stop_signals=None)
+
+    def start(self) -> RunningBot:
+        self.thread.start()
+        ready = "setWebhook" if self.args.webhook_url else "getUpdates"
+        self.api.wait_for(lambda: self.api.calls_of("setMyCommands") and self.api.calls_of(ready))
+        deadline = time.monotonic() + 30
+        while not self.app.running:  # stop_running() before start() would be ignored
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.app.stop_running)
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+def _start(engine: Any, **overrides: Any):
+    api = FakeBotAPI().start()
+    bot = RunningBot(api, engine, **overrides).start()
+    return api, bot
+
+
+@pytest.fixture(scope="module")
+def api(engine: Any):
+    """The default bot and its fake Bot API; fails the module on any rejected request."""
+    api, bot = _start(engine)
+    yield api
+    bot.stop()
+    api.stop()
+    assert api.errors == []
+
+
+@pytest.fixture(scope="module")
+def strict_api(engine: Any):
+    """A bot with an allowlist, a tiny rate limit, instantly expiring buttons, many results."""
+    api, bot = _start(
+        engine,
+        allowed_chats=frozenset({5001, 5003, 5004}),
+        rate_burst=3,
+        rate_period=60.0,
+        state_ttl=0.0,
+        top_k=25,
+    )
+    yield api
+    bot.stop()
+    api.stop()
+    assert api.errors == []
+
+
+def new_chat() -> int:
+    return next(_chat_ids)
+
+
+def keyboard(message: dict) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def assert_quiet(api: FakeBotAPI, chat_id: int, expected: int, **kwargs: Any) -> list[dict]:
+    """Ask ``/help`` and wait for it: replies are in order per chat, so anything the bot
+    would have said before it has been said by then."""
+    api.send_message(chat_id, "/help", **kwargs)
+    sent = api.wait_sent(chat_id, expected + 1)
+    assert "使用说明" in sent[expected]["_plain"]
+    assert len(sent) == expected + 1
+    return sent[:expected]
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def test_start_offers_example_questions(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.send_message(chat, "/start")
+    (greeting,) = api.wait_sent(chat)
+    assert "京津冀协同发展" in greeting["_plain"]
+    assert keyboard(greeting) == ["q:0", "q:1", "q:2"]
+    commands = api.calls_of("setMyCommands")[0].params["commands"]
+    assert [c["command"] for c in commands] == ["start", "help", "sources", "ask"]
+
+    query = api.press(chat, greeting["_message_id"], "q:0")
+    sent = api.wait_sent(chat, 2)
+    assert api.callback_answered(query) is not None
+    assert TONGWULANG_QUESTION in sent[1]["_plain"]
+
+
+def test_help(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.send_message(chat, "/help")
+    (reply,) = api.wait_sent(chat)
+    for command in ("/start", "/sources", "/ask"):
+        assert command in reply["_plain"]
+
+
+def test_sources_lists_documents_with_dates(api: FakeBotAPI, engine: Any) -> None:
+    chat = new_chat()
+    api.send_message(chat, "/sources")
+    text = "\n".join(m["_plain"] for m in api.wait_sent(chat))
+    for source in engine.sources():
+        assert source.title in text
+        if source.date:
+            assert source.date in text
+
+
+# -- questions --------------------------------------------------------------------------
+
+
+def test_question_gets_cited_excerpts(api: FakeBotAPI, engine: Any, tongwulang_title: str) -> None:
+    chat = new_chat()
+    api.send_message(chat, TONGWULANG_QUESTION)
+    (answer,) = api.wait_sent(chat)
+    assert answer["parse_mode"] == "HTML"
+    if engine.ask(TONGWULANG_QUESTION).confident:
+        assert answer["_plain"].startswith(f"问：{TONGWULANG_QUESTION}")
+    else:  # shown below the kind note, labelled as weak matches
+        assert "没有找到" in answer["_plain"] and "相关度较低" in answer["_plain"]
+    assert tongwulang_title in answer["_plain"]
+    assert answer["_plain"].count(tongwulang_title) >= 1 and "\n1.\n" in answer["_plain"]
+    assert "<blockquote>" in answer["text"] and "<b>" in answer["text"]
+    assert "c:" in keyboard(answer)[0] and keyboard(answer)[-1].startswith("m:")
+    typing = [c for c in api.calls_of("sendChatAction") if str(c.params["chat_id"]) == str(chat)]
+    assert typing and typing[0].params["action"] == "typing"
+
+
+def test_more_results_and_context_buttons(api: FakeBotAPI, engine: Any) -> None:
+    chat = new_chat()
+    api.send_message(chat, TONGWULANG_QUESTION)
+    (answer,) = api.wait_sent(chat)
+    more = next(d for d in keyboard(answer) if d.startswith("m:"))
+    query = api.press(chat, answer["_message_id"], more)
+    sent = api.wait_sent(chat, 2)
+    assert api.callback_answered(query) is not None
+    assert sent[1]["_plain"].startswith("更多结果（第 6–10 条）")
+    first = engine.ask(TONGWULANG_QUESTION, top_k=5, offset=5).results[0]
+    assert first.title in sent[1]["_plain"]
+
+    context = next(d for d in keyboard(answer) if d.startswith("c:"))
+    query = api.press(chat, answer["_message_id"], context)
+    sent = api.wait_sent(chat, 3)
+    assert api.callback_answered(query) is not None
+    best = engine.ask(TONGWULANG_QUESTION, top_k=1).results[0]
+    shown = sent[2]["_plain"]
+    assert shown.startswith("原文")
+    assert best.title in shown
+    assert best.excerpt.strip()[:30] in shown
+    assert sent[2]["reply_parameters"]["message_id"] == answer["_message_id"]
+
+
+def test_unanswerable_question_gets_kind_note(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.send_message(chat, "今天北京天气怎么样")
+    (reply,) = api.wait_sent(chat)
+    assert "没有找到" in reply["_plain"] and "/sources" in reply["_plain"]
+
+
+def test_empty_and_overlong_questions(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.send_message(chat, "/ask")
+    api.send_message(chat, TONGWULANG_QUESTION * 1000)  # 10,000 characters
+    sent = api.wait_sent(chat, 2)
+    assert sent[0]["_plain"] == handlers.EMPTY_ASK
+    assert "10000 个字" in sent[1]["_plain"] and "前 500 个字" in sent[1]["_plain"]
+
+
+def test_sticker_and_photo_get_text_only_note(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.send_sticker(chat)
+    api.send_photo(chat)
+    sent = api.wait_sent(chat, 2)
+    assert [m["_plain"] for m in sent] == [handlers.NOT_TEXT] * 2
+
+
+# -- groups -----------------------------------------------------------------------------
+
+
+def test_group_answers_only_when_addressed(api: FakeBotAPI, tongwulang_title: str) -> None:
+    group = -100 - new_chat()
+    kind = {"chat_type": "supergroup", "user_id": 77}
+    api.send_message(group, TONGWULANG_QUESTION, **kind)
+    api.send_sticker(group, **kind)
+    assert_quiet(api, group, 0, **kind)
+
+    asked = api.send_message(group, f"@{api.username} {TONGWULANG_QUESTION}", **kind)
+    answer = api.wait_sent(group, 2)[1]
+    assert tongwulang_title in answer["_plain"]
+    assert answer["reply_parameters"]["message_id"] == asked
+
+    api.send_message(group, "京津冀协同发展的核心是什么", reply_to=answer["_message_id"], **kind)
+    api.send_message(group, f"/ask@{api.username} {TONGWULANG_QUESTION}", **kind)
+    api.send_message(group, f"@{api.username}", **kind)
+    sent = api.wait_sent(group, 5)
+    assert "京津冀协同发展的核心是什么" in sent[2]["_plain"]
+    assert TONGWULANG_QUESTION in sent[3]["_plain"] and tongwulang_title in sent[3]["_plain"]
+    assert sent[4]["_plain"] == handlers.EMPTY_MENTION
+
+
+# -- limits -----------------------------------------------------------------------------
+
+
+def test_allowlist_refuses_once(strict_api: FakeBotAPI) -> None:
+    api = strict_api
+    api.send_message(5002, TONGWULANG_QUESTION)
+    (refusal,) = api.wait_sent(5002)
+    assert refusal["_plain"] == handlers.REFUSED
+    api.send_message(5002, "/start")
+    api.send_message(5001, "/help")
+    api.wait_sent(5001)
+    time.sleep(0.5)
+    assert len(api.sent(5002)) == 1
+
+
+def test_long_answer_is_split_at_excerpts(strict_api: FakeBotAPI) -> None:
+    api = strict_api
+    api.send_message(5003, "京津冀协同发展")
+    sent = api.wait_sent(5003)
+    time.sleep(0.5)
+    sent = api.sent(5003)
+    assert len(sent) >= 2
+    assert all(len(m["_plain"]) <= 4096 for m in sent)
+    assert "京津冀协同发展" in sent[0]["_plain"] and sent[1]["_plain"][:1].isdigit()
+    assert [bool(keyboard(m)) for m in sent] == [False] * (len(sent) - 1) + [True]
+
+
+def test_rate_limit_and_expired_buttons(strict_api: FakeBotAPI) -> None:
+    api = strict_api
+    for _ in range(6):
+        api.send_message(5004, TONGWULANG_QUESTION)
+    api.send_message(5004, "/help")
+    api.wait_for(lambda: any("使用说明" in m["_plain"] for m in api.sent(5004)))
+    texts = [m["_plain"] for m in api.sent(5004) if not m["_plain"][:1].isdigit()]
+    assert sum(TONGWULANG_QUESTION in t for t in texts) == 3
+    assert sum("太快" in t for t in texts) == 1
+
+    answer = next(m for m in api.sent(5004) if keyboard(m))
+    query = api.press(5004, answer["_message_id"], keyboard(answer)[0])
+    answered = api.wait_for(lambda: api.callback_answered(query))
+    assert answered["text"] == handlers.EXPIRED
+
+
+# -- many chats at once -----------------------------------------------------------------
+
+
+BURST_QUESTIONS = [
+    "通武廊签署了什么协议",
+    "京津冀协同发展的核心是什么",
+    "北京2019年工作要点有哪些",
+    "非首都功能疏解",
+    "京津冀政协主席联席会议在哪里召开",
+    "雄安新区",
+    "交通一体化",
+    "生态环境保护合作",
+    "产业转移",
+    "公共服务共建共享",
+]
+
+
+def test_burst_of_200_questions_from_20_chats(api: FakeBotAPI) -> None:
+    chats = [9000 + i for i in range(20)]
+    for question in BURST_QUESTIONS:
+        for chat in chats:
+            api.send_message(chat, question)
+
+    def first_messages(chat: int) -> list[str]:
+        # one answer = one message, except for continuation messages of a split answer
+        return [m["_plain"] for m in api.sent(chat) if not m["_plain"][:1].isdigit()]
+
+    api.wait_for(lambda: all(len(first_messages(c)) >= 10 for c in chats), timeout=240)
+    for chat in chats:
+        answers = first_messages(chat)
+        assert len(answers) == 10
+        for question, text in zip(BURST_QUESTIONS, answers, strict=True):
+            assert question in text, (chat, question, text[:60])
+
+
+# -- start-up and deployment ------------------------------------------------------------
+
+
+def test_missing_token_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    assert run(argparse.Namespace(index=None, webhook_url=None)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "TELEGRAM_BOT_TOKEN" in err
+
+
+def test_rejected_token_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = "987654321:AAWrongTokenWrongTokenWrongToken_xyz"
+    with FakeBotAPI() as api:
+        env = dict(
+            os.environ,
+            TELEGRAM_BOT_TOKEN=bad,
+            TELEGRAM_API_BASE_URL=api.base_url,
+            PYTHONPATH=str(REPO),
+        )
+        code = (
+            "import argparse, sys; from bot.telegram.cli import run; "
+            "sys.exit(run(argparse.Namespace(index=None, webhook_url=None)))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert len(output.strip().splitlines()) == 1, output
+    assert "rejected" in output and bad not in output and bad.split(":")[1] not in output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_webhook_mode(engine: Any, tongwulang_title: str) -> None:
+    port = _free_port()
+    webhook = {
+        "webhook_url": "https://bot.example/tg/hook",
+        "webhook_listen": "127.0.0.1",
+        "webhook_port": port,
+        "webhook_secret": "s3cret",
+    }
+    with FakeBotAPI() as api:
+        bot = RunningBot(api, engine, webhook=webhook).start()
+        try:
+            registered = api.calls_of("setWebhook")[0].params
+            assert registered["url"] == webhook["webhook_url"]
+            assert registered["secret_token"] == "s3cret"
+
+            def post(update: dict, secret: str) -> int:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/tg/hook",
+                    data=json.dumps(update).encode(),
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": secret,
+                    },
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        return response.status
+                except urllib.error.HTTPError as exc:
+                    return exc.code
+
+            update = api.make_message(4242, TONGWULANG_QUESTION)
+            assert post(dict(update, update_id=1), "wrong") == 403
+            assert post(dict(update, update_id=2), "s3cret") == 200
+            (answer,) = api.wait_sent(4242)
+            assert tongwulang_title in answer["_plain"]
+        finally:
+            bot.stop()
+        assert api.errors == []
