@@ -7,7 +7,6 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -15,34 +14,18 @@ from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.normalize import search_key
 from embeddings.model import Embedder, load_embedder
 from retrieval.answer import Answer, Result, Source
+from retrieval.confidence import AbstentionPolicy, word_coverage
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize
 from retrieval.marking import best_sentence, inverse_document_frequency
-from retrieval.search import Passage, SearchSettings, Signals, search
+from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
 _SEARCHABLE = re.compile(r"\w")
-
-
-@dataclass(frozen=True)
-class AbstentionPolicy:
-    """Trust the results when either signal is strong enough (calibrated, docs/quality.md).
-
-    ``margin``: top dense similarity minus the median over all chunks (e5 scores
-    sit in a narrow band, so the gap says more than the raw value).
-    ``coverage``: IDF-weighted share of the question's tokens found in the top passage.
-    """
-
-    margin: float = 0.08
-    coverage: float = 0.6
-
-    def confident(self, signals: Signals, coverage: float) -> bool:
-        margin = signals.dense_top - signals.dense_median
-        return margin >= self.margin or coverage >= self.coverage
 
 
 @lru_cache(maxsize=4)
@@ -146,24 +129,18 @@ class AnswerEngine:
         key = search_key(question[:MAX_QUESTION_CHARS])
         tokens = tokenize(key)
         vector = self.embedder.encode_queries([key])[0]
-        passages, signals = search(loaded.index, vector, tokens, offset + top_k, self.settings)
-        coverage = self._coverage(loaded, passages[0], tokens) if passages else 0.0
-        confident = bool(passages) and self.policy.confident(signals, coverage)
+        passages = search(loaded.index, vector, tokens, offset + top_k, self.settings)
+        coverage = self._coverage(loaded, key, passages[0]) if passages else 0.0
+        confident = bool(passages) and self.policy.confident(coverage)
         results = [
             self._result(loaded, rank, p, tokens)
             for rank, p in enumerate(passages[offset:], start=offset + 1)
         ]
         return Answer(question=question, confident=confident, results=results)
 
-    def _coverage(self, loaded: _Loaded, passage: Passage, tokens: list[str]) -> float:
-        wanted = set(tokens)
-        if not wanted:
-            return 0.0
+    def _coverage(self, loaded: _Loaded, key: str, passage: Passage) -> float:
         doc = loaded.index.documents[passage.doc_id]
-        found = wanted.intersection(tokenize(search_key(doc.text[passage.start : passage.end])))
-        default = max(loaded.idf.values(), default=1.0)
-        total = sum(loaded.idf.get(t, default) for t in wanted)
-        return sum(loaded.idf.get(t, default) for t in found) / total if total else 0.0
+        return word_coverage(key, search_key(doc.text[passage.start : passage.end]), loaded.idf)
 
     def _result(self, loaded: _Loaded, rank: int, p: Passage, tokens: list[str]) -> Result:
         doc = loaded.index.documents[p.doc_id]

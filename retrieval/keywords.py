@@ -55,6 +55,11 @@ def jieba_tokens(key: str) -> list[str]:
     ]
 
 
+def jieba_words(key: str) -> list[str]:
+    """jieba's precise-mode words (no overlapping sub-words)."""
+    return _jieba().lcut(key)
+
+
 def tokenize(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
     """Tokens of an already normalised search key."""
     if mode == "bigram":

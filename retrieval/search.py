@@ -33,15 +33,6 @@ class Passage:
     chunk_ids: list[int]
 
 
-@dataclass(frozen=True)
-class Signals:
-    """Per-query evidence used to decide whether to trust the results."""
-
-    dense_top: float
-    dense_median: float
-    keyword_top: float
-
-
 def _ranks(scores: np.ndarray, ids: np.ndarray) -> dict[int, int]:
     order = np.argsort(-scores, kind="stable")
     return {int(ids[i]): r for r, i in enumerate(order)}
@@ -83,25 +74,20 @@ def search(
     query_tokens: list[str],
     limit: int,
     settings: SearchSettings | None = None,
-) -> tuple[list[Passage], Signals]:
+) -> list[Passage]:
     """Top ``limit`` passages, best first, overlapping neighbours merged into one."""
     settings = settings or SearchSettings()
     n = len(index.chunks)
     if n == 0:
-        return [], Signals(0.0, 0.0, 0.0)
+        return []
     k = min(n, settings.candidates)
     scores, ids = index.dense.search(np.asarray(query_vector, np.float32).reshape(1, -1), n)
     all_scores, all_ids = scores[0], ids[0]
     dense_of = dict(zip(all_ids.tolist(), all_scores.tolist(), strict=True))
     kw_scores = index.keywords.scores(query_tokens)
     fused = fuse(all_ids[:k], all_scores[:k], kw_scores, settings)
-    signals = Signals(
-        dense_top=float(all_scores[0]),
-        dense_median=float(np.median(all_scores)),
-        keyword_top=float(kw_scores.max()) if n else 0.0,
-    )
     ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-    return _merge(index.chunks, ranked, dense_of, limit, settings.max_merged_chars), signals
+    return _merge(index.chunks, ranked, dense_of, limit, settings.max_merged_chars)
 
 
 def _merge(
