@@ -87,16 +87,15 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> Service:
 
 @contextlib.asynccontextmanager
 async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
-    """Show "typing…" while the body runs (Telegram clears it after ~5 s, so repeat)."""
+    """Show "typing…" while the body runs, without delaying it (Telegram clears the action
+    after about 5 s, so it is repeated)."""
 
     async def repeat() -> None:
         while True:
-            await asyncio.sleep(4.5)
             with contextlib.suppress(TelegramError):
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await asyncio.sleep(4.5)
 
-    with contextlib.suppress(TelegramError):
-        await bot.send_chat_action(chat_id, ChatAction.TYPING)
     task = asyncio.create_task(repeat())
     try:
         yield
@@ -234,6 +233,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         and _is_for_me(update.effective_message, context.bot)
         and service.first_refusal(chat_id)
     ):
+        log.info("chat %s is not in TELEGRAM_ALLOWED_CHATS; refused", chat_id)
         await context.bot.send_message(chat_id, REFUSED)
     raise ApplicationHandlerStop
 
