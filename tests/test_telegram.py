@@ -420,3 +420,33 @@ def test_webhook_mode(engine: Any, tongwulang_title: str) -> None:
         finally:
             bot.stop()
         assert api.errors == []
+
+
+def test_new_index_is_picked_up_without_restart(tmp_path: Path, engine: Any) -> None:
+    from corpus.loading import load_corpus, shipped_corpus_dir
+    from retrieval.engine import AnswerEngine
+    from retrieval.ingest import ingest
+
+    index_dir = tmp_path / "index"
+    live = AnswerEngine.open(index_dir, embedder=engine.embedder)
+    api, bot = _start(live, refresh_interval=0.0)
+    try:
+        api.send_message(4343, "/sources")
+        count = len(live.sources())
+        assert f"（{count} 篇）" in api.wait_sent(4343)[0]["_plain"]
+
+        extra = tmp_path / "extra"
+        extra.mkdir()
+        (extra / "live-reload-note.txt").write_text(
+            "热更新测试文件\n\n这份测试文件说明：索引更新后机器人无需重启即可回答新文件中的问题。\n",
+            encoding="utf-8",
+        )
+        documents = load_corpus([shipped_corpus_dir(), extra]).documents
+        ingest(index_dir, documents, engine.embedder, progress=False, log=lambda _: None)
+
+        api.send_message(4343, "/sources")
+        assert f"（{count + 1} 篇）" in api.wait_sent(4343, 2)[1]["_plain"]
+    finally:
+        bot.stop()
+        api.stop()
+    assert api.errors == []
