@@ -84,12 +84,17 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_engine(args: argparse.Namespace) -> AnswerEngine:
+    """The default index is built from the shipped corpus on first use; a named one must exist."""
+    return AnswerEngine.open(_index_dir(args), build_if_missing=args.index is None)
+
+
 def run_ask(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise QueryError("--top-k must be at least 1")
     if args.batch is None and not (args.question or "").strip():
         raise QueryError('the question is empty: python -m bot ask "你的问题"')
-    engine = AnswerEngine.open(_index_dir(args))
+    engine = open_engine(args)
     if args.batch is not None:
         return _ask_batch(engine, args.batch, args.top_k)
     answer = engine.ask(args.question, top_k=args.top_k)

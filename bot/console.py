@@ -9,10 +9,9 @@ from pathlib import Path
 
 import platformdirs
 
+from bot.commands import open_engine
 from bot.console_render import Style, render_answer, render_sources, use_colour
-from retrieval.engine import AnswerEngine
 from retrieval.errors import QueryError
-from retrieval.index import default_index_dir
 
 HELP = """\
 输入问题后回车即可（中文简体、繁體或 English）。
@@ -37,7 +36,7 @@ def _setup_history() -> None:
 
 
 def run_console(args: argparse.Namespace) -> int:
-    engine = AnswerEngine.open(Path(args.index) if args.index else default_index_dir())
+    engine = open_engine(args)
     style = Style(use_colour(sys.stdout))
     interactive = sys.stdin.isatty()
     if interactive:

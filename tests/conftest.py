@@ -22,3 +22,22 @@ def embedder():
     from embeddings.model import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder):
+    """An index of the shipped corpus, built once per session by the real ingest."""
+    from corpus.loading import load_corpus, shipped_corpus_dir
+    from retrieval.ingest import ingest
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    documents = load_corpus([shipped_corpus_dir()]).documents
+    ingest(index_dir, documents, embedder, progress=False, corpus=[str(shipped_corpus_dir())])
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_index, embedder):
+    from retrieval.engine import AnswerEngine
+
+    return AnswerEngine.open(seed_index, embedder=embedder, build_if_missing=False)
