@@ -1,0 +1,176 @@
+"""Incremental ingest, crash safety, locking and live reload, on real parts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from corpus.loading import load_corpus
+from retrieval.engine import AnswerEngine
+from retrieval.errors import IndexBusyError, IndexMismatchError
+from retrieval.index import MANIFEST, current_version, version_dir
+from retrieval.ingest import LOCK, ingest
+
+ROOT = Path(__file__).resolve().parents[1]
+HYDROGEN = "临港氢能示范园区计划于2031年建成，总投资四百二十亿元。"
+BASE_DOCS = {
+    "transport.txt": "京津冀交通一体化\n京张高铁建成通车。京雄城际铁路全线贯通，雄安站投入使用。\n"
+    "轨道上的京津冀加快形成，三地主要城市一小时通勤圈基本建成。",
+    "ecology.txt": "京津冀生态环境联防联控\n三地建立大气污染联防联控机制，PM2.5平均浓度持续下降。\n"
+    "永定河、潮白河生态补水常态化，华北地下水超采综合治理取得成效。",
+    "industry.txt": "京津冀产业协同\n北京向津冀转移疏解一般制造业企业，"
+    "中关村企业在津冀设立分支机构。\n天津滨海—中关村科技园、保定·中关村创新中心建设稳步推进。",
+}
+
+
+def write_corpus(folder: Path, docs: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.txt"):
+        if old.name not in docs:
+            old.unlink()
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def run_ingest(index_dir: Path, corpus: Path, embedder, **kwargs):
+    documents = load_corpus([corpus]).documents
+    return ingest(index_dir, documents, embedder, progress=False, log=lambda _m: None, **kwargs)
+
+
+def top_doc(index_dir: Path, embedder, question: str) -> tuple[str, str]:
+    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    result = engine.ask(question, top_k=1).results[0]
+    return result.doc_id, result.excerpt
+
+
+def test_add_change_rename_delete_reembeds_only_what_changed(tmp_path, embedder):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    docs = dict(BASE_DOCS)
+    first = run_ingest(index_dir, write_corpus(corpus, docs), embedder)
+    assert (len(first.plan.added), first.embedded) == (3, first.chunks)
+
+    again = run_ingest(index_dir, corpus, embedder)
+    assert again.plan.summary() == "added 0 · changed 0 · removed 0 · unchanged 3"
+    assert again.embedded == 0
+
+    docs["hydrogen.txt"] = "临港氢能示范园区\n" + HYDROGEN
+    added = run_ingest(index_dir, write_corpus(corpus, docs), embedder)
+    assert added.plan.added == ["hydrogen.txt"] and added.embedded == 1
+    assert top_doc(index_dir, embedder, "临港氢能示范园区什么时候建成？")[0] == "hydrogen.txt"
+
+    docs["ecology.txt"] += "\n白洋淀水质提升至III类。"
+    changed = run_ingest(index_dir, write_corpus(corpus, docs), embedder)
+    assert changed.plan.changed == ["ecology.txt"] and changed.embedded == 1
+    assert "白洋淀" in top_doc(index_dir, embedder, "白洋淀水质提升到几类？")[1]
+
+    docs["hydrogen-park.txt"] = docs.pop("hydrogen.txt")
+    renamed = run_ingest(index_dir, write_corpus(corpus, docs), embedder)
+    assert renamed.plan.added == ["hydrogen-park.txt"] and renamed.plan.removed == ["hydrogen.txt"]
+    assert renamed.embedded == 0  # same text, vectors reused by text hash
+
+    del docs["hydrogen-park.txt"]
+    removed = run_ingest(index_dir, write_corpus(corpus, docs), embedder)
+    assert removed.plan.removed == ["hydrogen-park.txt"]
+    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    answer = engine.ask("临港氢能示范园区什么时候建成？", top_k=5)
+    assert all("氢能" not in r.excerpt for r in answer.results)
+    assert not answer.confident
+
+
+def test_dry_run_changes_nothing(tmp_path, embedder):
+    corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
+    run_ingest(index_dir, corpus, embedder)
+    before = current_version(index_dir)
+    (corpus / "new.txt").write_text("新增文件\n" + HYDROGEN, encoding="utf-8")
+    plan = run_ingest(index_dir, corpus, embedder, dry_run=True)
+    assert plan.version is None and plan.plan.added == ["new.txt"] and plan.embedded == 1
+    assert current_version(index_dir) == before
+
+
+def test_other_model_forces_full_rebuild_and_is_refused_at_query_time(tmp_path, embedder):
+    corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
+    run_ingest(index_dir, corpus, embedder)
+    manifest_path = version_dir(index_dir, current_version(index_dir)) / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["model"] = {
+        "name": "BAAI/bge-small-zh-v1.5",
+        "fingerprint": "f" * 64,
+        "dimension": 512,
+    }
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    with pytest.raises(IndexMismatchError, match="bge-small-zh"):
+        AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    messages: list[str] = []
+    rebuilt = ingest(
+        index_dir, load_corpus([corpus]).documents, embedder, progress=False, log=messages.append
+    )
+    assert rebuilt.embedded == rebuilt.chunks and "embedding model changed" in messages[0]
+    assert AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+
+
+def test_second_ingest_is_refused_while_one_runs(tmp_path, embedder):
+    corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
+    index_dir.mkdir()
+    with FileLock(str(index_dir / LOCK)), pytest.raises(IndexBusyError, match="another ingest"):
+        run_ingest(index_dir, corpus, embedder)
+    assert current_version(index_dir) is None
+
+
+def test_running_engine_switches_to_new_index_without_restart(tmp_path, embedder):
+    corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
+    run_ingest(index_dir, corpus, embedder)
+    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    assert not engine.refresh()
+    assert not engine.ask("临港氢能示范园区什么时候建成？").confident
+    (corpus / "hydrogen.txt").write_text("临港氢能示范园区\n" + HYDROGEN, encoding="utf-8")
+    run_ingest(index_dir, corpus, embedder)
+    assert engine.refresh()
+    answer = engine.ask("临港氢能示范园区什么时候建成？")
+    assert answer.confident and answer.results[0].doc_id == "hydrogen.txt"
+
+
+def test_sigkill_during_ingest_leaves_the_old_index_usable(tmp_path, embedder):
+    corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
+    run_ingest(index_dir, corpus, embedder)
+    old = current_version(index_dir)
+    big = tmp_path / "big"
+    big.mkdir()
+    lines = [
+        json.dumps(
+            {"doc_id": f"d{i}", "title": f"文件{i}", "text": f"第{i}号文件。" + HYDROGEN * 8},
+            ensure_ascii=False,
+        )
+        for i in range(150)
+    ]
+    (big / "many.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ingest", "--index", str(index_dir), "--corpus", str(big)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"Batches" not in seen and time.monotonic() < deadline:  # embedding has begun
+        seen += proc.stderr.read1(4096)
+    assert b"Batches" in seen, seen.decode(errors="replace")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    assert current_version(index_dir) == old
+    doc_id, _ = top_doc(index_dir, embedder, "京雄城际铁路全线贯通了吗？")
+    assert doc_id == "transport.txt"
+    finished = run_ingest(index_dir, big, embedder)  # the lock died with the process
+    assert finished.version != old and len(finished.plan.added) == 150
+    assert not any(p.name.startswith(".") for p in (index_dir / "versions").iterdir())
