@@ -76,10 +76,12 @@ class AnswerEngine:
     ) -> AnswerEngine:
         """Open an index folder; with none there yet, build one from the shipped corpus."""
         index_dir = Path(index_dir) if index_dir else default_index_dir()
+        if current_version(index_dir) is None and not build_if_missing:
+            raise IndexNotFoundError(
+                f"no index in {index_dir} (build one: python -m bot ingest --index {index_dir})"
+            )
         embedder = embedder or shared_embedder()
         if current_version(index_dir) is None:
-            if not build_if_missing:
-                raise IndexNotFoundError(f"no index in {index_dir} (run: python -m bot ingest)")
             progress(f"No index in {index_dir} yet: building one from the shipped corpus …")
             seed = shipped_corpus_dir()
             report = load_corpus([seed])

@@ -1,0 +1,105 @@
+"""The command line as a person uses it: real subprocesses, real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bot(*args: str, stdin: str | None = None, env: dict | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(proc, fragment: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error: ") and fragment in lines[-1], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ask_json_follows_the_contract(seed_index):
+    proc = bot(
+        "ask", "--index", str(seed_index), "--json", "--top-k", "2", "通武廊签署了什么协议？"
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["question"] == "通武廊签署了什么协议？" and data["confident"] is True
+    assert len(data["results"]) == 2
+    top = data["results"][0]
+    assert top["doc_id"] == "tongwulang-pilot-agreement-2023.txt" and top["rank"] == 1
+    assert top["end"] - top["start"] == len(top["excerpt"])
+
+
+def test_ask_batch_writes_one_line_per_question_in_order(seed_index, tmp_path):
+    batch = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "a", "question": "京津冀政協主席聯席會議第六次會議在哪裡召開？"},
+        {"id": "b", "question": "   "},
+        {"id": "c", "question": "北京大兴国际机场计划什么时候通航？"},
+    ]
+    batch.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    proc = bot("ask", "--index", str(seed_index), "--batch", str(batch), "--json")
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o.get("id") for o in out] == ["a", None, "c"]
+    assert out[0]["results"][0]["doc_id"] == "jjj-cppcc-joint-meeting-2020.txt"
+    assert "empty" in out[1]["error"] and out[1]["line"] == 2
+    assert out[2]["results"][0]["doc_id"] == "beijing-jjj-work-plan-2019.txt"
+    assert proc.returncode == 1  # one line failed
+
+
+def test_console_session_over_a_pipe(seed_index):
+    session = "/help\n通武廊签署了什么协议？\n/more\n/sources\n/bogus\n"
+    proc = bot("console", "--index", str(seed_index), stdin=session)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "/sources" in out and "《“通武廊”签署试点示范合作协议》" in out
+    assert "[4]" in out  # /more continued after the first three excerpts
+    assert "收录文件（5 篇）" in out and "未知命令 /bogus" in out
+    assert "\033[" not in out  # no colour codes when stdout is not a terminal
+
+
+def test_eval_reports_metrics_as_json(seed_index):
+    queries = ROOT / "tests" / "data" / "seed_questions.jsonl"
+    proc = bot("eval", "--index", str(seed_index), "--queries", str(queries), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["recall_at_5"] >= 0.95 and report["unanswerable_not_confident"] == 1.0
+
+
+def test_people_errors_are_one_clear_line(tmp_path):
+    assert_one_line_error(bot("ask", "  "), "question is empty")
+    assert_one_line_error(
+        bot("ingest", "--corpus", str(tmp_path / "nope")), "corpus folder not found"
+    )
+    assert_one_line_error(bot("ask", "--index", str(tmp_path / "none"), "京津冀"), "no index in")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok"}\nnot json\n', encoding="utf-8")
+    assert_one_line_error(bot("eval", "--queries", str(bad)), "bad.jsonl:2")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(
+        bot("ingest", "--corpus", str(empty), "--index", str(tmp_path / "i")),
+        "no readable documents",
+    )
+    model = {"QABOT_MODEL": str(tmp_path / "missing-model")}
+    assert_one_line_error(bot("model", env=model), "embedding model folder not found")
+
+
+def test_help_lists_the_commands():
+    proc = bot("--help")
+    assert proc.returncode == 0
+    for command in ("ingest", "ask", "console", "eval", "model", "telegram"):
+        assert command in proc.stdout
