@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import textwrap
 
 from retrieval.answer import Answer, Result, Source
 
@@ -56,14 +55,12 @@ def marked_excerpt(r: Result, style: Style) -> str:
     return "".join(out)
 
 
-def _indent(text: str, width: int) -> str:
-    lines = []
-    for paragraph in text.split("\n"):
-        lines += textwrap.wrap(paragraph, width=width, break_long_words=True) or [""]
-    return "\n".join("    " + line for line in lines)
+def _indent(text: str) -> str:
+    """Indent each line; the excerpt's own line breaks are kept, nothing is re-wrapped."""
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
-def render_answer(answer: Answer, style: Style, width: int = 40) -> str:
+def render_answer(answer: Answer, style: Style) -> str:
     """Numbered excerpts, best sentence marked, citation under each."""
     blocks = []
     if not answer.confident:
@@ -71,7 +68,7 @@ def render_answer(answer: Answer, style: Style, width: int = 40) -> str:
         if answer.results:
             blocks.append(style.dim("（以下是相关度较低的段落，仅供参考）"))
     for r in answer.results:
-        body = _indent(marked_excerpt(r, style), width)
+        body = _indent(marked_excerpt(r, style))
         blocks.append(f"[{r.rank}] {body.lstrip()}\n    {style.dim('— ' + citation(r))}")
     return "\n\n".join(blocks)
 

@@ -25,6 +25,7 @@ from retrieval.search import Passage, SearchSettings, search
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
+MIN_DEPTH = 10
 _SEARCHABLE = re.compile(r"\w")
 
 
@@ -131,12 +132,14 @@ class AnswerEngine:
         key = search_key(question[:MAX_QUESTION_CHARS])
         tokens = tokenize(key)
         vector = self.embedder.encode_queries([key])[0]
-        passages = search(loaded.index, vector, tokens, offset + top_k, self.settings)
+        # Ranking at a fixed depth keeps each result's merged span the same for any top_k.
+        depth = max(offset + top_k, MIN_DEPTH)
+        passages = search(loaded.index, vector, tokens, depth, self.settings)
         coverage = self._coverage(loaded, key, passages[0]) if passages else 0.0
         confident = bool(passages) and self.policy.confident(coverage)
         results = [
             self._result(loaded, rank, p, tokens)
-            for rank, p in enumerate(passages[offset:], start=offset + 1)
+            for rank, p in enumerate(passages[offset : offset + top_k], start=offset + 1)
         ]
         return Answer(question=question, confident=confident, results=results)
 

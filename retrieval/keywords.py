@@ -10,6 +10,7 @@ Tokenisers, all over ``corpus.normalize.search_key`` text:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -77,6 +78,7 @@ class KeywordIndex:
     def __init__(self, token_lists: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
         self.size = len(token_lists)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         if self.size:

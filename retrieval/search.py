@@ -18,7 +18,7 @@ class SearchSettings:
     rrf_k: int = 60
     dense_weight: float = 0.5  # for "weighted": share of the dense score
     candidates: int = 100  # taken from each of the two searches before fusion
-    max_merged_chars: int = 900  # a merged excerpt stops growing past this
+    max_merged_chars: int = 600  # a merged excerpt stops growing past this (~2 chunks)
 
 
 @dataclass
