@@ -137,7 +137,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**report.to_json(), "seconds": round(time.perf_counter() - started, 1)})
         return 0
-    print(f"{args.queries} — {report.queries} questions, mode {report.mode}")
+    skipped = f" ({report.skipped_empty} empty ones skipped)" if report.skipped_empty else ""
+    print(f"{args.queries} — {report.queries} questions{skipped}, mode {report.mode}")
     print(
         f"  Recall@1 {report.recall_at_1:.3f}  Recall@5 {report.recall_at_5:.3f}  "
         f"Recall@10 {report.recall_at_10:.3f}  MRR@10 {report.mrr_at_10:.3f}"

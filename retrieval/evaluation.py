@@ -9,6 +9,7 @@ not confident.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -75,6 +76,7 @@ class EvalReport:
     unanswerable_not_confident: float | None
     p50_ms: float
     p95_ms: float
+    skipped_empty: int = 0  # questions with no text, left out of every figure
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -123,7 +125,8 @@ def evaluate(
     confident: list[bool] = []
     abstained: list[bool] = []
     latencies: list[float] = []
-    for n, q in enumerate(queries, start=1):
+    asked = [q for q in queries if re.search(r"\w", q.question)]  # the public sets hold empty ones
+    for n, q in enumerate(asked, start=1):
         started = time.perf_counter()
         if baseline is not None:
             scores = baseline.scores(bigram_tokens(search_key(q.question)))
@@ -143,7 +146,9 @@ def evaluate(
                 shown_hits.append(any(a in e for a in q.answers for e in excerpts))
                 confident.append(answer.confident)
         on_progress(n)
-    return _report(mode, queries, ranks, shown_hits, confident, abstained, latencies)
+    report = _report(mode, asked, ranks, shown_hits, confident, abstained, latencies)
+    report.skipped_empty = len(queries) - len(asked)
+    return report
 
 
 def _share(values: Iterable[bool]) -> float | None:
