@@ -69,8 +69,8 @@ def ingest_once(index_dir: Path, paths: list[Path], rebuild: bool, dry_run: bool
         print(f"would embed {result.embedded} of {result.chunks} chunks (dry run: nothing changed)")
         return
     result = ingest(index_dir, documents, embedder, rebuild=rebuild, corpus=[str(p) for p in paths])
-    print(result.summary())
-    print(f"index {index_dir} → version {result.version} ({result.chunks} chunks)")
+    print(result.summary(), flush=True)
+    print(f"index {index_dir} → version {result.version} ({result.chunks} chunks)", flush=True)
 
 
 def run_ingest(args: argparse.Namespace) -> int:

@@ -6,13 +6,17 @@ run also exercises the first-run path a new user goes through.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
 
 if not os.environ.get("QABOT_CACHE_DIR"):
-    os.environ["QABOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="qabot-test-cache-")
+    _cache = tempfile.mkdtemp(prefix="qabot-test-cache-")
+    os.environ["QABOT_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)  # ~470 MB of converted weights
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.pop("QABOT_MODEL", None)
 

@@ -174,3 +174,37 @@ def test_sigkill_during_ingest_leaves_the_old_index_usable(tmp_path, embedder):
     finished = run_ingest(index_dir, big, embedder)  # the lock died with the process
     assert finished.version != old and len(finished.plan.added) == 150
     assert not any(p.name.startswith(".") for p in (index_dir / "versions").iterdir())
+
+
+def test_watch_reingests_when_a_file_is_added(tmp_path):
+    corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "ingest",
+            "--watch",
+            "--index",
+            str(index_dir),
+            "--corpus",
+            str(corpus),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
+    try:
+        seen = b""
+        deadline = time.monotonic() + 180
+        while b"watching" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.read1(4096)
+        assert b"added 3" in seen, seen.decode(errors="replace")
+        (corpus / "hydrogen.txt").write_text("临港氢能示范园区\n" + HYDROGEN, encoding="utf-8")
+        while b"added 1 " not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.read1(4096)
+        assert b"added 1 \xc2\xb7 changed 0 \xc2\xb7 removed 0 \xc2\xb7 unchanged 3" in seen
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
