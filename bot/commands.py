@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from tqdm import tqdm
 
@@ -54,7 +55,9 @@ def load_documents(paths: list[Path]) -> list[Document]:
     return report.documents
 
 
-def ingest_once(index_dir: Path, paths: list[Path], rebuild: bool, dry_run: bool) -> None:
+def ingest_once(
+    index_dir: Path, paths: list[Path], rebuild: bool, dry_run: bool, out: TextIO = sys.stdout
+) -> None:
     documents = load_documents(paths)
     embedder = shared_embedder()
     if dry_run:
@@ -69,8 +72,12 @@ def ingest_once(index_dir: Path, paths: list[Path], rebuild: bool, dry_run: bool
         print(f"would embed {result.embedded} of {result.chunks} chunks (dry run: nothing changed)")
         return
     result = ingest(index_dir, documents, embedder, rebuild=rebuild, corpus=[str(p) for p in paths])
-    print(result.summary(), flush=True)
-    print(f"index {index_dir} → version {result.version} ({result.chunks} chunks)", flush=True)
+    print(result.summary(), file=out, flush=True)
+    print(
+        f"index {index_dir} → version {result.version} ({result.chunks} chunks)",
+        file=out,
+        flush=True,
+    )
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -129,7 +136,8 @@ def run_eval(args: argparse.Namespace) -> int:
     index_dir = _index_dir(args)
     queries = read_queries(args.queries)
     if args.corpus:
-        ingest_once(index_dir, [Path(p).expanduser().resolve() for p in args.corpus], False, False)
+        corpus = [Path(p).expanduser().resolve() for p in args.corpus]
+        ingest_once(index_dir, corpus, False, False, out=sys.stderr)  # stdout is the report
     engine = AnswerEngine.open(index_dir, build_if_missing=not args.corpus)
     started = time.perf_counter()
     with tqdm(total=len(queries), desc=f"eval ({args.mode})", unit="q", file=sys.stderr) as bar:
