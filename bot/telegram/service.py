@@ -61,7 +61,9 @@ class Service:
             from retrieval.engine import AnswerEngine
 
             log.info("loading the index (building it on first run can take a minute)…")
-            self.engine = await self._run(AnswerEngine.open, self.index_dir)
+            # Like ``ask``: the default index is built on first use, a named one must exist.
+            build = self.index_dir is None
+            self.engine = await self._run(AnswerEngine.open, self.index_dir, None, build)
             log.info("index ready")
 
     def close(self) -> None:
