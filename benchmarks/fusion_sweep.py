@@ -16,9 +16,11 @@ from retrieval.evaluation import evaluate, read_queries
 from retrieval.search import SearchSettings
 
 VARIANTS = {
-    "rrf k=60 (default)": SearchSettings(fusion="rrf", rrf_k=60),
+    "rrf k=60": SearchSettings(fusion="rrf", rrf_k=60),
     "rrf k=20": SearchSettings(fusion="rrf", rrf_k=20),
-    "weighted dense 0.3": SearchSettings(fusion="weighted", dense_weight=0.3),
+    "weighted dense 0.2": SearchSettings(fusion="weighted", dense_weight=0.2),
+    "weighted dense 0.3 (default)": SearchSettings(fusion="weighted", dense_weight=0.3),
+    "weighted dense 0.4": SearchSettings(fusion="weighted", dense_weight=0.4),
     "weighted dense 0.5": SearchSettings(fusion="weighted", dense_weight=0.5),
     "weighted dense 0.7": SearchSettings(fusion="weighted", dense_weight=0.7),
 }
@@ -39,7 +41,7 @@ def main() -> None:
         engine = AnswerEngine(base.index_dir, base.embedder, settings)
         r = evaluate(engine, queries)
         print(
-            f"  {label:20} R@1 {r.recall_at_1:.3f}  R@5 {r.recall_at_5:.3f}  "
+            f"  {label:28} R@1 {r.recall_at_1:.3f}  R@5 {r.recall_at_5:.3f}  "
             f"MRR@10 {r.mrr_at_10:.3f}  answer shown {r.answer_in_excerpts:.3f}"
         )
 

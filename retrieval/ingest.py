@@ -140,6 +140,11 @@ def ingest(
         plan, cache = plan_ingest(index_dir, documents, embedder.identity, rebuild)
         if plan.rebuild_reason and current_version(index_dir):
             log(f"full rebuild: {plan.rebuild_reason}")
+        unchanged = _unchanged_version(index_dir, plan, documents, corpus)
+        if unchanged is not None and not dry_run:
+            return IngestResult(
+                plan, unchanged.version, unchanged.chunks, 0, time.perf_counter() - started
+            )
         chunks = [c for doc in documents for c in chunk_document(doc)]
         missing = [c for c in chunks if text_hash(c.text) not in cache]
         todo = {text_hash(c.text): c.text for c in missing}
@@ -168,6 +173,20 @@ def ingest(
         return IngestResult(plan, version, len(records), len(todo), time.perf_counter() - started)
     finally:
         lock.release()
+
+
+def _unchanged_version(
+    index_dir: Path, plan: IngestPlan, documents: Sequence[Document], corpus: Sequence[str]
+) -> Manifest | None:
+    """The live manifest when the new version would be identical to it, else None."""
+    if plan.added or plan.changed or plan.removed or plan.rebuild_reason:
+        return None
+    version = current_version(index_dir)
+    if version is None:
+        return None
+    manifest = Manifest.read(version_dir(index_dir, version))
+    same_order = list(manifest.documents) == [d.doc_id for d in documents]
+    return manifest if same_order and manifest.corpus == list(corpus) else None
 
 
 def _embed(embedder: Embedder, todo: dict[str, str], progress: bool) -> dict[str, ChunkRecord]:

@@ -14,9 +14,9 @@ from retrieval.store import ChunkRecord
 class SearchSettings:
     """Fusion knobs (defaults chosen by measurement, see docs/quality.md)."""
 
-    fusion: str = "rrf"  # "rrf" or "weighted"
+    fusion: str = "weighted"  # "weighted" or "rrf"
     rrf_k: int = 60
-    dense_weight: float = 0.5  # for "weighted": share of the dense score
+    dense_weight: float = 0.3  # for "weighted": share of the (min-max scaled) dense score
     candidates: int = 100  # taken from each of the two searches before fusion
     max_merged_chars: int = 600  # a merged excerpt stops growing past this (~2 chunks)
 
