@@ -142,8 +142,9 @@ def evaluate(
         else:
             ranks.append(docs.index(q.doc_id) + 1 if q.doc_id in docs else None)
             if answer is not None:
-                excerpts = [r.excerpt for r in answer.results[:shown]]
-                shown_hits.append(any(a in e for a in q.answers for e in excerpts))
+                # Compared as search keys, so a traditional answer matches a simplified excerpt.
+                excerpts = [search_key(r.excerpt) for r in answer.results[:shown]]
+                shown_hits.append(any(search_key(a) in e for a in q.answers for e in excerpts))
                 confident.append(answer.confident)
         on_progress(n)
     report = _report(mode, asked, ranks, shown_hits, confident, abstained, latencies)
