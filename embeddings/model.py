@@ -102,7 +102,7 @@ class Embedder:
         return self._encode(texts, self.query_prompt, batch_size=32, progress=False, bf16=False)
 
     def encode_documents(
-        self, texts: Sequence[str], batch_size: int = 8, progress: bool = False
+        self, texts: Sequence[str], batch_size: int = 16, progress: bool = False
     ) -> np.ndarray:
         """Document vectors (the model's document prompt applied), shape (n, dim).
 
