@@ -179,10 +179,11 @@ class AnswerEngine:
         text = doc.text
         lo = max(0, min(start, len(text)) - margin)
         hi = min(len(text), max(end, 0) + margin)
-        if lo > 0:
-            cut = max(text.rfind(ch, lo, start) for ch in "\n。！？；")
-            lo = cut + 1 if cut >= 0 else lo
-        if hi < len(text):
-            cuts = [i for i in (text.find(ch, end, hi) for ch in "\n。！？；") if i >= 0]
-            hi = min(cuts) + 1 if cuts else hi
+        ends = "\n。！？；"
+        if lo > 0:  # start at the first sentence that begins inside the margin
+            cuts = [i for i in (text.find(ch, lo, start) for ch in ends) if i >= 0]
+            lo = min(cuts) + 1 if cuts else lo
+        if hi < len(text):  # stop at the last sentence that ends inside the margin
+            cut = max(text.rfind(ch, end, hi) for ch in ends)
+            hi = cut + 1 if cut >= 0 else hi
         return text[lo:hi], lo, hi

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -195,16 +196,29 @@ def test_watch_reingests_when_a_file_is_added(tmp_path):
         stderr=subprocess.STDOUT,
         env=os.environ.copy(),
     )
+    output = bytearray()
+    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.read1, b"")))
+    reader.start()
+
+    def wait_for(text: bytes, seconds: float, poke=None) -> bool:
+        deadline = time.monotonic() + seconds
+        while text not in output and time.monotonic() < deadline:
+            if poke:
+                poke()
+            time.sleep(2)
+        return text in output
+
     try:
-        seen = b""
-        deadline = time.monotonic() + 180
-        while b"watching" not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.read1(4096)
-        assert b"added 3" in seen, seen.decode(errors="replace")
-        (corpus / "hydrogen.txt").write_text("临港氢能示范园区\n" + HYDROGEN, encoding="utf-8")
-        while b"added 1 " not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.read1(4096)
-        assert b"added 1 \xc2\xb7 changed 0 \xc2\xb7 removed 0 \xc2\xb7 unchanged 3" in seen
+        assert wait_for(b"watching", 180), output.decode(errors="replace")
+        assert b"added 3" in output
+        hydrogen = corpus / "hydrogen.txt"
+        # The watcher may start a moment after it says so: write until it reacts.
+        assert wait_for(
+            b"added 1 \xc2\xb7 changed 0 \xc2\xb7 removed 0 \xc2\xb7 unchanged 3",
+            120,
+            poke=lambda: hydrogen.write_text("临港氢能示范园区\n" + HYDROGEN, encoding="utf-8"),
+        ), output.decode(errors="replace")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        reader.join(timeout=10)
