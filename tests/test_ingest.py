@@ -197,7 +197,12 @@ def test_watch_reingests_when_a_file_is_added(tmp_path):
         env=os.environ.copy(),
     )
     output = bytearray()
-    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.read1, b"")))
+
+    def read() -> None:
+        for chunk in iter(proc.stdout.read1, b""):
+            output.extend(chunk)
+
+    reader = threading.Thread(target=read)
     reader.start()
 
     def wait_for(text: bytes, seconds: float, poke=None) -> bool:
