@@ -19,7 +19,7 @@ from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
 from retrieval.index import Manifest, current_version, default_index_dir, version_dir
-from retrieval.ingest import ingest, plan_ingest
+from retrieval.ingest import ingest
 
 
 def _err(message: str) -> None:
@@ -61,8 +61,8 @@ def ingest_once(
     documents = load_documents(paths)
     embedder = shared_embedder()
     if dry_run:
-        plan, _ = plan_ingest(index_dir, documents, embedder.identity, rebuild)
         result = ingest(index_dir, documents, embedder, rebuild=rebuild, dry_run=True)
+        plan = result.plan
         print(f"plan for {index_dir}: {plan.summary()}")
         for label, ids in (("add", plan.added), ("change", plan.changed), ("remove", plan.removed)):
             for doc_id in ids:
