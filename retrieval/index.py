@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,7 +165,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
             documents = {d.doc_id: d for d in read_documents(folder / STORE)}
             chunks = read_chunks(folder / STORE, with_vectors=False)
             dense = faiss.read_index(str(folder / DENSE))
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, sqlite3.Error):
             if current_version(index_dir) != version:
                 continue
             raise
