@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from retrieval.keywords import jieba_words
+from retrieval.marking import Idf
 
 QUESTION_WORDS = frozenset(
     "什么 多少 哪些 哪个 哪位 哪里 哪 是 的 了 吗 呢 在 和 与 有 为 要 对 中 上 下 是否 怎样 怎么 "
@@ -30,12 +31,11 @@ def content_words(key: str) -> list[str]:
     return [w for w in jieba_words(key) if _CONTENT.search(w) and w not in QUESTION_WORDS]
 
 
-def word_coverage(question_key: str, passage_key: str, idf: dict[str, float]) -> float:
+def word_coverage(question_key: str, passage_key: str, idf: Idf) -> float:
     """IDF-weighted share of the question's content words found in the passage."""
     words = content_words(question_key)
-    unseen = max(idf.values(), default=1.0)
-    total = sum(idf.get(w, unseen) for w in words)
-    found = sum(idf.get(w, unseen) for w in words if w in passage_key)
+    total = sum(idf(w) for w in words)
+    found = sum(idf(w) for w in words if w in passage_key)
     return found / total if total else 0.0
 
 

@@ -19,7 +19,7 @@ from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError,
 from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize
-from retrieval.marking import best_sentence, inverse_document_frequency
+from retrieval.marking import Idf, best_sentence, inverse_document_frequency
 from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class _Loaded:
         self.index = index
 
     @cached_property
-    def idf(self) -> dict[str, float]:
+    def idf(self) -> Idf:
         return inverse_document_frequency(c.tokens for c in self.index.chunks)
 
 

@@ -100,7 +100,8 @@ def _previous(index_dir: Path, identity: ModelIdentity, rebuild: bool):
 
 def plan_ingest(
     index_dir: Path, documents: Sequence[Document], identity: ModelIdentity, rebuild: bool = False
-) -> tuple[IngestPlan, dict[str, ChunkRecord]]:
+) -> tuple[IngestPlan, dict[str, ChunkRecord], Manifest | None]:
+    """The plan, the reusable chunks by text hash, and the live version's manifest."""
     manifest, cache, reason = _previous(index_dir, identity, rebuild)
     old = manifest.documents if manifest else {}
     plan = IngestPlan(rebuild_reason=reason)
@@ -113,7 +114,7 @@ def plan_ingest(
             plan.unchanged.append(doc.doc_id)
     current = {d.doc_id for d in documents}
     plan.removed = [doc_id for doc_id in old if doc_id not in current]
-    return plan, cache
+    return plan, cache, manifest
 
 
 def ingest(
@@ -137,23 +138,21 @@ def ingest(
             f"another ingest is already updating {index_dir}; try again when it has finished"
         ) from None
     try:
-        plan, cache = plan_ingest(index_dir, documents, embedder.identity, rebuild)
+        plan, cache, previous = plan_ingest(index_dir, documents, embedder.identity, rebuild)
         if plan.rebuild_reason and current_version(index_dir):
             log(f"full rebuild: {plan.rebuild_reason}")
-        unchanged = _unchanged_version(index_dir, plan, documents, corpus)
-        if unchanged is not None and not dry_run:
+        if not dry_run and _same_as(previous, plan, documents, corpus):
             return IngestResult(
-                plan, unchanged.version, unchanged.chunks, 0, time.perf_counter() - started
+                plan, previous.version, previous.chunks, 0, time.perf_counter() - started
             )
         chunks = [c for doc in documents for c in chunk_document(doc)]
-        missing = [c for c in chunks if text_hash(c.text) not in cache]
-        todo = {text_hash(c.text): c.text for c in missing}
+        hashes = [text_hash(c.text) for c in chunks]
+        todo = {h: c.text for h, c in zip(hashes, chunks, strict=True) if h not in cache}
         if dry_run:
             return IngestResult(plan, None, len(chunks), len(todo), time.perf_counter() - started)
         fresh = _embed(embedder, todo, progress)
         records = []
-        for i, chunk in enumerate(chunks):
-            th = text_hash(chunk.text)
+        for i, (chunk, th) in enumerate(zip(chunks, hashes, strict=True)):
             reused = cache.get(th) or fresh[th]
             records.append(
                 ChunkRecord(
@@ -175,18 +174,17 @@ def ingest(
         lock.release()
 
 
-def _unchanged_version(
-    index_dir: Path, plan: IngestPlan, documents: Sequence[Document], corpus: Sequence[str]
-) -> Manifest | None:
-    """The live manifest when the new version would be identical to it, else None."""
-    if plan.added or plan.changed or plan.removed or plan.rebuild_reason:
-        return None
-    version = current_version(index_dir)
-    if version is None:
-        return None
-    manifest = Manifest.read(version_dir(index_dir, version))
-    same_order = list(manifest.documents) == [d.doc_id for d in documents]
-    return manifest if same_order and manifest.corpus == list(corpus) else None
+def _same_as(
+    previous: Manifest | None,
+    plan: IngestPlan,
+    documents: Sequence[Document],
+    corpus: Sequence[str],
+) -> bool:
+    """Whether the new version would be identical to the live one."""
+    if previous is None or plan.added or plan.changed or plan.removed or plan.rebuild_reason:
+        return False
+    same_order = list(previous.documents) == [d.doc_id for d in documents]
+    return same_order and previous.corpus == list(corpus)
 
 
 def _embed(embedder: Embedder, todo: dict[str, str], progress: bool) -> dict[str, ChunkRecord]:
