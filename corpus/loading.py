@@ -123,6 +123,13 @@ class _Loader:
         except OSError as exc:
             self.report.skipped.append((str(file), f"cannot open file: {exc.strerror or exc}"))
             return
+        except ImportError as exc:
+            self.report.skipped.append((str(file), _missing_library(file, exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the corpus
+            reason = f"cannot read {file.suffix.lower()} file: {_one_line(exc)}"
+            self.report.skipped.append((str(file), reason))
+            return
         self.add(self._document(file, root, extracted), str(file))
 
     def _document(self, file: Path, root: Path, extracted: Extracted) -> Document:
@@ -160,6 +167,20 @@ class _Loader:
                 self.report.skipped.append((where, str(exc)))
                 continue
             self.add(doc, where)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _missing_library(file: Path, exc: ImportError) -> str:
+    """A skip reason for a reader whose library is missing or broken, with what to do."""
+    return (
+        f"cannot read {file.suffix.lower()} files here: a library failed to import"
+        f" ({_one_line(exc)}); reinstall the project's dependencies: pip install -e ."
+    )
 
 
 def _walk(root: Path) -> Iterator[Path]:

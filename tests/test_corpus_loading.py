@@ -145,6 +145,35 @@ def test_unreadable_and_unsupported_files_are_skipped(tmp_path: Path) -> None:
     assert reasons["picture.jpg"] == "unsupported file type .jpg"
 
 
+def test_a_reader_that_fails_skips_only_its_file(tmp_path: Path, monkeypatch) -> None:
+    """A missing library (lxml.html.clean on a fresh install) or any reader bug skips one file."""
+    import corpus.readers
+
+    def missing_library(path: Path):
+        raise ImportError(
+            "lxml.html.clean module is now a separate project lxml_html_clean.\n"
+            "Install lxml[html_clean] or lxml_html_clean directly."
+        )
+
+    def buggy(path: Path):
+        raise RuntimeError("reader bug")
+
+    monkeypatch.setitem(corpus.readers.READERS, ".html", missing_library)
+    monkeypatch.setitem(corpus.readers.READERS, ".docx", buggy)
+    (tmp_path / "a.txt").write_text("第一篇\n" + BODY, encoding="utf-8")
+    (tmp_path / "page.html").write_text("<html><body><p>正文</p></body></html>", encoding="utf-8")
+    (tmp_path / "report.docx").write_bytes(b"PK")
+    (tmp_path / "z.txt").write_text("第二篇\n" + BODY, encoding="utf-8")
+    report = load_corpus([tmp_path])
+    assert [d.doc_id for d in report.documents] == ["a.txt", "z.txt"]
+    reasons = {Path(p).name: r for p, r in report.skipped}
+    assert set(reasons) == {"page.html", "report.docx"}
+    assert "lxml_html_clean" in reasons["page.html"]
+    assert "pip install" in reasons["page.html"]
+    assert reasons["report.docx"] == "cannot read .docx file: reader bug"
+    assert all("\n" not in reason for reason in reasons.values())
+
+
 def test_invalid_sidecar_is_reported_and_ignored(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("标题行\n" + BODY, encoding="utf-8")
     (tmp_path / "sources.json").write_text("{broken", encoding="utf-8")
