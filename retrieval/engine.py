@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 from corpus.loading import load_corpus, shipped_corpus_dir
@@ -15,11 +15,11 @@ from corpus.normalize import search_key
 from embeddings.model import Embedder, load_embedder
 from retrieval.answer import Answer, Result, Source
 from retrieval.confidence import AbstentionPolicy, word_coverage
-from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
+from retrieval.errors import IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize
-from retrieval.marking import Idf, best_sentence, inverse_document_frequency
+from retrieval.marking import Idf, best_sentence
 from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)
@@ -39,19 +39,14 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class _Loaded:
-    """An index version plus what is derived from it once."""
-
-    def __init__(self, index: LoadedIndex) -> None:
-        self.index = index
-
-    @cached_property
-    def idf(self) -> Idf:
-        return inverse_document_frequency(c.tokens for c in self.index.chunks)
-
-
 class AnswerEngine:
-    """Answers questions from one index folder, switching to newer versions on refresh()."""
+    """Answers questions from one index folder, switching to newer versions on refresh().
+
+    Questions are answered from whichever version is loaded; a refresh loads the
+    next one in the calling thread while other threads keep answering from the
+    old one, then swaps it in. A version that cannot be loaded is logged once
+    and not tried again.
+    """
 
     def __init__(
         self,
@@ -65,7 +60,9 @@ class AnswerEngine:
         self.settings = settings or SearchSettings()
         self.policy = policy or AbstentionPolicy()
         self._swap = threading.Lock()
-        self._loaded = _Loaded(self._load_checked())
+        self._failed: dict[str, str] = {}  # version -> why it could not be loaded
+        self.refresh_error: str | None = None  # the last refusal, for a console to show
+        self._loaded = load_index(index_dir, model_info(embedder.identity))
 
     @classmethod
     def open(
@@ -90,34 +87,45 @@ class AnswerEngine:
             progress(result.summary())
         return cls(index_dir, embedder)
 
-    def _load_checked(self) -> LoadedIndex:
-        index = load_index(self.index_dir)
-        wanted = model_info(self.embedder.identity)
-        if index.manifest.model.get("fingerprint") != wanted["fingerprint"]:
-            raise IndexMismatchError(
-                f"the index in {self.index_dir} was built with {index.manifest.model.get('name')}, "
-                f"not the configured {wanted['name']}; run: python -m bot ingest --rebuild"
-            )
-        return index
-
     @property
     def index(self) -> LoadedIndex:
-        return self._loaded.index
+        return self._loaded
 
     @property
     def version(self) -> str:
-        return self.index.version
+        return self._loaded.version
 
     def refresh(self) -> bool:
-        """Switch to a newer index version if one was published; True if it switched."""
+        """Switch to a newer index version if one was published; True if it switched.
+
+        Never waits for another thread's load: while one thread loads, the others
+        return at once and go on answering from the old version.
+        """
         latest = current_version(self.index_dir)
-        if latest is None or latest == self.version:
+        if latest is None or latest == self.version or latest in self._failed:
             return False
-        with self._swap:
-            if current_version(self.index_dir) == self.version:
+        if not self._swap.acquire(blocking=False):
+            return False
+        try:
+            latest = current_version(self.index_dir)
+            if latest is None or latest == self.version or latest in self._failed:
                 return False
             old = self.version
-            self._loaded = _Loaded(self._load_checked())
+            try:
+                loaded = load_index(
+                    self.index_dir, model_info(self.embedder.identity), reuse=self._loaded
+                )
+            except (RetrievalError, OSError, ValueError, KeyError, RuntimeError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self._failed[latest] = reason
+                self.refresh_error = (
+                    f"index version {latest} not loaded ({reason}); still using {old}"
+                )
+                log.warning(self.refresh_error)
+                return False
+            self._loaded = loaded
+        finally:
+            self._swap.release()
         log.info("switched index %s → %s", old, self.version)
         return True
 
@@ -128,29 +136,33 @@ class AnswerEngine:
             raise QueryError("the question is empty: type a question in Chinese or English")
         if top_k < 1 or offset < 0:
             raise QueryError("top-k must be at least 1 and offset at least 0")
-        loaded = self._loaded
+        index = self._loaded
         key = search_key(question[:MAX_QUESTION_CHARS])
         tokens = tokenize(key)
         vector = self.embedder.encode_queries([key])[0]
         # Ranking at a fixed depth keeps each result's merged span the same for any top_k.
         depth = max(offset + top_k, MIN_DEPTH)
-        passages = search(loaded.index, vector, tokens, depth, self.settings)
-        coverage = self._coverage(loaded, key, passages[0]) if passages else 0.0
+        passages = search(index, vector, tokens, depth, self.settings)
+        passages = [p for p in passages if index.document(p.doc_id) is not None]
+        idf = lru_cache(maxsize=None)(index.idf)  # one question's tokens, looked up once each
+        coverage = self._coverage(index, key, passages[0], idf) if passages else 0.0
         confident = bool(passages) and self.policy.confident(coverage)
         results = [
-            self._result(loaded, rank, p, tokens)
+            self._result(index, rank, p, tokens, idf)
             for rank, p in enumerate(passages[offset : offset + top_k], start=offset + 1)
         ]
         return Answer(question=question, confident=confident, results=results)
 
-    def _coverage(self, loaded: _Loaded, key: str, passage: Passage) -> float:
-        doc = loaded.index.documents[passage.doc_id]
-        return word_coverage(key, search_key(doc.text[passage.start : passage.end]), loaded.idf)
+    def _coverage(self, index: LoadedIndex, key: str, passage: Passage, idf: Idf) -> float:
+        doc = index.document(passage.doc_id)
+        return word_coverage(key, search_key(doc.text[passage.start : passage.end]), idf)
 
-    def _result(self, loaded: _Loaded, rank: int, p: Passage, tokens: list[str]) -> Result:
-        doc = loaded.index.documents[p.doc_id]
+    def _result(
+        self, index: LoadedIndex, rank: int, p: Passage, tokens: list[str], idf: Idf
+    ) -> Result:
+        doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
-        span = best_sentence(excerpt, tokens, loaded.idf)
+        span = best_sentence(excerpt, tokens, idf)
         return Result(
             rank=rank,
             doc_id=doc.doc_id,
@@ -166,14 +178,16 @@ class AnswerEngine:
 
     def sources(self) -> list[Source]:
         """The indexed documents, in corpus order."""
+        index = self._loaded
         return [
             Source(d.doc_id, d.title, d.date, d.source, d.url, len(d.text))
-            for d in self.index.documents.values()
+            for d in (index.store.document(index._doc_keys[i]) for i in index.doc_ids())
+            if d is not None
         ]
 
     def context(self, doc_id: str, start: int, end: int, margin: int = 300) -> tuple[str, int, int]:
         """The excerpt with up to ``margin`` characters around it, cut at line/sentence ends."""
-        doc = self.index.documents.get(doc_id)
+        doc = self._loaded.document(doc_id)
         if doc is None:
             raise RetrievalError(f"document not in the index: {doc_id}")
         text = doc.text

@@ -107,11 +107,12 @@ def evaluate(
         raise RetrievalError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     depth = 10
     index = engine.index
-    chunk_docs = [c.doc_id for c in index.chunks]
-    baseline = None
-    if mode == "bigram-bm25":
-        texts = (index.documents[c.doc_id].text[c.start : c.end] for c in index.chunks)
-        baseline = KeywordIndex([bigram_tokens(search_key(t)) for t in texts])
+    baseline, chunk_docs = None, []
+    if mode == "bigram-bm25":  # a plain baseline, built in memory from the store's chunks
+        doc_keys = [int(index.manifest.documents[d][1]) for d in index.doc_ids()]
+        rows = list(index.store.chunk_texts(doc_keys))
+        chunk_docs = [doc_id for _cid, doc_id, _text in rows]
+        baseline = KeywordIndex.build([bigram_tokens(search_key(t)) for _c, _d, t in rows])
     if mode in ("dense", "keyword"):
         engine = AnswerEngine(
             engine.index_dir,

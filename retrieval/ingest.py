@@ -1,8 +1,16 @@
-"""Ingest: documents in, a new index version out, re-embedding only what changed.
+"""Ingest: documents in, a new index version out, doing work only for what changed.
 
-The live version doubles as the embedding cache: a chunk whose text hash it
-already holds (under the same model, chunker and search-key versions) keeps its
-vector and tokens; only new text is encoded.
+1. Plan by content hash against the live version: added, changed, removed, unchanged.
+2. Chunk and tokenise the added and changed documents (every core for large batches).
+3. Embed chunk texts the embedding cache lacks, committing batch by batch, so an
+   interrupted ingest resumes where it stopped.
+4. Append their rows to the store and write one new segment; the old chunks of
+   changed and removed documents join the version's deletion list.
+5. Merge small segments when there are too many, write the manifest, publish it
+   atomically, and prune versions, segments and store rows no kept version names.
+
+Unchanged documents cost nothing but their hash, so changing one document in a
+million-chunk index writes one small segment and a manifest.
 """
 
 from __future__ import annotations
@@ -18,28 +26,46 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from corpus.chunking import CHUNKER_VERSION, chunk_document
+from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
+from retrieval.embedding_cache import CACHE, EmbeddingCache
 from retrieval.errors import IndexBusyError
 from retrieval.index import (
-    DENSE,
+    DELETED,
     SEARCH_KEY_VERSION,
-    STORE,
     VERSIONS,
     Manifest,
-    build_dense,
     current_version,
     new_version_name,
     prune_versions,
     publish,
     version_dir,
 )
-from retrieval.keywords import DEFAULT_TOKENIZER, tokenize
-from retrieval.store import ChunkRecord, read_chunks, text_hash, write_store
+from retrieval.keywords import DEFAULT_TOKENIZER
+from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts
+from retrieval.segments import SEGMENTS, SegmentSettings, write_segment
+from retrieval.store import STORE, StoreWriter
 
 LOCK = ".ingest.lock"
+TOKENS_KEY = f"{DEFAULT_TOKENIZER}-{SEARCH_KEY_VERSION}"  # tokens depend on these only
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return max(1, int(value)) if value.isdigit() else default
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Batching and segment policy (defaults measured in docs/performance.md)."""
+
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    # chunks encoded and committed to the cache at a time (QABOT_EMBED_BATCH)
+    embed_batch: int = field(default_factory=lambda: _env_int("QABOT_EMBED_BATCH", 256))
+    max_small_segments: int = 6  # more segments than this below max_chunks/2 are merged
+    max_deleted_share: float = 0.3  # a segment with more deleted rows than this is rewritten
 
 
 @dataclass
@@ -80,30 +106,26 @@ def model_info(identity: ModelIdentity) -> dict:
 
 
 def _previous(index_dir: Path, identity: ModelIdentity, rebuild: bool):
-    """(manifest, reusable chunk cache by text hash, reason for a full rebuild)."""
+    """(live manifest or None, whether it can be built upon, reason for a full rebuild)."""
     version = current_version(index_dir)
     if version is None:
-        return None, {}, None
-    folder = version_dir(index_dir, version)
+        return None, False, None
     try:
-        manifest = Manifest.read(folder)
+        manifest = Manifest.read(version_dir(index_dir, version))
     except (OSError, ValueError, TypeError):
-        return None, {}, "the current index could not be read"
+        return None, False, "the current index could not be read"
     if rebuild:
-        return manifest, {}, "--rebuild was given"
+        return manifest, False, "--rebuild was given"
     reason = manifest.incompatibility(model_info(identity), DEFAULT_TOKENIZER)
-    if reason:
-        return manifest, {}, reason
-    cache = {c.text_hash: c for c in read_chunks(folder / STORE)}
-    return manifest, cache, None
+    return manifest, reason is None, reason
 
 
 def plan_ingest(
     index_dir: Path, documents: Sequence[Document], identity: ModelIdentity, rebuild: bool = False
-) -> tuple[IngestPlan, dict[str, ChunkRecord], Manifest | None]:
-    """The plan, the reusable chunks by text hash, and the live version's manifest."""
-    manifest, cache, reason = _previous(index_dir, identity, rebuild)
-    old = manifest.documents if manifest else {}
+) -> tuple[IngestPlan, Manifest | None, bool]:
+    """The plan, the live manifest, and whether the new version builds upon it."""
+    manifest, reusable, reason = _previous(index_dir, identity, rebuild)
+    old = manifest.content_hashes() if manifest and manifest.format == 2 else {}
     plan = IngestPlan(rebuild_reason=reason)
     for doc in documents:
         if doc.doc_id not in old:
@@ -114,7 +136,11 @@ def plan_ingest(
             plan.unchanged.append(doc.doc_id)
     current = {d.doc_id for d in documents}
     plan.removed = [doc_id for doc_id in old if doc_id not in current]
-    return plan, cache, manifest
+    return plan, manifest, reusable
+
+
+def _log_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def ingest(
@@ -124,11 +150,13 @@ def ingest(
     rebuild: bool = False,
     dry_run: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+    log: Callable[[str], None] = _log_to_stderr,
     corpus: Sequence[str] = (),
+    settings: IngestSettings | None = None,
 ) -> IngestResult:
     """Build a new version of the index from ``documents`` and make it live."""
     started = time.perf_counter()
+    settings = settings or IngestSettings()
     index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index_dir / LOCK))
     try:
@@ -138,38 +166,18 @@ def ingest(
             f"another ingest is already updating {index_dir}; try again when it has finished"
         ) from None
     try:
-        plan, cache, previous = plan_ingest(index_dir, documents, embedder.identity, rebuild)
+        plan, previous, reusable = plan_ingest(index_dir, documents, embedder.identity, rebuild)
         if plan.rebuild_reason and current_version(index_dir):
             log(f"full rebuild: {plan.rebuild_reason}")
-        if not dry_run and _same_as(previous, plan, documents, corpus):
+        if not dry_run and reusable and _same_as(previous, plan, documents, corpus):
             return IngestResult(
                 plan, previous.version, previous.chunks, 0, time.perf_counter() - started
             )
-        chunks = [c for doc in documents for c in chunk_document(doc)]
-        hashes = [text_hash(c.text) for c in chunks]
-        todo = {h: c.text for h, c in zip(hashes, chunks, strict=True) if h not in cache}
-        if dry_run:
-            return IngestResult(plan, None, len(chunks), len(todo), time.perf_counter() - started)
-        fresh = _embed(embedder, todo, progress)
-        records = []
-        for i, (chunk, th) in enumerate(zip(chunks, hashes, strict=True)):
-            reused = cache.get(th) or fresh[th]
-            records.append(
-                ChunkRecord(
-                    i,
-                    chunk.doc_id,
-                    chunk.index,
-                    chunk.start,
-                    chunk.end,
-                    th,
-                    reused.tokens,
-                    reused.vector,
-                )
-            )
-        version = _write_version(index_dir, documents, records, embedder.identity, corpus)
-        publish(index_dir, version)
-        prune_versions(index_dir)
-        return IngestResult(plan, version, len(records), len(todo), time.perf_counter() - started)
+        job = _Job(index_dir, embedder, settings, progress, log)
+        try:
+            return job.run(plan, previous if reusable else None, documents, corpus, dry_run)
+        finally:
+            job.close()
     finally:
         lock.release()
 
@@ -187,50 +195,196 @@ def _same_as(
     return same_order and previous.corpus == list(corpus)
 
 
-def _embed(embedder: Embedder, todo: dict[str, str], progress: bool) -> dict[str, ChunkRecord]:
-    hashes = list(todo)
-    keys = [search_key(todo[h]) for h in hashes]
-    vectors = embedder.encode_documents(keys, progress=progress and len(keys) > 0)
-    return {
-        h: ChunkRecord(-1, "", -1, 0, 0, h, tuple(tokenize(k)), v)
-        for h, k, v in zip(hashes, keys, vectors, strict=True)
-    }
+class _Job:
+    """One ingest run under the lock."""
+
+    def __init__(self, index_dir, embedder, settings, progress, log) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.settings = settings
+        self.progress = progress
+        self.log = log
+        self.model = embedder.identity.fingerprint
+        self.cache = EmbeddingCache(index_dir / CACHE)
+        self.store = StoreWriter(index_dir / STORE)
+
+    def close(self) -> None:
+        self.cache.close()
+        self.store.close()
+
+    def _bar(self, total: int, desc: str):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="chunk", disable=not self.progress or total == 0)
+
+    def run(self, plan, previous, documents, corpus, dry_run) -> IngestResult:
+        started = time.perf_counter()
+        fresh_ids = set(plan.added) | set(plan.changed) if previous else None
+        to_write = [d for d in documents if fresh_ids is None or d.doc_id in fresh_ids]
+        with self._bar(len(to_write), "chunking") as bar:
+            per_doc = chunk_documents(to_write, bar.update)
+        chunks = [c for doc_chunks in per_doc for c in doc_chunks]
+        hashes = [c.text_hash for c in chunks]
+        missing = self.cache.missing_vectors(self.model, hashes)
+        if dry_run:
+            total = (previous.chunks if previous else 0) + len(chunks)
+            total -= self._old_chunks(previous, plan)[1] if previous else 0
+            return IngestResult(plan, None, total, len(missing), time.perf_counter() - started)
+        texts = {
+            c.text_hash: doc.text[c.start : c.end]
+            for doc, doc_chunks in zip(to_write, per_doc, strict=True)
+            for c in doc_chunks
+        }
+        self._tokens(texts)
+        self._embed(missing, texts)
+        version = self._write(plan, previous, to_write, per_doc, documents, corpus)
+        total = Manifest.read(version_dir(self.index_dir, version)).chunks
+        return IngestResult(plan, version, total, len(missing), time.perf_counter() - started)
+
+    # --- preparation --------------------------------------------------------------------
+    def _tokens(self, texts: dict[str, str]) -> None:
+        """Tokenise (on every core) the chunk texts whose tokens the cache lacks."""
+        have = self.cache.tokens(TOKENS_KEY, list(texts))
+        todo = [h for h in texts if h not in have]
+        step = 20_000  # committed in parts, so a kill loses little
+        with self._bar(len(todo), "tokenising") as bar:
+            for i in range(0, len(todo), step):
+                part = todo[i : i + step]
+                tokens = tokenize_texts([texts[h] for h in part], bar.update)
+                self.cache.put_tokens(TOKENS_KEY, zip(part, tokens, strict=True))
+
+    def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
+        """Encode what the cache lacks, committing every batch."""
+        batch = self.settings.embed_batch
+        with self._bar(len(missing), "embedding") as bar:
+            for i in range(0, len(missing), batch):
+                part = missing[i : i + batch]
+                keys = [search_key(texts[h]) for h in part]
+                vectors = self.embedder.encode_documents(keys, progress=False)
+                self.cache.put_vectors(self.model, part, vectors)
+                bar.update(len(part))
+
+    # --- writing ------------------------------------------------------------------------
+    def _old_chunks(self, previous: Manifest, plan: IngestPlan) -> tuple[list[int], int]:
+        """Chunk ids of the live version's changed and removed documents, and their count."""
+        gone = plan.changed + plan.removed
+        keys = [int(previous.documents[d][1]) for d in gone if d in previous.documents]
+        ids = self.store.chunk_ids(keys)
+        return ids, len(ids)
+
+    def _write(self, plan, previous, to_write, per_doc, documents, corpus) -> str:
+        version = new_version_name()
+        next_doc, next_chunk = self.store.next_ids()
+        doc_rows, chunk_rows, keys = [], [], {}
+        for doc, doc_chunks in zip(to_write, per_doc, strict=True):
+            keys[doc.doc_id] = next_doc
+            doc_rows.append((next_doc, doc))
+            for c in doc_chunks:
+                chunk_rows.append((next_chunk, next_doc, c.index, c.start, c.end, c.text_hash))
+                next_chunk += 1
+            next_doc += 1
+        self.store.append(doc_rows, chunk_rows)
+
+        segments = list(previous.segments) if previous else []
+        deleted = self._deleted(previous, plan)
+        new_ids = np.array([row[0] for row in chunk_rows], np.int64)
+        new_hashes = [row[5] for row in chunk_rows]
+        step = self.settings.segments.max_chunks
+        for i in range(0, len(new_ids), step):
+            name = f"{version}-{i // step}"
+            segments.append(self._segment(name, new_ids[i : i + step], new_hashes[i : i + step]))
+        segments, deleted = self._merge_small(version, segments, deleted)
+
+        entries = {}
+        old = previous.documents if previous else {}
+        for doc in documents:
+            key = keys.get(doc.doc_id)
+            entries[doc.doc_id] = [doc.content_hash, old[doc.doc_id][1] if key is None else key]
+        live = sum(s["size"] for s in segments) - len(deleted)
+        work = self.index_dir / VERSIONS / f".{version}.partial"
+        work.mkdir(parents=True)
+        if len(deleted):
+            np.save(work / DELETED, deleted)
+        Manifest(
+            version=version,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            model=model_info(self.embedder.identity),
+            chunker_version=CHUNKER_VERSION,
+            search_key_version=SEARCH_KEY_VERSION,
+            tokenizer=DEFAULT_TOKENIZER,
+            documents=entries,
+            chunks=int(live),
+            corpus=list(corpus),
+            segments=segments,
+            deleted=int(len(deleted)),
+        ).write(work)
+        for path in work.iterdir():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        work.rename(version_dir(self.index_dir, version))
+        _fsync_dir(self.index_dir / VERSIONS)
+        publish(self.index_dir, version)
+        kept = prune_versions(self.index_dir)
+        self.store.collect_garbage({k for m in kept for k in m.doc_keys()})
+        return version
+
+    def _deleted(self, previous: Manifest | None, plan: IngestPlan) -> np.ndarray:
+        if previous is None:
+            return np.zeros(0, np.int64)
+        old = version_dir(self.index_dir, previous.version) / DELETED
+        before = np.load(old) if previous.deleted else np.zeros(0, np.int64)
+        ids, _ = self._old_chunks(previous, plan)
+        return np.union1d(before, np.array(ids, np.int64)).astype(np.int64)
+
+    def _segment(self, name: str, ids: np.ndarray, hashes: Sequence[str]) -> dict:
+        """Write one segment from cached vectors and tokens."""
+        dimension = self.embedder.identity.dimension
+        vectors = self.cache.vectors(self.model, hashes, dimension)
+        cached = self.cache.tokens(TOKENS_KEY, hashes)
+        interned: dict[str, str] = {}  # one string object per distinct token keeps memory flat
+        tokens = [[interned.setdefault(t, t) for t in cached[h]] for h in hashes]
+        self.log_step(f"writing segment {name} ({len(ids):,} chunks)")
+        return write_segment(
+            self.index_dir / SEGMENTS, name, ids, vectors, tokens, self.settings.segments
+        )
+
+    def log_step(self, message: str) -> None:
+        if self.progress:
+            self.log(message)
+
+    def _merge_small(self, version: str, segments: list[dict], deleted: np.ndarray):
+        """Merge small or mostly-deleted segments into one; (segments, deleted) after it."""
+        half = self.settings.segments.max_chunks // 2
+        dead_share = {}
+        for meta in segments:
+            ids = np.load(self.index_dir / SEGMENTS / meta["name"] / "ids.npy", mmap_mode="r")
+            dead_share[meta["name"]] = float(np.isin(ids, deleted).mean()) if len(ids) else 1.0
+        small = [m for m in segments if m["size"] < half]
+        dirty = [m for m in segments if dead_share[m["name"]] > self.settings.max_deleted_share]
+        chosen = {m["name"] for m in dirty}
+        if len(small) > self.settings.max_small_segments:
+            chosen |= {m["name"] for m in small}
+        if not chosen:
+            return segments, deleted
+        ids_parts = [
+            np.load(self.index_dir / SEGMENTS / name / "ids.npy") for name in sorted(chosen)
+        ]
+        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int64)
+        live = np.sort(ids[~np.isin(ids, deleted)])
+        kept = [m for m in segments if m["name"] not in chosen]
+        if len(live):
+            hashes = self.store.chunk_hashes(live.tolist())
+            kept.append(self._segment(f"{version}-merged", live, hashes))
+        self.log_step(f"merged {len(chosen)} segment(s): {len(live):,} live chunks rewritten")
+        return kept, deleted[~np.isin(deleted, ids)]
 
 
-def _write_version(
-    index_dir: Path,
-    documents: Sequence[Document],
-    records: list[ChunkRecord],
-    identity: ModelIdentity,
-    corpus: Sequence[str],
-) -> str:
-    version = new_version_name()
-    root = index_dir / VERSIONS
-    root.mkdir(parents=True, exist_ok=True)
-    work = root / f".{version}.partial"
-    work.mkdir()
-    write_store(work / STORE, documents, records)
-    vectors = (
-        np.stack([r.vector for r in records])
-        if records
-        else np.zeros((0, identity.dimension), np.float32)
-    )
-    import faiss
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    faiss.write_index(build_dense(vectors, identity.dimension), str(work / DENSE))
-    Manifest(
-        version=version,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        model=model_info(identity),
-        chunker_version=CHUNKER_VERSION,
-        search_key_version=SEARCH_KEY_VERSION,
-        tokenizer=DEFAULT_TOKENIZER,
-        documents={d.doc_id: d.content_hash for d in documents},
-        chunks=len(records),
-        corpus=list(corpus),
-    ).write(work)
-    for path in work.iterdir():
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
-    work.rename(version_dir(index_dir, version))
-    return version
+
+__all__ = ["IngestPlan", "IngestResult", "IngestSettings", "PreparedChunk", "ingest", "model_info"]

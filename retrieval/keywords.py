@@ -72,20 +72,86 @@ def tokenize(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
     raise ValueError(f"unknown tokenizer {mode!r}; choose from {', '.join(TOKENIZERS)}")
 
 
-class KeywordIndex:
-    """BM25 over pre-tokenised passages; row ``i`` is passage ``i``."""
+def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray | float:
+    """BM25's (Lucene) inverse document frequency, as bm25s computes it."""
+    return np.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def __init__(self, token_lists: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+
+class KeywordIndex:
+    """BM25 (bm25s) over pre-tokenised passages; row ``i`` is passage ``i`` of one segment.
+
+    Saved with each segment and loaded memory-mapped: a query reads only the
+    columns of its own tokens. Scores can be re-weighted to another IDF so that
+    several segments score as one index (see :meth:`scores`).
+    """
+
+    def __init__(self, bm25) -> None:
+        self._bm25 = bm25
+        self.size = int(bm25.scores["num_docs"]) if getattr(bm25, "scores", None) else 0
+
+    @classmethod
+    def build(cls, token_lists: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
-        self.size = len(token_lists)
-        self._bm25 = bm25s.BM25(k1=k1, b=b)
-        if self.size:
-            self._bm25.index([list(t) for t in token_lists], show_progress=False)
+        bm25 = bm25s.BM25(k1=k1, b=b)
+        if len(token_lists):
+            # A passage with no token still needs its row: a placeholder no query produces.
+            bm25.index([list(t) or ["\x00"] for t in token_lists], show_progress=False)
+        return cls(bm25)
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage for the query (zeros where nothing matches)."""
-        if not self.size or not query_tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(list(query_tokens)), dtype=np.float32)
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.size:
+            self._bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        if not (folder / "params.index.json").is_file():
+            return cls(bm25s.BM25())
+        return cls(bm25s.BM25.load(str(folder), mmap=True, show_progress=False))
+
+    def column(self, token: str) -> tuple[int, int] | None:
+        """(start, end) of ``token``'s entries in the score matrix, or None if unseen."""
+        token_id = self._bm25.vocab_dict.get(token) if self.size else None
+        if token_id is None:
+            return None
+        indptr = self._bm25.scores["indptr"]
+        return int(indptr[token_id]), int(indptr[token_id + 1])
+
+    def document_frequency(self, token: str) -> int:
+        span = self.column(token)
+        return span[1] - span[0] if span else 0
+
+    def scores(
+        self, query_tokens: Sequence[str], idf: dict[str, float] | None = None
+    ) -> np.ndarray:
+        """BM25 score of every passage (zeros where nothing matches).
+
+        With ``idf`` (token -> IDF over the whole index) each token's column is
+        re-weighted from this segment's own IDF to the global one.
+        """
+        out = np.zeros(self.size, dtype=np.float32)
+        if not self.size:
+            return out
+        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
+        parts_i, parts_w = [], []
+        for token in query_tokens:  # repeated query tokens count again, as in bm25s
+            span = self.column(token)
+            if span is None or span[0] == span[1]:
+                continue
+            weights = np.asarray(data[span[0] : span[1]], dtype=np.float32)
+            if idf is not None:
+                weights = weights * np.float32(
+                    idf[token] / lucene_idf(span[1] - span[0], self.size)
+                )
+            parts_i.append(indices[span[0] : span[1]])
+            parts_w.append(weights)
+        if parts_i:
+            out += np.bincount(
+                np.concatenate(parts_i), np.concatenate(parts_w), minlength=self.size
+            ).astype(np.float32)
+        return out

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 from corpus.chunking import split_sentences
 from corpus.normalize import search_key
 from retrieval.keywords import tokenize
 
-
-@dataclass(frozen=True)
-class Idf:
-    """BM25-style inverse document frequencies of one index's tokens."""
-
-    weights: dict[str, float]
-    unseen: float  # a token the corpus never uses weighs as much as the rarest one
-
-    def __call__(self, token: str) -> float:
-        return self.weights.get(token, self.unseen)
-
-
-def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> Idf:
-    df: Counter[str] = Counter()
-    n = 0
-    for tokens in token_lists:
-        df.update(set(tokens))
-        n += 1
-    weights = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-    return Idf(weights, max(weights.values(), default=1.0))
+Idf = Callable[[str], float]
+"""A token's inverse document frequency over one index version (see LoadedIndex.idf)."""
 
 
 def sentence_scores(

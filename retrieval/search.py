@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import LoadedIndex
-from retrieval.store import ChunkRecord
+from retrieval.store import ChunkRow
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Passage:
     start: int
     end: int
     score: float
-    dense: float  # best dense (cosine) similarity among its chunks
+    dense: float  # best dense (cosine) similarity among its chunks (-1: keyword-only)
     chunk_ids: list[int]
 
 
@@ -41,18 +41,17 @@ def _ranks(scores: np.ndarray, ids: np.ndarray) -> dict[int, int]:
 def fuse(
     dense_ids: np.ndarray,
     dense_scores: np.ndarray,
+    kw_ids: np.ndarray,
     kw_scores: np.ndarray,
     settings: SearchSettings,
 ) -> dict[int, float]:
-    """Chunk id -> fused score."""
-    kw_ids = np.argsort(-kw_scores, kind="stable")[: settings.candidates]
-    kw_ids = kw_ids[kw_scores[kw_ids] > 0]
+    """Chunk id -> fused score, from the two candidate lists (best first)."""
     fused: dict[int, float] = {}
     if settings.fusion == "rrf":
         for cid, rank in _ranks(dense_scores, dense_ids).items():
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (settings.rrf_k + rank + 1)
-        for rank, cid in enumerate(kw_ids):
-            fused[int(cid)] = fused.get(int(cid), 0.0) + 1.0 / (settings.rrf_k + rank + 1)
+        for rank, cid in enumerate(kw_ids.tolist()):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (settings.rrf_k + rank + 1)
         return fused
     if settings.fusion == "weighted":
         top_kw = float(kw_scores.max()) if len(kw_scores) and kw_scores.max() > 0 else 1.0
@@ -60,10 +59,10 @@ def fuse(
         hi = float(dense_scores.max()) if len(dense_scores) else 1.0
         span = hi - lo or 1.0
         w = settings.dense_weight
-        for cid, score in zip(dense_ids, dense_scores, strict=True):
-            fused[int(cid)] = w * (float(score) - lo) / span
-        for cid in kw_ids:
-            fused[int(cid)] = fused.get(int(cid), 0.0) + (1 - w) * float(kw_scores[cid]) / top_kw
+        for cid, score in zip(dense_ids.tolist(), dense_scores.tolist(), strict=True):
+            fused[cid] = w * (score - lo) / span
+        for cid, score in zip(kw_ids.tolist(), kw_scores.tolist(), strict=True):
+            fused[cid] = fused.get(cid, 0.0) + (1 - w) * score / top_kw
         return fused
     raise ValueError(f"unknown fusion {settings.fusion!r}")
 
@@ -75,23 +74,29 @@ def search(
     limit: int,
     settings: SearchSettings | None = None,
 ) -> list[Passage]:
-    """Top ``limit`` passages, best first, overlapping neighbours merged into one."""
+    """Top ``limit`` passages, best first, overlapping neighbours merged into one.
+
+    Only the fusion candidates are scored and read: the cost of a question does
+    not grow with the index beyond what FAISS and BM25 themselves need.
+    """
     settings = settings or SearchSettings()
-    n = len(index.chunks)
-    if n == 0:
+    if index.size == 0:
         return []
-    k = min(n, settings.candidates)
-    scores, ids = index.dense.search(np.asarray(query_vector, np.float32).reshape(1, -1), n)
-    all_scores, all_ids = scores[0], ids[0]
-    dense_of = dict(zip(all_ids.tolist(), all_scores.tolist(), strict=True))
-    kw_scores = index.keywords.scores(query_tokens)
-    fused = fuse(all_ids[:k], all_scores[:k], kw_scores, settings)
+    dense_scores, dense_ids = index.dense_candidates(query_vector, settings.candidates)
+    kw_scores, kw_ids = index.keyword_candidates(query_tokens, settings.candidates)
+    fused = fuse(dense_ids, dense_scores, kw_ids, kw_scores, settings)
     ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-    return _merge(index.chunks, ranked, dense_of, limit, settings.max_merged_chars)
+    dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+    rows = index.rows([cid for cid, _ in ranked[: limit * 4]])
+    passages = _merge(rows, ranked, dense_of, limit, settings.max_merged_chars)
+    if len(passages) < limit and len(ranked) > limit * 4:  # many neighbours merged: read on
+        rows.update(index.rows([cid for cid, _ in ranked[limit * 4 :]]))
+        passages = _merge(rows, ranked, dense_of, limit, settings.max_merged_chars)
+    return passages
 
 
 def _merge(
-    chunks: list[ChunkRecord],
+    rows: dict[int, ChunkRow],
     ranked: list[tuple[int, float]],
     dense_of: dict[int, float],
     limit: int,
@@ -101,7 +106,9 @@ def _merge(
     for cid, score in ranked:
         if len(passages) >= limit:
             break
-        chunk = chunks[cid]
+        chunk = rows.get(cid)
+        if chunk is None:  # not read yet, or collected after a newer version went live
+            continue
         home = next(
             (
                 p
@@ -114,7 +121,9 @@ def _merge(
             if max(home.end, chunk.end) - min(home.start, chunk.start) <= max_chars:
                 home.start, home.end = min(home.start, chunk.start), max(home.end, chunk.end)
                 home.chunk_ids.append(cid)
-                home.dense = max(home.dense, dense_of[cid])
+                home.dense = max(home.dense, dense_of.get(cid, -1.0))
             continue
-        passages.append(Passage(chunk.doc_id, chunk.start, chunk.end, score, dense_of[cid], [cid]))
+        passages.append(
+            Passage(chunk.doc_id, chunk.start, chunk.end, score, dense_of.get(cid, -1.0), [cid])
+        )
     return passages

@@ -1,26 +1,28 @@
-"""SQLite store of one index version: documents, chunks, their tokens and vectors.
+"""The chunk store: documents and chunk rows in one append-only SQLite file, shared by versions.
 
-Row ``id`` of ``chunks`` is the chunk's id in the FAISS index and its row in the
-keyword index. Vectors and tokens are kept so the next ingest can reuse them for
-unchanged text (keyed by ``text_hash``) instead of encoding it again.
+Rows are written once and never changed: a changed document gets a new
+``doc_key`` and new chunk ids, so every version reads exactly the rows its
+manifest and segments name. Rows that no kept version names any more are
+deleted by :meth:`ChunkStore.collect_garbage`. Readers fetch only the rows of
+the results they show; nothing of size *n* is held in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from corpus.document import Document
 
+STORE = "store.sqlite"
 SCHEMA = """
-CREATE TABLE documents (
-    doc_id TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS documents (
+    doc_key INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL,
     title TEXT NOT NULL,
     text TEXT NOT NULL,
     source TEXT,
@@ -28,19 +30,17 @@ CREATE TABLE documents (
     url TEXT,
     content_hash TEXT NOT NULL
 );
-CREATE TABLE chunks (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+    doc_key INTEGER NOT NULL,
     idx INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text_hash TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    vector BLOB NOT NULL
+    text_hash TEXT NOT NULL
 );
-CREATE INDEX chunks_by_hash ON chunks(text_hash);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_key);
 """
-_TOKEN_SEP = "\x1f"
+_BATCH = 500
 
 
 def text_hash(text: str) -> str:
@@ -48,87 +48,135 @@ def text_hash(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class ChunkRecord:
-    """A chunk as stored: where it is, and what search needs of it."""
+class ChunkRow:
+    """Where a chunk is: its document and its span of the document's clean text."""
 
     id: int
+    doc_key: int
     doc_id: str
     index: int
     start: int
     end: int
-    text_hash: str
-    tokens: tuple[str, ...]
-    vector: np.ndarray
 
 
-def write_store(path: Path, documents: Iterable[Document], chunks: Iterable[ChunkRecord]) -> None:
-    """Create a new store file (must not exist) in one transaction."""
-    con = sqlite3.connect(path)
-    try:
-        with con:
-            con.executescript(SCHEMA)
-            con.executemany(
+class ChunkStore:
+    """Read side: thread-safe, one read-only connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            self._local.con = con
+        return con
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        """The rows of ``ids`` that exist, by id."""
+        wanted = [int(i) for i in dict.fromkeys(ids)]
+        found: dict[int, ChunkRow] = {}
+        for i in range(0, len(wanted), _BATCH):
+            part = wanted[i : i + _BATCH]
+            marks = ",".join("?" * len(part))
+            rows = self._con().execute(
+                'SELECT c.id, c.doc_key, d.doc_id, c.idx, c.start, c."end"'
+                f" FROM chunks c JOIN documents d USING (doc_key) WHERE c.id IN ({marks})",
+                part,
+            )
+            found.update((row[0], ChunkRow(*row)) for row in rows)
+        return found
+
+    def document(self, doc_key: int) -> Document | None:
+        row = (
+            self._con()
+            .execute(
+                "SELECT doc_id, title, text, source, date, url FROM documents WHERE doc_key = ?",
+                (doc_key,),
+            )
+            .fetchone()
+        )
+        return Document(*row) if row else None
+
+    def chunk_texts(self, doc_keys: Sequence[int]) -> Iterable[tuple[int, str, str]]:
+        """(chunk id, doc_id, chunk text) of every chunk of ``doc_keys``, for evaluation tools."""
+        for doc_key in doc_keys:
+            doc = self.document(doc_key)
+            rows = self._con().execute(
+                'SELECT id, start, "end" FROM chunks WHERE doc_key = ? ORDER BY idx', (doc_key,)
+            )
+            for cid, start, end in rows:
+                yield cid, doc.doc_id, doc.text[start:end]
+
+
+class StoreWriter:
+    """Write side, used by the one ingest holding the lock."""
+
+    def __init__(self, path: Path) -> None:
+        self._con = sqlite3.connect(path, timeout=30)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def next_ids(self) -> tuple[int, int]:
+        """(next doc_key, next chunk id): keys are never reused."""
+        doc = self._con.execute("SELECT COALESCE(MAX(doc_key), -1) + 1 FROM documents").fetchone()
+        chunk = self._con.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM chunks").fetchone()
+        return int(doc[0]), int(chunk[0])
+
+    def append(
+        self,
+        documents: Sequence[tuple[int, Document]],
+        chunks: Sequence[tuple[int, int, int, int, int, str]],
+    ) -> None:
+        """Add (doc_key, document) and (id, doc_key, idx, start, end, text_hash) rows; commit."""
+        with self._con:
+            self._con.executemany(
                 "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    (d.doc_id, i, d.title, d.text, d.source, d.date, d.url, d.content_hash)
-                    for i, d in enumerate(documents)
+                    (k, d.doc_id, d.title, d.text, d.source, d.date, d.url, d.content_hash)
+                    for k, d in documents
                 ),
             )
-            con.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        c.id,
-                        c.doc_id,
-                        c.index,
-                        c.start,
-                        c.end,
-                        c.text_hash,
-                        _TOKEN_SEP.join(c.tokens),
-                        np.asarray(c.vector, np.float32).tobytes(),
-                    )
-                    for c in chunks
-                ),
+            self._con.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
+
+    def chunk_ids(self, doc_keys: Iterable[int]) -> list[int]:
+        """Chunk ids of the given documents."""
+        keys = list(doc_keys)
+        out: list[int] = []
+        for i in range(0, len(keys), _BATCH):
+            part = keys[i : i + _BATCH]
+            marks = ",".join("?" * len(part))
+            out.extend(
+                cid
+                for (cid,) in self._con.execute(
+                    f"SELECT id FROM chunks WHERE doc_key IN ({marks})", part
+                )
             )
-    finally:
-        con.close()
+        return out
 
+    def chunk_hashes(self, ids: Sequence[int]) -> list[str]:
+        """Text hashes of chunk ``ids``, in order."""
+        found: dict[int, str] = {}
+        for i in range(0, len(ids), _BATCH):
+            part = [int(x) for x in ids[i : i + _BATCH]]
+            marks = ",".join("?" * len(part))
+            found.update(
+                self._con.execute(f"SELECT id, text_hash FROM chunks WHERE id IN ({marks})", part)
+            )
+        return [found[int(i)] for i in ids]
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
-def read_documents(path: Path) -> list[Document]:
-    con = _connect_readonly(path)
-    try:
-        rows = con.execute(
-            "SELECT doc_id, title, text, source, date, url FROM documents ORDER BY position"
-        ).fetchall()
-    finally:
-        con.close()
-    return [Document(*row) for row in rows]
-
-
-def read_chunks(path: Path, with_vectors: bool = True) -> list[ChunkRecord]:
-    con = _connect_readonly(path)
-    try:
-        rows = con.execute(
-            'SELECT id, doc_id, idx, start, "end", text_hash, tokens, vector'
-            " FROM chunks ORDER BY id"
-        ).fetchall()
-    finally:
-        con.close()
-    empty = np.zeros(0, np.float32)
-    return [
-        ChunkRecord(
-            cid,
-            doc_id,
-            idx,
-            start,
-            end,
-            th,
-            tuple(tokens.split(_TOKEN_SEP)) if tokens else (),
-            np.frombuffer(blob, dtype=np.float32) if with_vectors else empty,
-        )
-        for cid, doc_id, idx, start, end, th, tokens, blob in rows
-    ]
+    def collect_garbage(self, live_doc_keys: set[int]) -> int:
+        """Delete documents (and their chunks) that no kept version names; how many."""
+        stored = [k for (k,) in self._con.execute("SELECT doc_key FROM documents")]
+        dead = [k for k in stored if k not in live_doc_keys]
+        with self._con:
+            for i in range(0, len(dead), _BATCH):
+                part = dead[i : i + _BATCH]
+                marks = ",".join("?" * len(part))
+                self._con.execute(f"DELETE FROM chunks WHERE doc_key IN ({marks})", part)
+                self._con.execute(f"DELETE FROM documents WHERE doc_key IN ({marks})", part)
+        return len(dead)

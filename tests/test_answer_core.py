@@ -32,7 +32,7 @@ def test_json_contract_excerpt_is_verbatim_clean_text(seed_engine):
             "start",
             "end",
         }
-        text = seed_engine.index.documents[r["doc_id"]].text
+        text = seed_engine.index.document(r["doc_id"]).text
         assert r["excerpt"] == text[r["start"] : r["end"]]
         assert isinstance(r["score"], float)
     assert data["results"][0]["doc_id"] == TONGWULANG
@@ -92,7 +92,7 @@ def test_context_surrounds_the_excerpt(seed_engine):
     r = seed_engine.ask("通武廊签署了什么协议？").results[1]
     text, start, end = seed_engine.context(r.doc_id, r.start, r.end)
     assert start <= r.start and end >= r.end and len(text) > len(r.excerpt)
-    assert text == seed_engine.index.documents[r.doc_id].text[start:end]
+    assert text == seed_engine.index.document(r.doc_id).text[start:end]
     with pytest.raises(RetrievalError, match="not in the index"):
         seed_engine.context("no-such-doc.txt", 0, 10)
 

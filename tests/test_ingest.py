@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -115,7 +117,13 @@ def test_other_model_forces_full_rebuild_and_is_refused_at_query_time(tmp_path, 
     rebuilt = ingest(
         index_dir, load_corpus([corpus]).documents, embedder, progress=False, log=messages.append
     )
-    assert rebuilt.embedded == rebuilt.chunks and "embedding model changed" in messages[0]
+    assert "embedding model changed" in messages[0]
+    # The cache keys vectors by model: this model's vectors are still valid, nothing re-embeds.
+    assert rebuilt.embedded == 0 and rebuilt.chunks == 3
+    fresh = json.loads(
+        (version_dir(index_dir, current_version(index_dir)) / MANIFEST).read_text(encoding="utf-8")
+    )
+    assert fresh["model"]["fingerprint"] == embedder.identity.fingerprint
     assert AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
 
 
@@ -159,21 +167,28 @@ def test_sigkill_during_ingest_leaves_the_old_index_usable(tmp_path, embedder):
         cwd=ROOT,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
-        env=os.environ.copy(),
+        env={**os.environ, "QABOT_EMBED_BATCH": "16"},
     )
     seen = b""
-    deadline = time.monotonic() + 120
-    while b"Batches" not in seen and time.monotonic() < deadline:  # embedding has begun
+    done = None
+    deadline = time.monotonic() + 180
+    while done is None and time.monotonic() < deadline:  # two batches are in the cache
         seen += proc.stderr.read1(4096)
-    assert b"Batches" in seen, seen.decode(errors="replace")
+        counts = [int(n) for n in re.findall(rb"embedding:[^\r\n]*?(\d+)/150", seen)]
+        done = max(counts) if counts and max(counts) >= 32 else None
+    assert done, seen.decode(errors="replace")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
 
     assert current_version(index_dir) == old
     doc_id, _ = top_doc(index_dir, embedder, "京雄城际铁路全线贯通了吗？")
     assert doc_id == "transport.txt"
+    with sqlite3.connect(index_dir / "cache.sqlite") as con:
+        cached = con.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] - 3  # 3 base chunks
+    assert cached >= 32
     finished = run_ingest(index_dir, big, embedder)  # the lock died with the process
     assert finished.version != old and len(finished.plan.added) == 150
+    assert finished.embedded == 150 - cached  # the rerun embeds only what is still missing
     assert not any(p.name.startswith(".") for p in (index_dir / "versions").iterdir())
 
 

@@ -1,0 +1,119 @@
+"""The embedding cache: vectors and keyword tokens by chunk-text hash, outside any version.
+
+One SQLite file beside the versions (``cache.sqlite``). Vectors are keyed by
+(model fingerprint, text hash) and tokens by (tokenizer key, text hash), so a
+renamed or re-added document embeds nothing, and another model never sees
+this model's vectors. Each batch is committed as soon as it is encoded: an
+ingest killed after hours of work loses one batch, and the rerun embeds only
+what is still missing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+CACHE = "cache.sqlite"
+_SEP = "\x1f"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    tokenizer TEXT NOT NULL, text_hash TEXT NOT NULL, tokens TEXT NOT NULL,
+    PRIMARY KEY (tokenizer, text_hash)
+) WITHOUT ROWID;
+"""
+_BATCH = 500  # SQLite host parameters per IN (...) query
+
+
+def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class EmbeddingCache:
+    """Vectors and tokens of chunk texts, by content hash (one writer at a time: the ingest)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._con = sqlite3.connect(path, timeout=30)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA synchronous=NORMAL")
+        self._con.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- vectors --------------------------------------------------------------------
+    def missing_vectors(self, model: str, hashes: Sequence[str]) -> list[str]:
+        """The hashes (in order, without repeats) that have no vector for ``model`` yet."""
+        unique = list(dict.fromkeys(hashes))
+        have: set[str] = set()
+        for part in _chunks(unique):
+            marks = ",".join("?" * len(part))
+            rows = self._con.execute(
+                f"SELECT text_hash FROM vectors WHERE model = ? AND text_hash IN ({marks})",
+                (model, *part),
+            )
+            have.update(h for (h,) in rows)
+        return [h for h in unique if h not in have]
+
+    def put_vectors(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Store one batch and commit it."""
+        rows = (
+            (model, h, np.asarray(v, np.float32).tobytes())
+            for h, v in zip(hashes, vectors, strict=True)
+        )
+        with self._con:
+            self._con.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+
+    def vectors(self, model: str, hashes: Sequence[str], dimension: int) -> np.ndarray:
+        """An ``(len(hashes), dimension)`` float32 array; KeyError if one is missing."""
+        out = np.empty((len(hashes), dimension), np.float32)
+        where: dict[str, list[int]] = {}
+        for i, h in enumerate(hashes):
+            where.setdefault(h, []).append(i)
+        found = 0
+        for part in _chunks(list(where)):
+            marks = ",".join("?" * len(part))
+            rows = self._con.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})",
+                (model, *part),
+            )
+            for h, blob in rows:
+                out[where[h]] = np.frombuffer(blob, np.float32)
+                found += 1
+        if found != len(where):
+            raise KeyError(f"{len(where) - found} vectors missing from the embedding cache")
+        return out
+
+    # --- tokens ---------------------------------------------------------------------
+    def tokens(self, tokenizer: str, hashes: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Cached token tuples for whichever of ``hashes`` have them."""
+        found: dict[str, tuple[str, ...]] = {}
+        for part in _chunks(list(dict.fromkeys(hashes))):
+            marks = ",".join("?" * len(part))
+            rows = self._con.execute(
+                f"SELECT text_hash, tokens FROM tokens WHERE tokenizer = ?"
+                f" AND text_hash IN ({marks})",
+                (tokenizer, *part),
+            )
+            found.update((h, tuple(t.split(_SEP)) if t else ()) for h, t in rows)
+        return found
+
+    def put_tokens(self, tokenizer: str, items: Iterable[tuple[str, Sequence[str]]]) -> None:
+        """Store (text hash, tokens) pairs and commit."""
+        rows = ((tokenizer, h, _SEP.join(t)) for h, t in items)
+        with self._con:
+            self._con.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", rows)
