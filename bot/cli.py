@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from retrieval.threads import set_process_defaults
+
+    set_process_defaults()  # before torch or FAISS is imported (the jjj-bot script enters here)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

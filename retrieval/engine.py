@@ -20,6 +20,7 @@ from retrieval.index import LoadedIndex, current_version, default_index_dir, loa
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize
 from retrieval.marking import Idf, best_sentence
+from retrieval import threads
 from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class AnswerEngine:
         self._failed: dict[str, str] = {}  # version -> why it could not be loaded
         self.refresh_error: str | None = None  # the last refusal, for a console to show
         self._loaded = load_index(index_dir, model_info(embedder.identity))
+        threads.for_serving()
 
     @classmethod
     def open(

@@ -31,6 +31,7 @@ from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
 from retrieval.embedding_cache import CACHE, EmbeddingCache
+from retrieval import threads
 from retrieval.errors import IndexBusyError
 from retrieval.index import (
     DELETED,
@@ -175,7 +176,8 @@ def ingest(
             )
         job = _Job(index_dir, embedder, settings, progress, log)
         try:
-            return job.run(plan, previous if reusable else None, documents, corpus, dry_run)
+            with threads.for_ingest():
+                return job.run(plan, previous if reusable else None, documents, corpus, dry_run)
         finally:
             job.close()
     finally:

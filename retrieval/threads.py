@@ -1,0 +1,62 @@
+"""One threading plan for torch, FAISS and numpy, so that concurrent questions add up.
+
+Measured on 2 cores (docs/performance.md): with torch's and FAISS's OpenMP
+pools each sized to every core and spinning while idle, two questions at once
+fight over the cores and each takes several times longer than alone. So:
+
+* ``OMP_WAIT_POLICY=PASSIVE`` (set before torch or FAISS load, by ``python -m
+  bot``): idle OpenMP threads sleep instead of spinning.
+* Serving: one question runs on one core — torch encodes the query with
+  ``QABOT_QUERY_THREADS`` threads (default 1) and FAISS searches with one.
+  Parallelism comes from answering several questions at once (the bot's
+  worker threads, or several processes), which is what a burst needs.
+* Ingest: batch encoding, IVF training and adding use every core
+  (``QABOT_INGEST_THREADS``, default: all), then serving settings return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+PASSIVE_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def set_process_defaults() -> None:
+    """Environment defaults that must exist before torch or FAISS is imported."""
+    for name, value in PASSIVE_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def _env_threads(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return max(1, int(value)) if value.isdigit() else default
+
+
+def _apply(torch_threads: int, faiss_threads: int) -> None:
+    import faiss
+    import torch
+
+    torch.set_num_threads(torch_threads)
+    faiss.omp_set_num_threads(faiss_threads)
+
+
+def for_serving() -> None:
+    """Answering questions: one core per question."""
+    _apply(_env_threads("QABOT_QUERY_THREADS", 1), 1)
+
+
+@contextlib.contextmanager
+def for_ingest() -> Iterator[None]:
+    """Building an index: every core, then back to serving settings."""
+    import faiss
+    import torch
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    cores = _env_threads("QABOT_INGEST_THREADS", os.cpu_count() or 1)
+    _apply(cores, cores)
+    try:
+        yield
+    finally:
+        _apply(*before)
