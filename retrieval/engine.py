@@ -13,6 +13,7 @@ from pathlib import Path
 from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.normalize import search_key
 from embeddings.model import Embedder, load_embedder
+from retrieval import threads
 from retrieval.answer import Answer, Result, Source
 from retrieval.confidence import AbstentionPolicy, word_coverage
 from retrieval.errors import IndexNotFoundError, QueryError, RetrievalError
@@ -20,7 +21,6 @@ from retrieval.index import LoadedIndex, current_version, default_index_dir, loa
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize
 from retrieval.marking import Idf, best_sentence
-from retrieval import threads
 from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)

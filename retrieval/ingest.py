@@ -30,8 +30,8 @@ from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
-from retrieval.embedding_cache import CACHE, EmbeddingCache
 from retrieval import threads
+from retrieval.embedding_cache import CACHE, EmbeddingCache
 from retrieval.errors import IndexBusyError
 from retrieval.index import (
     DELETED,
