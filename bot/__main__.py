@@ -4,8 +4,8 @@ import sys
 
 from retrieval.threads import set_process_defaults
 
-set_process_defaults()  # before torch or FAISS is imported
+if __name__ == "__main__":  # guarded: ingest's worker processes (spawn) import this module
+    set_process_defaults()  # before torch or FAISS is imported
+    from bot.cli import main
 
-from bot.cli import main  # noqa: E402
-
-sys.exit(main())
+    sys.exit(main())

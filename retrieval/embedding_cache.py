@@ -22,12 +22,12 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS tokens (
     tokenizer TEXT NOT NULL, text_hash TEXT NOT NULL, tokens TEXT NOT NULL,
     PRIMARY KEY (tokenizer, text_hash)
-) WITHOUT ROWID;
-"""
+);
+"""  # rowid tables: rows of 1-2 KB would spill into overflow pages WITHOUT ROWID
 _BATCH = 500  # SQLite host parameters per IN (...) query
 
 
@@ -111,6 +111,16 @@ class EmbeddingCache:
             )
             found.update((h, tuple(t.split(_SEP)) if t else ()) for h, t in rows)
         return found
+
+    def iter_tokens(
+        self, tokenizer: str, hashes: Sequence[str], batch: int = 5_000
+    ) -> Iterator[tuple[str, ...]]:
+        """Token tuples of ``hashes`` in order, read a batch at a time; KeyError if missing."""
+        for i in range(0, len(hashes), batch):
+            part = hashes[i : i + batch]
+            found = self.tokens(tokenizer, part)
+            for h in part:
+                yield found[h]
 
     def put_tokens(self, tokenizer: str, items: Iterable[tuple[str, Sequence[str]]]) -> None:
         """Store (text hash, tokens) pairs and commit."""

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 2
 # Bump when corpus.normalize.search_key or the keyword tokenisers change output.
-SEARCH_KEY_VERSION = "1"
+SEARCH_KEY_VERSION = "2"  # 2: jieba words from rjieba (same output, new cache key)
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 MANIFEST = "manifest.json"

@@ -209,6 +209,14 @@ class _Job:
         self.model = embedder.identity.fingerprint
         self.cache = EmbeddingCache(index_dir / CACHE)
         self.store = StoreWriter(index_dir / STORE)
+        self.timings: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def _lap(self, step: str) -> None:
+        """Add the time since the last lap to ``step``."""
+        now = time.perf_counter()
+        self.timings[step] = self.timings.get(step, 0.0) + now - self._mark
+        self._mark = now
 
     def close(self) -> None:
         self.cache.close()
@@ -225,6 +233,7 @@ class _Job:
         to_write = [d for d in documents if fresh_ids is None or d.doc_id in fresh_ids]
         with self._bar(len(to_write), "chunking") as bar:
             per_doc = chunk_documents(to_write, bar.update)
+        self._lap("chunking")
         chunks = [c for doc_chunks in per_doc for c in doc_chunks]
         hashes = [c.text_hash for c in chunks]
         missing = self.cache.missing_vectors(self.model, hashes)
@@ -237,9 +246,13 @@ class _Job:
             for doc, doc_chunks in zip(to_write, per_doc, strict=True)
             for c in doc_chunks
         }
+        self._lap("chunking")
         self._tokens(texts)
+        self._lap("tokenising")
         self._embed(missing, texts)
+        self._lap("embedding")
         version = self._write(plan, previous, to_write, per_doc, documents, corpus)
+        self.log_step("time: " + " · ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()))
         total = Manifest.read(version_dir(self.index_dir, version)).chunks
         return IngestResult(plan, version, total, len(missing), time.perf_counter() - started)
 
@@ -286,6 +299,7 @@ class _Job:
                 next_chunk += 1
             next_doc += 1
         self.store.append(doc_rows, chunk_rows)
+        self._lap("store")
 
         segments = list(previous.segments) if previous else []
         deleted = self._deleted(previous, plan)
@@ -295,7 +309,9 @@ class _Job:
         for i in range(0, len(new_ids), step):
             name = f"{version}-{i // step}"
             segments.append(self._segment(name, new_ids[i : i + step], new_hashes[i : i + step]))
+        self._lap("segments")
         segments, deleted = self._merge_small(version, segments, deleted)
+        self._lap("merging")
 
         entries = {}
         old = previous.documents if previous else {}
@@ -328,6 +344,7 @@ class _Job:
         publish(self.index_dir, version)
         kept = prune_versions(self.index_dir)
         self.store.collect_garbage({k for m in kept for k in m.doc_keys()})
+        self._lap("publishing")
         return version
 
     def _deleted(self, previous: Manifest | None, plan: IngestPlan) -> np.ndarray:
@@ -342,9 +359,7 @@ class _Job:
         """Write one segment from cached vectors and tokens."""
         dimension = self.embedder.identity.dimension
         vectors = self.cache.vectors(self.model, hashes, dimension)
-        cached = self.cache.tokens(TOKENS_KEY, hashes)
-        interned: dict[str, str] = {}  # one string object per distinct token keeps memory flat
-        tokens = [[interned.setdefault(t, t) for t in cached[h]] for h in hashes]
+        tokens = self.cache.iter_tokens(TOKENS_KEY, hashes)  # streamed: memory stays flat
         self.log_step(f"writing segment {name} ({len(ids):,} chunks)")
         return write_segment(
             self.index_dir / SEGMENTS, name, ids, vectors, tokens, self.settings.segments

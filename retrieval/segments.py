@@ -18,7 +18,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +70,7 @@ def write_segment(
     name: str,
     ids: np.ndarray,
     vectors: np.ndarray,
-    tokens: Sequence[Sequence[str]],
+    tokens: Iterable[Sequence[str]],
     settings: SegmentSettings,
 ) -> dict:
     """Write a complete segment folder (atomically renamed into place); returns its meta."""

@@ -1,0 +1,351 @@
+"""Scale benchmark: the product's ingest, index and search at N chunks (not a test).
+
+    python benchmarks/scale.py --chunks 10000 [--chunks 100000 ...] [--eval ../shared/eval]
+
+The corpus is the real passages of cmrc2018-trial and drcd_s2-test (so their
+questions have gold answers inside the big corpus) plus synthetic policy-like
+documents that recombine those passages' sentences at random, up to N chunks.
+
+Embedding a million chunks on 2 cores would take about five hours, so the
+embedding cache is filled before the ingest: real chunks get real e5 vectors
+(encoded once by the model and kept in the work folder); a synthetic chunk
+gets the normalised mean of the real vectors of the chunks its sentences come
+from. Everything after that is the product's own code path, unchanged:
+``retrieval.ingest.ingest`` (chunking, tokenising, store, segments, versions),
+``AnswerEngine`` (load, search, marking, confidence), and a one-document update.
+
+Prints, per N: ingest time without embedding, index size on disk, peak RSS of
+a serving process, cold start to first answer, warm p50/p95 per question (one
+thread), ANN recall@10 against exact search, Recall@1 of CMRC trial and DRCD
+questions inside the big corpus, and the time and bytes written to change one
+document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from retrieval.threads import set_process_defaults  # noqa: E402
+
+set_process_defaults()
+
+REAL_SETS = ("cmrc2018-trial", "drcd_s2-test")
+
+
+def _wchar() -> int:
+    """Bytes this process has passed to write() so far (Linux /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def real_documents(eval_dir: Path):
+    from corpus.loading import load_corpus
+
+    return load_corpus([eval_dir / name / "corpus.jsonl" for name in REAL_SETS]).documents
+
+
+def real_vectors(work: Path, documents, embedder) -> dict[str, np.ndarray]:
+    """Real e5 vectors of the real passages' chunks, by text hash (encoded once, then kept)."""
+    from corpus.chunking import chunk_document
+    from corpus.normalize import search_key
+    from retrieval.store import text_hash
+
+    path = work / f"real-vectors-{embedder.identity.fingerprint[:12]}.npz"
+    chunks = {text_hash(c.text): c.text for d in documents for c in chunk_document(d)}
+    if path.is_file():
+        data = np.load(path)
+        if set(data["hashes"].tolist()) == set(chunks):
+            return dict(zip(data["hashes"].tolist(), data["vectors"], strict=True))
+    print(f"encoding {len(chunks):,} real chunks once (kept in {path}) …", flush=True)
+    hashes = list(chunks)
+    vectors = embedder.encode_documents([search_key(chunks[h]) for h in hashes], progress=True)
+    np.savez(path, hashes=np.array(hashes), vectors=vectors)
+    return dict(zip(hashes, vectors, strict=True))
+
+
+def synthetic_corpus(documents, vectors, target_chunks: int, seed: int = 0):
+    """Documents recombining real sentences, and a derived vector for each of their chunks."""
+    from corpus.chunking import chunk_document, split_sentences
+    from corpus.document import Document
+    from retrieval.store import text_hash
+
+    source: dict[str, str] = {}  # sentence -> hash of the real chunk it comes from
+    for doc in documents:
+        for chunk in chunk_document(doc):
+            for s, e in split_sentences(chunk.text):
+                source.setdefault(chunk.text[s:e], text_hash(chunk.text))
+    sentences = [s for s in source if len(s) >= 8]
+    rng = random.Random(seed)
+    out, derived, made = [], {}, 0
+    while made < target_chunks:
+        n = len(out)
+        picked = [rng.choice(sentences) for _ in range(rng.randint(6, 14))]
+        doc = Document(
+            doc_id=f"synthetic/{n:07d}",
+            title=f"合成政策文件第{n}号",
+            text="".join(picked),
+            source="合成语料",
+            date=f"20{rng.randint(10, 25):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        )
+        for chunk in chunk_document(doc):
+            h = text_hash(chunk.text)
+            if h not in derived:
+                parts = [source.get(chunk.text[s:e]) for s, e in split_sentences(chunk.text)]
+                parts = [vectors[p] for p in parts if p in vectors]
+                mean = np.mean(parts, axis=0) if parts else vectors[rng.choice(list(vectors))]
+                derived[h] = (mean / np.linalg.norm(mean)).astype(np.float32)
+            made += 1
+        out.append(doc)
+    return out, derived
+
+
+def fill_cache(index_dir: Path, embedder, vectors: dict[str, np.ndarray]) -> None:
+    from retrieval.embedding_cache import CACHE, EmbeddingCache
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddingCache(index_dir / CACHE) as cache:
+        hashes = list(vectors)
+        model = embedder.identity.fingerprint
+        for i in range(0, len(hashes), 20_000):
+            part = hashes[i : i + 20_000]
+            cache.put_vectors(model, part, np.stack([vectors[h] for h in part]))
+
+
+def questions(eval_dir: Path, per_set: int, seed: int = 0) -> list[dict]:
+    rows = []
+    for name in ("cmrc2018-trial", "drcd_s2-test"):
+        lines = (eval_dir / name / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+        records = [json.loads(x) for x in lines if x.strip()]
+        records = [r for r in records if r["question"].strip() and r.get("doc_id")]
+        random.Random(seed).shuffle(records)
+        rows += [{"set": name, **r} for r in records[:per_set]]
+    return rows
+
+
+def serve(args: argparse.Namespace) -> None:
+    """The serving process: cold start to first answer, then warm questions, then peak RSS."""
+    from retrieval.engine import AnswerEngine
+
+    rows = [json.loads(x) for x in Path(args.questions).read_text(encoding="utf-8").splitlines()]
+    engine = AnswerEngine.open(Path(args.index), build_if_missing=False)
+    first = engine.ask(rows[0]["question"], top_k=1)
+    cold = time.time() - args.t0
+    del first
+    times, hits = [], {}
+    for row in rows:
+        started = time.perf_counter()
+        answer = engine.ask(row["question"], top_k=1)
+        times.append(time.perf_counter() - started)
+        top = answer.results[0].doc_id if answer.results else None
+        hits.setdefault(row["set"], []).append(top == row["doc_id"])
+    ms = np.array(times) * 1000
+    print(
+        json.dumps(
+            {
+                "cold_start_s": round(cold, 2),
+                "p50_ms": round(float(np.percentile(ms, 50)), 1),
+                "p95_ms": round(float(np.percentile(ms, 95)), 1),
+                "recall_at_1": {k: round(float(np.mean(v)), 4) for k, v in hits.items()},
+                "questions": {k: len(v) for k, v in hits.items()},
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        ),
+        flush=True,
+    )
+
+
+def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> float | None:
+    """Recall@k of the version's dense search against exact search over every live vector."""
+    import faiss
+
+    from corpus.normalize import search_key
+    from retrieval.embedding_cache import CACHE, EmbeddingCache
+    from retrieval.index import load_index
+    from retrieval.store import StoreWriter
+
+    index = load_index(index_dir)
+    if all(s.meta["dense"] == "flat" for s in index.segments):
+        return None  # exact already
+    ids = np.concatenate([np.asarray(s.ids) for s in index.segments])
+    ids = ids[~np.isin(ids, index.deleted)]
+    writer = StoreWriter(index_dir / "store.sqlite")
+    hashes = writer.chunk_hashes(ids.tolist())
+    writer.close()
+    with EmbeddingCache(index_dir / CACHE) as cache:
+        vectors = cache.vectors(embedder.identity.fingerprint, hashes, embedder.dimension)
+    exact = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
+    exact.add_with_ids(vectors, ids.astype(np.int64))
+    del vectors
+    queries = embedder.encode_queries([search_key(r["question"]) for r in rows])
+    _, truth = exact.search(queries, k)
+    found = 0
+    for q, want in zip(queries, truth, strict=True):
+        _, got = index.dense_candidates(q, k)
+        found += len(set(got.tolist()) & set(want.tolist()))
+    return found / (k * len(rows))
+
+
+def run(n: int, args: argparse.Namespace, embedder, real, vectors) -> dict:
+    from corpus.document import Document
+    from retrieval.engine import AnswerEngine
+    from retrieval.ingest import ingest
+
+    work = Path(args.work)
+    index_dir = work / f"index-{n}"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    real_chunks = len(vectors)
+    started = time.perf_counter()
+    synthetic, derived = synthetic_corpus(real, vectors, max(0, n - real_chunks))
+    fill_cache(index_dir, embedder, {**vectors, **derived})
+    documents = real + synthetic
+    print(
+        f"[{n:,}] {len(documents):,} documents prepared and cache filled in "
+        f"{time.perf_counter() - started:.0f} s (not part of the ingest figures)",
+        flush=True,
+    )
+
+    wrote = _wchar()
+    started = time.perf_counter()
+    result = ingest(index_dir, documents, embedder, progress=args.progress, corpus=[])
+    ingest_s = time.perf_counter() - started
+    full_bytes = _wchar() - wrote
+    assert result.embedded == 0, "the cache was meant to hold every vector"
+    sizes = {
+        "segments": _du(index_dir / "segments"),
+        "store": _du(index_dir / "store.sqlite"),
+        "versions": _du(index_dir / "versions"),
+        "cache": _du(index_dir / "cache.sqlite"),
+    }
+    index_bytes = sizes["segments"] + sizes["store"] + sizes["versions"]
+
+    rows = questions(Path(args.eval), args.questions)
+    qfile = work / "questions.jsonl"
+    qfile.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    t0 = time.time()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "serve",
+            "--index",
+            str(index_dir),
+            "--questions",
+            str(qfile),
+            "--t0",
+            str(t0),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    served = json.loads(proc.stdout.strip().splitlines()[-1])
+    recall = ann_recall(index_dir, embedder, rows[: args.ann_questions])
+
+    engine = AnswerEngine(index_dir, embedder)  # a reader, to time the switch to the update
+    victim = real[0]
+    changed = Document(
+        victim.doc_id,
+        victim.title,
+        victim.text + "本段为基准测试追加的一句。",
+        victim.source,
+        victim.date,
+        victim.url,
+    )
+    documents[0] = changed
+    wrote = _wchar()
+    started = time.perf_counter()
+    update = ingest(index_dir, documents, embedder, progress=False, corpus=[])
+    update_s = time.perf_counter() - started
+    update_bytes = _wchar() - wrote
+    started = time.perf_counter()
+    switched = engine.refresh()
+    reload_s = time.perf_counter() - started
+    return {
+        "chunks": result.chunks,
+        "documents": len(documents),
+        "ingest_s": round(ingest_s, 1),
+        "ingest_chunks_per_s": round(result.chunks / ingest_s),
+        "ingest_bytes_written": full_bytes,
+        "index_bytes": index_bytes,
+        "sizes": sizes,
+        "segments": [
+            s["dense"] + f":{s['size']}"
+            for s in json.loads(
+                (index_dir / "versions" / update.version / "manifest.json").read_text(
+                    encoding="utf-8"
+                )
+            )["segments"]
+        ],
+        **served,
+        "ann_recall_at_10": None if recall is None else round(recall, 4),
+        "update": {
+            "plan": update.plan.summary(),
+            "embedded": update.embedded,
+            "seconds": round(update_s, 2),
+            "bytes_written": update_bytes,
+            "share_of_index": round(update_bytes / index_bytes, 4),
+            "reader_switched": switched,
+            "reader_switch_s": round(reload_s, 2),
+        },
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        p = argparse.ArgumentParser()
+        p.add_argument("serve")
+        p.add_argument("--index", required=True)
+        p.add_argument("--questions", required=True)
+        p.add_argument("--t0", type=float, required=True)
+        serve(p.parse_args())
+        return
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--chunks", type=int, action="append", required=True, help="N (repeatable)")
+    p.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval"), help="shared eval dir")
+    p.add_argument("--work", default="/tmp/qabot-scale", help="work folder (indexes, vectors)")
+    p.add_argument("--questions", type=int, default=300, help="questions per set")
+    p.add_argument("--ann-questions", type=int, default=200, help="questions for ANN recall")
+    p.add_argument("--progress", action="store_true", help="show ingest progress bars")
+    p.add_argument("--keep", action="store_true", help="keep the indexes afterwards")
+    args = p.parse_args()
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+
+    from embeddings.model import load_embedder
+
+    embedder = load_embedder()
+    real = real_documents(Path(args.eval))
+    vectors = real_vectors(Path(args.work), real, embedder)
+    for n in args.chunks:
+        figures = run(n, args, embedder, real, vectors)
+        print(json.dumps({"N": n, **figures}, ensure_ascii=False), flush=True)
+        if not args.keep:
+            shutil.rmtree(Path(args.work) / f"index-{n}", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
