@@ -109,17 +109,14 @@ class Segment:
         self.dense = faiss.read_index(str(folder / "dense.faiss"))
         self.keywords = KeywordIndex.load(folder / "keywords")
 
-    def search_dense(self, query: np.ndarray, k: int, deleted: np.ndarray | None):
-        """(scores, chunk ids) of the ``k`` nearest live chunks (ids -1 pad a short result)."""
+    def search_dense(self, query: np.ndarray, k: int, selector=None):
+        """(scores, chunk ids) of the ``k`` nearest chunks that ``selector`` (a FAISS
+        IDSelector excluding deleted chunks, or None) lets through."""
         import faiss
 
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        selector = None
-        if deleted is not None and len(deleted):
-            batch = faiss.IDSelectorBatch(deleted)
-            selector = faiss.IDSelectorNot(batch)
         if self.meta["dense"] == "flat":
             params = faiss.SearchParameters(sel=selector) if selector else None
         else:

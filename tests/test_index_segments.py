@@ -1,0 +1,234 @@
+"""The scalable index: segments, ANN above a threshold, the embedding cache, reloads.
+
+Real model, FAISS, bm25s and SQLite throughout; corpora stay small so the tests are fast
+(the thresholds are lowered instead).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+import retrieval.index
+from corpus.loading import load_corpus, shipped_corpus_dir
+from corpus.normalize import search_key
+from retrieval.embedding_cache import CACHE, EmbeddingCache
+from retrieval.engine import AnswerEngine
+from retrieval.index import DELETED, MANIFEST, Manifest, current_version, version_dir
+from retrieval.ingest import IngestSettings, ingest
+from retrieval.keywords import KeywordIndex, tokenize
+from retrieval.segments import SegmentSettings
+from retrieval.store import StoreWriter
+
+SEED_QUESTIONS = {
+    "通武廊在政务服务方面要全面实现什么？": "tongwulang-pilot-agreement-2023.txt",
+    "京津冀政协主席联席会议第六次会议在哪里召开？": "jjj-cppcc-joint-meeting-2020.txt",
+    "北京大兴国际机场计划什么时候通航？": "beijing-jjj-work-plan-2019.txt",
+}
+DOCS = {
+    "transport.txt": "京津冀交通一体化\n京张高铁建成通车。京雄城际铁路全线贯通，雄安站投入使用。",
+    "ecology.txt": "京津冀生态环境联防联控\n三地建立大气污染联防联控机制，PM2.5平均浓度持续下降。",
+    "industry.txt": "京津冀产业协同\n北京向津冀转移疏解一般制造业企业，"
+    "中关村企业在津冀设立分支机构。",
+}
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def _ingest(index_dir: Path, docs: dict[str, str], embedder, folder: Path, **kwargs):
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.txt"):
+        if old.name not in docs:
+            old.unlink()
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    documents = load_corpus([folder]).documents
+    return ingest(index_dir, documents, embedder, progress=False, log=_quiet, **kwargs)
+
+
+def _manifest(index_dir: Path) -> Manifest:
+    return Manifest.read(version_dir(index_dir, current_version(index_dir)))
+
+
+def _seed_copy(tmp_path: Path, seed_index: Path) -> Path:
+    """A new index folder holding only the seed index's embedding cache (no re-embedding)."""
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    shutil.copy(seed_index / CACHE, index_dir / CACHE)
+    return index_dir
+
+
+def test_keyword_index_matches_bm25s_and_survives_save_and_mmap_load(tmp_path):
+    texts = [d.text for d in load_corpus([shipped_corpus_dir()]).documents]
+    passages = [t[i : i + 300] for t in texts for i in range(0, len(t), 250)]
+    tokens = [tokenize(search_key(p)) for p in passages]
+    ours = KeywordIndex.build(tokens)
+    theirs = bm25s.BM25(k1=1.2, b=0.75)
+    theirs.index([list(t) for t in tokens], show_progress=False)
+    ours.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    assert isinstance(loaded._bm25.scores["data"], np.memmap)  # read lazily, not into RAM
+    for question in [*SEED_QUESTIONS, "雄安新区 交通", "完全无关的词语"]:
+        query = tokenize(search_key(question))
+        expected = theirs.get_scores(query)
+        np.testing.assert_allclose(ours.scores(query), expected, atol=1e-4)
+        np.testing.assert_allclose(loaded.scores(query), expected, atol=1e-4)
+
+
+def test_embedding_cache_keys_vectors_by_model_and_commits_each_batch(tmp_path):
+    with EmbeddingCache(tmp_path / CACHE) as cache:
+        cache.put_vectors("model-a", ["h1", "h2"], np.eye(2, 4, dtype=np.float32))
+        assert cache.missing_vectors("model-a", ["h1", "h2", "h3", "h1"]) == ["h3"]
+        assert cache.missing_vectors("model-b", ["h1"]) == ["h1"]  # another model sees nothing
+        np.testing.assert_array_equal(cache.vectors("model-a", ["h2", "h1"], 4)[0], [0, 1, 0, 0])
+        with pytest.raises(KeyError):
+            cache.vectors("model-a", ["h3"], 4)
+    with EmbeddingCache(tmp_path / CACHE) as reopened:  # committed, not just buffered
+        assert reopened.missing_vectors("model-a", ["h1", "h2"]) == []
+
+
+def test_ann_index_is_chosen_above_the_threshold_and_answers_like_exact(
+    tmp_path, seed_index, seed_engine, embedder
+):
+    index_dir = _seed_copy(tmp_path, seed_index)
+    settings = IngestSettings(segments=SegmentSettings(ann_threshold=50))
+    result = ingest(
+        index_dir,
+        load_corpus([shipped_corpus_dir()]).documents,
+        embedder,
+        progress=False,
+        log=_quiet,
+        settings=settings,
+    )
+    assert result.embedded == 0  # every vector came from the cache
+    (segment,) = _manifest(index_dir).segments
+    assert segment["dense"] == "ivf-sq8" and segment["size"] == result.chunks
+    assert 1 <= segment["nprobe"] <= segment["nlist"]
+    engine = AnswerEngine(index_dir, embedder)
+    for question, doc_id in SEED_QUESTIONS.items():
+        assert engine.ask(question, top_k=1).results[0].doc_id == doc_id
+        vector = embedder.encode_queries([search_key(question)])[0]
+        _, approx = engine.index.dense_candidates(vector, 10)
+        _, exact = seed_engine.index.dense_candidates(vector, 10)
+        exact_chunks = seed_engine.index.rows(exact.tolist())
+        approx_chunks = engine.index.rows(approx.tolist())
+        spans = {(c.doc_id, c.start) for c in exact_chunks.values()}
+        found = {(c.doc_id, c.start) for c in approx_chunks.values()}
+        assert len(spans & found) >= 8  # recall@10 against exact search, on 86 chunks
+
+
+def test_changing_one_document_writes_one_small_segment_and_touches_no_other_row(
+    tmp_path, embedder
+):
+    index_dir, folder = tmp_path / "index", tmp_path / "corpus"
+    settings = IngestSettings(max_deleted_share=0.5)  # 1 of 3 chunks changes: no rewrite yet
+    docs = dict(DOCS)
+    _ingest(index_dir, docs, embedder, folder, settings=settings)
+    before = _manifest(index_dir)
+    store = StoreWriter(index_dir / "store.sqlite")
+    old_ecology = store.chunk_ids([before.documents["ecology.txt"][1]])
+
+    docs["ecology.txt"] += "\n白洋淀水质提升至III类。"
+    changed = _ingest(index_dir, docs, embedder, folder, settings=settings)
+    after = _manifest(index_dir)
+    assert changed.plan.changed == ["ecology.txt"] and changed.embedded == 1
+    assert after.segments[: len(before.segments)] == before.segments  # shared, not copied
+    (new,) = after.segments[len(before.segments) :]
+    new_ids = np.load(index_dir / "segments" / new["name"] / "ids.npy")
+    assert new["size"] == len(new_ids) == len(store.chunk_ids([after.documents["ecology.txt"][1]]))
+    deleted = np.load(version_dir(index_dir, after.version) / DELETED)
+    assert sorted(deleted.tolist()) == sorted(old_ecology)
+    for doc_id in ("transport.txt", "industry.txt"):
+        assert after.documents[doc_id] == before.documents[doc_id]  # same rows, same keys
+    store.close()
+
+    engine = AnswerEngine(index_dir, embedder)
+    answer = engine.ask("白洋淀水质提升到几类？", top_k=3)
+    assert "白洋淀" in answer.results[0].excerpt
+    assert len({(r.doc_id, r.start) for r in answer.results}) == len(answer.results)
+    assert all(r.doc_id != "ecology.txt" or "白洋淀" in r.excerpt for r in answer.results)
+
+
+def test_small_segments_are_merged_and_deleted_rows_dropped(tmp_path, embedder):
+    index_dir, folder = tmp_path / "index", tmp_path / "corpus"
+    settings = IngestSettings(max_small_segments=2)
+    docs = dict(DOCS)
+    _ingest(index_dir, docs, embedder, folder, settings=settings)
+    for i in range(4):
+        docs["transport.txt"] += f"\n第{i}次更新：新增城际线路{i}条。"
+        _ingest(index_dir, docs, embedder, folder, settings=settings)
+        manifest = _manifest(index_dir)
+        assert len(manifest.segments) <= settings.max_small_segments + 1
+    assert manifest.chunks == sum(s["size"] for s in manifest.segments) - manifest.deleted
+    segment_dirs = {p.name for p in (index_dir / "segments").iterdir()}
+    kept = [Manifest.read(p) for p in (index_dir / "versions").iterdir()]
+    assert segment_dirs == {s["name"] for m in kept for s in m.segments}  # pruned with versions
+    engine = AnswerEngine(index_dir, embedder)
+    assert "第3次更新" in engine.ask("第3次更新新增了几条城际线路？", top_k=1).results[0].excerpt
+
+
+def test_a_version_that_cannot_load_is_logged_once_and_the_old_one_keeps_answering(
+    tmp_path, embedder, caplog
+):
+    index_dir, folder = tmp_path / "index", tmp_path / "corpus"
+    docs = dict(DOCS)
+    _ingest(index_dir, docs, embedder, folder)
+    engine = AnswerEngine(index_dir, embedder)
+    good = engine.version
+    docs["hydrogen.txt"] = "临港氢能示范园区\n临港氢能示范园区计划于2031年建成。"
+    _ingest(index_dir, docs, embedder, folder)
+    bad = current_version(index_dir)
+    path = version_dir(index_dir, bad) / MANIFEST
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["model"] = {"name": "another-model", "fingerprint": "0" * 64, "dimension": 384}
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="retrieval.engine"):
+        assert [engine.refresh() for _ in range(5)] == [False] * 5
+    warnings = [r for r in caplog.records if bad in r.getMessage()]
+    assert len(warnings) == 1 and "another-model" in warnings[0].getMessage()
+    assert engine.version == good and engine.refresh_error
+    assert engine.ask("京雄城际铁路全线贯通了吗？", top_k=1).results[0].doc_id == "transport.txt"
+
+
+def test_questions_are_answered_while_a_new_version_loads(tmp_path, embedder, monkeypatch):
+    index_dir, folder = tmp_path / "index", tmp_path / "corpus"
+    docs = dict(DOCS)
+    _ingest(index_dir, docs, embedder, folder)
+    engine = AnswerEngine(index_dir, embedder)
+    old = engine.version
+    docs["hydrogen.txt"] = "临港氢能示范园区\n临港氢能示范园区计划于2031年建成。"
+    _ingest(index_dir, docs, embedder, folder)
+
+    loading, release = threading.Event(), threading.Event()
+    real_segment = retrieval.index.Segment
+
+    class SlowSegment(real_segment):  # a real segment load, held open until released
+        def __init__(self, folder: Path) -> None:
+            loading.set()
+            assert release.wait(60)
+            super().__init__(folder)
+
+    monkeypatch.setattr(retrieval.index, "Segment", SlowSegment)
+    loader = threading.Thread(target=engine.refresh)
+    loader.start()
+    try:
+        assert loading.wait(60)
+        # The load is in progress: another thread neither waits for it nor sees half of it.
+        assert engine.refresh() is False
+        answer = engine.ask("京雄城际铁路全线贯通了吗？", top_k=1)
+        assert answer.results[0].doc_id == "transport.txt" and engine.version == old
+    finally:
+        release.set()
+        loader.join(60)
+    assert engine.version == current_version(index_dir) != old
+    assert engine.ask("临港氢能示范园区什么时候建成？", top_k=1).results[0].doc_id == "hydrogen.txt"
