@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -51,6 +50,15 @@ def _wchar() -> int:
         if line.startswith("wchar:"):
             return int(line.split()[1])
     return 0
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it does not count the parent's
+    pages at fork time)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return -1
 
 
 def _du(path: Path) -> int:
@@ -172,15 +180,16 @@ def serve(args: argparse.Namespace) -> None:
                 "p95_ms": round(float(np.percentile(ms, 95)), 1),
                 "recall_at_1": {k: round(float(np.mean(v)), 4) for k, v in hits.items()},
                 "questions": {k: len(v) for k, v in hits.items()},
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "peak_rss_mb": _peak_rss_mb(),
             }
         ),
         flush=True,
     )
 
 
-def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> float | None:
-    """Recall@k of the version's dense search against exact search over every live vector."""
+def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict | None:
+    """Recall@k of the version's dense search against exact search over every live vector,
+    at the chosen nprobe and a sweep of others (with ms per query, one thread)."""
     import faiss
 
     from corpus.normalize import search_key
@@ -189,7 +198,8 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> floa
     from retrieval.store import StoreWriter
 
     index = load_index(index_dir)
-    if all(s.meta["dense"] == "flat" for s in index.segments):
+    ann = [s for s in index.segments if s.meta["dense"] != "flat"]
+    if not ann:
         return None  # exact already
     ids = np.concatenate([np.asarray(s.ids) for s in index.segments])
     ids = ids[~np.isin(ids, index.deleted)]
@@ -203,11 +213,25 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> floa
     del vectors
     queries = embedder.encode_queries([search_key(r["question"]) for r in rows])
     _, truth = exact.search(queries, k)
-    found = 0
-    for q, want in zip(queries, truth, strict=True):
-        _, got = index.dense_candidates(q, k)
-        found += len(set(got.tolist()) & set(want.tolist()))
-    return found / (k * len(rows))
+    faiss.omp_set_num_threads(1)
+    chosen = {s.name: s.meta["nprobe"] for s in ann}
+    out = {"nlist": [s.meta["nlist"] for s in ann], "nprobe": list(chosen.values()), "sweep": {}}
+    for share in (None, 1 / 16, 1 / 8, 1 / 4, 1 / 2):
+        for s in ann:
+            s.meta["nprobe"] = (
+                chosen[s.name] if share is None else max(1, int(s.meta["nlist"] * share))
+            )
+        found, started = 0, time.perf_counter()
+        for q, want in zip(queries, truth, strict=True):
+            _, got = index.dense_candidates(q, k)
+            found += len(set(got.tolist()) & set(want.tolist()))
+        ms = (time.perf_counter() - started) / len(rows) * 1000
+        figures = {"recall_at_10": round(found / (k * len(rows)), 4), "ms": round(ms, 2)}
+        if share is None:
+            out.update(figures)
+        else:
+            out["sweep"][f"nlist/{round(1 / share)}"] = figures
+    return out
 
 
 def run(n: int, args: argparse.Namespace, embedder, real, vectors) -> dict:
@@ -302,7 +326,7 @@ def run(n: int, args: argparse.Namespace, embedder, real, vectors) -> dict:
             )["segments"]
         ],
         **served,
-        "ann_recall_at_10": None if recall is None else round(recall, 4),
+        "ann": recall,
         "update": {
             "plan": update.plan.summary(),
             "embedded": update.embedded,

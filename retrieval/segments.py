@@ -36,7 +36,7 @@ class SegmentSettings:
     ann_threshold: int = 50_000  # chunks; below it the dense index is exact
     max_chunks: int = 250_000  # a full build splits into segments of at most this size
     nlist_per_sqrt: float = 4.0  # IVF lists = nlist_per_sqrt * sqrt(n)
-    nprobe_share: float = 1 / 16  # lists probed per query, as a share of nlist (min 16)
+    nprobe_share: float = 1 / 8  # lists probed per query, as a share of nlist (min 32)
     train_per_list: int = 40  # training sample = train_per_list * nlist vectors (capped at n)
 
 
@@ -51,7 +51,7 @@ def _dense_index(vectors: np.ndarray, ids: np.ndarray, settings: SegmentSettings
             index.add_with_ids(vectors, ids)
         return index, {"dense": "flat"}
     nlist = max(1, int(settings.nlist_per_sqrt * math.sqrt(n)))
-    nprobe = min(nlist, max(16, int(nlist * settings.nprobe_share)))
+    nprobe = min(nlist, max(32, int(nlist * settings.nprobe_share)))
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFScalarQuantizer(
         quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
