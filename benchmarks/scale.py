@@ -246,6 +246,7 @@ def run(n: int, args: argparse.Namespace, embedder, real, vectors) -> dict:
     started = time.perf_counter()
     synthetic, derived = synthetic_corpus(real, vectors, max(0, n - real_chunks))
     fill_cache(index_dir, embedder, {**vectors, **derived})
+    del derived
     documents = real + synthetic
     print(
         f"[{n:,}] {len(documents):,} documents prepared and cache filled in "
