@@ -6,6 +6,8 @@
                      (default: the platform's user cache dir, e.g. ~/.cache/qabot).
 ``QABOT_BF16``       ``auto`` (default), ``1`` or ``0``: bfloat16 autocast for
                      document encoding on CPUs with native bf16 (AMX/AVX512-BF16).
+``QABOT_DEVICE``     ``cpu`` (default), ``cuda`` or ``auto`` (cuda when available):
+                     where the model runs, e.g. to embed a large corpus on a GPU.
 """
 
 from __future__ import annotations
@@ -32,3 +34,11 @@ def cache_dir() -> Path:
 def bf16_setting() -> str:
     value = os.environ.get("QABOT_BF16", "auto").strip().lower()
     return value if value in {"auto", "0", "1"} else "auto"
+
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def device_setting() -> str:
+    value = os.environ.get("QABOT_DEVICE", "cpu").strip().lower() or "cpu"
+    return value if value in DEVICES else "invalid:" + value

@@ -7,6 +7,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,10 +17,10 @@ from embeddings.model import Embedder, load_embedder
 from retrieval import threads
 from retrieval.answer import Answer, Result, Source
 from retrieval.confidence import AbstentionPolicy, word_coverage
-from retrieval.errors import IndexNotFoundError, QueryError, RetrievalError
+from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
 from retrieval.ingest import ingest, model_info
-from retrieval.keywords import tokenize
+from retrieval.keywords import tokenize, warm_up
 from retrieval.marking import Idf, best_sentence
 from retrieval.search import Passage, SearchSettings, search
 
@@ -55,6 +56,7 @@ class AnswerEngine:
         embedder: Embedder,
         settings: SearchSettings | None = None,
         policy: AbstentionPolicy | None = None,
+        loaded: LoadedIndex | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
@@ -63,7 +65,10 @@ class AnswerEngine:
         self._swap = threading.Lock()
         self._failed: dict[str, str] = {}  # version -> why it could not be loaded
         self.refresh_error: str | None = None  # the last refusal, for a console to show
-        self._loaded = load_index(index_dir, model_info(embedder.identity))
+        wanted = model_info(embedder.identity)
+        if loaded is not None and loaded.manifest.mismatch(wanted, index_dir):
+            raise IndexMismatchError(loaded.manifest.mismatch(wanted, index_dir))
+        self._loaded = loaded or load_index(index_dir, wanted)
         threads.for_serving()
 
     @classmethod
@@ -80,14 +85,21 @@ class AnswerEngine:
             raise IndexNotFoundError(
                 f"no index in {index_dir} (build one: python -m bot ingest --index {index_dir})"
             )
-        embedder = embedder or shared_embedder()
         if current_version(index_dir) is None:
+            embedder = embedder or shared_embedder()
             progress(f"No index in {index_dir} yet: building one from the shipped corpus …")
             seed = shipped_corpus_dir()
             report = load_corpus([seed])
             result = ingest(index_dir, report.documents, embedder, log=progress, corpus=[str(seed)])
             progress(result.summary())
-        return cls(index_dir, embedder)
+            return cls(index_dir, embedder)
+        # Cold start: the index, the segmenters' dictionaries and the model load side by side.
+        with ThreadPoolExecutor(2, thread_name_prefix="open") as pool:
+            segmenters = pool.submit(warm_up)
+            index = pool.submit(load_index, index_dir)
+            embedder = embedder or shared_embedder()
+            segmenters.result()
+            return cls(index_dir, embedder, loaded=index.result())
 
     @property
     def index(self) -> LoadedIndex:

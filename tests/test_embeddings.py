@@ -109,3 +109,17 @@ def test_unreachable_hub_name_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match="cannot load embedding model"):
         load_embedder("nobody/no-such-model-anywhere")
+
+
+def test_device_setting_is_checked_with_one_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("QABOT_DEVICE", "tpu")
+    with pytest.raises(ModelError, match="QABOT_DEVICE='tpu' is not one of cpu, cuda, auto"):
+        load_embedder()
+    if not torch.cuda.is_available():  # the tested default: a CPU build of torch
+        monkeypatch.setenv("QABOT_DEVICE", "cuda")
+        with pytest.raises(ModelError, match="no CUDA device"):
+            load_embedder()
+        monkeypatch.setenv("QABOT_DEVICE", "auto")
+        assert load_embedder().model.device.type == "cpu"
