@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from bot.cli import print_json
 from bot.console_render import Style, render_answer, use_colour
-from bot.corpus_update import corpus_paths, load_documents, update_index
+from bot.corpus_update import corpus_paths, load_documents, update_index, with_uploads
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
@@ -33,6 +33,7 @@ def ingest_once(
     out: TextIO = sys.stdout,
     origin: str = "ingest",
 ) -> None:
+    paths = with_uploads(index_dir, paths)
     documents = load_documents(paths).documents
     if dry_run:
         result = ingest(index_dir, documents, shared_embedder(), rebuild=rebuild, dry_run=True)

@@ -22,6 +22,7 @@ from retrieval.index import Manifest, current_version, version_dir
 from retrieval.ingest import IngestResult, ingest
 
 STATE_DIR = "bot-state"
+UPLOADS = "uploads"
 ORIGIN_NOTE = "last-ingest.json"
 ORIGINS = ("ingest", "watch", "upload")
 
@@ -33,6 +34,20 @@ def _err(message: str) -> None:
 def state_dir(index_dir: Path) -> Path:
     """The bot's own files beside the index (SQLite state, the origin note)."""
     return Path(index_dir) / STATE_DIR
+
+
+def uploads_dir(index_dir: Path) -> Path:
+    """Files admins send the bot: a corpus folder of this index like any other."""
+    return Path(index_dir).resolve() / UPLOADS
+
+
+def with_uploads(index_dir: Path, paths: list[Path]) -> list[Path]:
+    """``paths`` plus the index's uploads folder when there is one, so that no ingest into
+    this index (``--corpus`` given or not, ``--watch`` included) drops uploaded documents."""
+    uploads = uploads_dir(index_dir)
+    if uploads.is_dir() and uploads not in paths:
+        return [*paths, uploads]
+    return paths
 
 
 def corpus_paths(index_dir: Path, given: list[Path] | None) -> list[Path]:

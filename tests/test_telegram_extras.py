@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.corpus_update import corpus_paths, state_dir, update_index
+from bot.corpus_update import state_dir
 from bot.telegram import admin, feedback, handlers, notices
 from bot.telegram.botstate import FILENAME
+from corpus.loading import shipped_corpus_dir
 from retrieval.evaluation import read_queries
+from retrieval.index import current_version
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import RunningBot, keyboard
 
@@ -214,7 +216,9 @@ def _wait_checked(bot: Bot, version: str) -> None:
     bot.api.wait_for(lambda: bot.data["notices"].checks >= seen + 2, timeout=30)
 
 
-def test_admin_upload_is_answered_and_announced(bot: Bot, index_dir: Path, tmp_path: Path) -> None:
+def test_admin_upload_is_answered_and_announced(
+    bot: Bot, index_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     api = bot.api
     api.send_message(USER, "/subscribe")
     assert api.wait_sent(USER)[0]["_plain"] == notices.SUBSCRIBED
@@ -237,26 +241,27 @@ def test_admin_upload_is_answered_and_announced(bot: Bot, index_dir: Path, tmp_p
     answer = api.wait_for(lambda: [t for t in plain(api, ADMIN) if MAGLEV_QUESTION in t])[0]
     assert "2031年开通" in answer and MAGLEV["title"] in answer
 
-    # an ingest that changes a document but adds none: no notice
+    # `python -m bot ingest` that changes a document but adds none: no notice. (Uploads stay
+    # part of the index's corpus even when --corpus names other folders.)
     changed = dict(MAGLEV, text=MAGLEV["text"] + "首期工程投资一百亿元。")
     (index_dir / "uploads" / "磁悬浮_方案.jsonl").write_text(
         json.dumps(changed, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    paths = corpus_paths(index_dir, None)
-    result = update_index(index_dir, paths, "ingest", log=lambda _: None, progress=False)
-    assert result.plan.changed == ["maglev-2031"] and not result.plan.added
-    _wait_checked(bot, result.version)
+    seed = ["--corpus", str(shipped_corpus_dir())]
+    assert main(["ingest", "--index", str(index_dir), *seed]) == 0
+    assert "added 0 · changed 1 · removed 0 · unchanged 5" in capsys.readouterr().out
+    _wait_checked(bot, current_version(index_dir))
     assert len(api.sent(USER)) == 3
 
-    # one that adds a document (from `python -m bot ingest`): one notice naming it
+    # one that adds a document: one notice, naming it and where it came from
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "park.txt").write_text(
         "通州湿地公园扩建说明\n\n测试文件：湿地公园将扩建到一千公顷。\n", encoding="utf-8"
     )
-    result = update_index(index_dir, [*paths, extra], "ingest", log=print, progress=False)
-    assert result.plan.added == ["park.txt"]
-    _wait_checked(bot, result.version)
+    assert main(["ingest", "--index", str(index_dir), *seed, "--corpus", str(extra)]) == 0
+    assert "added 1 · changed 0 · removed 0 · unchanged 6" in capsys.readouterr().out
+    _wait_checked(bot, current_version(index_dir))
     sent = plain(api, USER)
     assert len(sent) == 4 and "通州湿地公园扩建说明 · 日期不详" in sent[3]
     assert "命令行导入" in sent[3] and "雄安" not in sent[3]
@@ -288,7 +293,7 @@ def test_uploads_that_change_nothing(bot: Bot, engine: Any, index_dir: Path) -> 
 
 
 def test_stats_for_admins(bot: Bot, engine: Any, index_dir: Path, embedder: Any) -> None:
-    from corpus.loading import load_corpus, shipped_corpus_dir
+    from corpus.loading import load_corpus
     from retrieval.ingest import ingest
 
     api = bot.api

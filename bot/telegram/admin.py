@@ -16,7 +16,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.corpus_update import corpus_paths, update_index
+from bot.corpus_update import corpus_paths, update_index, uploads_dir, with_uploads
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.loading import CorpusError, load_corpus
@@ -29,7 +29,6 @@ from .service import Service
 
 log = logging.getLogger(__name__)
 
-UPLOADS = "uploads"
 SUPPORTED = (".pdf", ".docx", ".txt", ".md", ".html", ".htm", ".jsonl")
 
 UNSUPPORTED = "不支持这种文件（{suffix}）。可以上传：" + "、".join(SUPPORTED) + "。"
@@ -45,11 +44,6 @@ ADMINS_ONLY = "此命令仅供管理员使用。"
 def is_admin(update: Update, service: Service) -> bool:
     user = update.effective_user
     return user is not None and user.id in service.settings.admins
-
-
-def uploads_dir(index_dir: Path) -> Path:
-    """Where uploaded files are kept: a corpus folder like any other, beside the index."""
-    return Path(index_dir).resolve() / UPLOADS
 
 
 def safe_name(name: str) -> str:
@@ -91,9 +85,7 @@ def ingest_upload(index_dir: Path, staged: Path) -> UploadOutcome:
             target.write_bytes(previous)
 
     try:
-        paths = corpus_paths(index_dir, None)
-        if target.parent not in paths:
-            paths.append(target.parent)
+        paths = with_uploads(index_dir, corpus_paths(index_dir, None))
         report = load_corpus(paths)
         mine = [d for d in report.documents if d in alone.documents]
         skipped = [
