@@ -20,7 +20,7 @@ from bot.corpus_update import corpus_paths, update_index, uploads_dir, with_uplo
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.loading import CorpusError, load_corpus
-from retrieval.errors import RetrievalError
+from retrieval.errors import IndexBusyError, RetrievalError
 from retrieval.ingest import IngestResult
 
 from . import handlers, notices
@@ -37,7 +37,8 @@ TOO_BIG = (
     "请拆分文件，或在服务器上用 python -m bot ingest 导入。"
 )
 UNREADABLE = "无法读取这个文件：{reason}\n索引没有变化。"
-BUSY = "索引正在更新，请稍后再发一次：{reason}"
+BUSY = "索引正在更新，请稍后再发一次。"
+FAILED = "导入失败，索引没有变化：{reason}"
 ADMINS_ONLY = "此命令仅供管理员使用。"
 
 
@@ -168,7 +169,8 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             outcome = await asyncio.to_thread(ingest_upload, index_dir, staged)
         except (RetrievalError, CorpusError) as exc:  # e.g. another ingest holds the lock
             staged.unlink(missing_ok=True)
-            await message.reply_text(html.escape(BUSY.format(reason=exc)))
+            busy = isinstance(exc, IndexBusyError)
+            await message.reply_text(BUSY if busy else html.escape(FAILED.format(reason=exc)))
             return
     if outcome.error is not None:
         await message.reply_text(html.escape(UNREADABLE.format(reason=outcome.error)))
