@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from bot.cli import main
 from bot.corpus_update import state_dir
@@ -20,6 +21,7 @@ from bot.telegram.botstate import FILENAME
 from corpus.loading import shipped_corpus_dir
 from retrieval.evaluation import read_queries
 from retrieval.index import current_version
+from retrieval.ingest import LOCK
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import RunningBot, keyboard
 
@@ -287,6 +289,11 @@ def test_uploads_that_change_nothing(bot: Bot, engine: Any, index_dir: Path) -> 
         "BQACAgIAAx0001",
         "BQACAgIAAx0004",
     ]  # only the two admin files within limits and of a supported type were fetched
+
+    with FileLock(str(index_dir / LOCK)):  # an ingest is running elsewhere
+        api.send_document(ADMIN, "note.txt", "通知\n\n一份可以读取的测试文件。".encode())
+        assert api.wait_sent(ADMIN, 5)[4]["_plain"] == admin.BUSY
+
     assert engine.version == version
     assert sorted(p.name for p in (index_dir / "uploads").iterdir()) == [".incoming"]
     assert list((index_dir / "uploads" / ".incoming").iterdir()) == []
