@@ -18,6 +18,7 @@ examples:
   python -m bot ingest --corpus corpus/seed --corpus ~/my-docs
   python -m bot eval --queries tests/data/seed_questions.jsonl
   python -m bot telegram            (needs TELEGRAM_BOT_TOKEN)
+  python -m bot feedback --since 2025-01-01 --export-queries complaints.jsonl
 
 environment:
   QABOT_INDEX      index folder (default: the user data dir, see --help of each command)
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("model", help="prepare the embedding model and print its identity")
 
+    p = sub.add_parser("feedback", help="summarise the Telegram bot's 👍/👎 votes")
+    _add_index(p)
+    from bot.telegram.feedback import add_arguments as add_feedback_arguments
+
+    add_feedback_arguments(p)
+
     p = sub.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
     _add_index(p)
     from bot.telegram.cli import add_arguments
@@ -154,6 +161,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.commands import run_model
 
         return run_model(args)
+    if args.command == "feedback":
+        from bot.telegram.feedback import run as run_feedback
+        from retrieval.index import default_index_dir
+
+        return run_feedback(
+            Path(args.index).expanduser() if args.index else default_index_dir(), args
+        )
     from bot.telegram.cli import run
 
     return run(args)

@@ -13,55 +13,30 @@ from tqdm import tqdm
 
 from bot.cli import print_json
 from bot.console_render import Style, render_answer, use_colour
-from corpus.document import Document
-from corpus.loading import load_corpus, shipped_corpus_dir
+from bot.corpus_update import corpus_paths, load_documents, update_index, with_uploads
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
-from retrieval.index import Manifest, current_version, default_index_dir, version_dir
+from retrieval.index import default_index_dir
 from retrieval.ingest import ingest
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _index_dir(args: argparse.Namespace) -> Path:
     return Path(args.index).expanduser() if args.index else default_index_dir()
 
 
-def _corpus_paths(index_dir: Path, given: list[Path] | None) -> list[Path]:
-    """The given folders, else those of the last ingest, else the shipped corpus."""
-    if given:
-        return [Path(p).expanduser().resolve() for p in given]
-    version = current_version(index_dir)
-    if version:
-        try:
-            previous = Manifest.read(version_dir(index_dir, version)).corpus
-        except (OSError, ValueError, TypeError):
-            previous = []
-        if previous:
-            return [Path(p) for p in previous]
-    return [shipped_corpus_dir()]
-
-
-def load_documents(paths: list[Path]) -> list[Document]:
-    report = load_corpus(paths)
-    for path, reason in report.skipped:
-        _err(f"skipped {path}: {reason}")
-    if not report.documents:
-        where = ", ".join(str(p) for p in paths)
-        raise RetrievalError(f"no readable documents in {where}; the index was not changed")
-    return report.documents
-
-
 def ingest_once(
-    index_dir: Path, paths: list[Path], rebuild: bool, dry_run: bool, out: TextIO = sys.stdout
+    index_dir: Path,
+    paths: list[Path],
+    rebuild: bool,
+    dry_run: bool,
+    out: TextIO = sys.stdout,
+    origin: str = "ingest",
 ) -> None:
-    documents = load_documents(paths)
-    embedder = shared_embedder()
+    paths = with_uploads(index_dir, paths)
+    documents = load_documents(paths).documents
     if dry_run:
-        result = ingest(index_dir, documents, embedder, rebuild=rebuild, dry_run=True)
+        result = ingest(index_dir, documents, shared_embedder(), rebuild=rebuild, dry_run=True)
         plan = result.plan
         print(f"plan for {index_dir}: {plan.summary()}")
         for label, ids in (("add", plan.added), ("change", plan.changed), ("remove", plan.removed)):
@@ -71,7 +46,7 @@ def ingest_once(
             print(f"  full rebuild: {plan.rebuild_reason}")
         print(f"would embed {result.embedded} of {result.chunks} chunks (dry run: nothing changed)")
         return
-    result = ingest(index_dir, documents, embedder, rebuild=rebuild, corpus=[str(p) for p in paths])
+    result = update_index(index_dir, paths, origin, documents, rebuild)
     print(result.summary(), file=out, flush=True)
     print(
         f"index {index_dir} → version {result.version} ({result.chunks} chunks)",
@@ -82,12 +57,13 @@ def ingest_once(
 
 def run_ingest(args: argparse.Namespace) -> int:
     index_dir = _index_dir(args)
-    paths = _corpus_paths(index_dir, args.corpus)
-    ingest_once(index_dir, paths, args.rebuild, args.dry_run)
+    paths = corpus_paths(index_dir, args.corpus)
+    origin = "watch" if args.watch else "ingest"
+    ingest_once(index_dir, paths, args.rebuild, args.dry_run, origin=origin)
     if args.watch:
         from bot.watch import watch_and_ingest
 
-        watch_and_ingest(paths, lambda: ingest_once(index_dir, paths, False, False))
+        watch_and_ingest(paths, lambda: ingest_once(index_dir, paths, False, False, origin="watch"))
     return 0
 
 

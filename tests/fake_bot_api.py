@@ -21,10 +21,12 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
 MAX_TEXT = 4096
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
+INLINE_DEADLINE = 10.0  # seconds to answer an inline query
 
 # fields Telegram expects JSON-encoded inside form bodies
 _JSON_FIELDS = {
@@ -38,6 +40,7 @@ _JSON_FIELDS = {
     "scope",
     "media",
     "results",
+    "button",
 }
 
 _ALLOWED_TAGS = {
@@ -173,6 +176,8 @@ class FakeBotAPI:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
         self._callbacks: dict[str, bool] = {}
+        self._inline: dict[str, float] = {}  # inline query id -> when it was sent
+        self._files: dict[str, tuple[bytes, int]] = {}  # file_id -> content, declared size
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -188,6 +193,11 @@ class FakeBotAPI:
     def base_url(self) -> str:
         """What python-telegram-bot's ``base_url`` takes (the token is appended)."""
         return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """What python-telegram-bot's ``base_file_url`` takes (file downloads)."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
 
     def start(self) -> FakeBotAPI:
         self._thread.start()
@@ -216,7 +226,7 @@ class FakeBotAPI:
             "username": self.username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
 
     def _chat(self, chat_id: int, chat_type: str) -> dict[str, Any]:
@@ -287,6 +297,58 @@ class FakeBotAPI:
     def send_photo(self, chat_id: int, **kwargs: Any) -> int:
         photo = [{"file_id": "AgACAgIAAx", "file_unique_id": "AQAD", "width": 90, "height": 90}]
         return self.send_message(chat_id, None, extra={"photo": photo}, **kwargs)
+
+    def send_document(
+        self,
+        chat_id: int,
+        file_name: str,
+        content: bytes,
+        *,
+        file_size: int | None = None,
+        mime_type: str = "application/octet-stream",
+        **kwargs: Any,
+    ) -> int:
+        """A user sends a file; ``getFile`` and the download serve ``content``. A
+        ``file_size`` over 20 MB makes ``getFile`` refuse it, as Telegram does."""
+        with self._cond:
+            file_id = f"BQACAgIAAx{len(self._files):04d}"
+            self._files[file_id] = (content, file_size if file_size is not None else len(content))
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{len(self._files):04d}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": self._files[file_id][1],
+        }
+        return self.send_message(chat_id, None, extra={"document": document}, **kwargs)
+
+    def inline_queries(self, user_id: int, *texts: str) -> list[str]:
+        """A user types ``@bot text`` (several texts: keystrokes arriving together); returns
+        the inline query ids."""
+        ids = []
+        with self._cond:
+            for text in texts:
+                query_id = f"iq{next(self._callback_ids)}"
+                self._inline[query_id] = time.monotonic()
+                self.push(
+                    {
+                        "inline_query": {
+                            "id": query_id,
+                            "from": {"id": user_id, "is_bot": False, "first_name": "测试"},
+                            "query": text,
+                            "offset": "",
+                            "chat_type": "sender",
+                        }
+                    }
+                )
+                ids.append(query_id)
+        return ids
+
+    def inline_answer(self, query_id: str) -> dict[str, Any] | None:
+        for call in self.calls_of("answerInlineQuery"):
+            if str(call.params.get("inline_query_id")) == query_id:
+                return call.params
+        return None
 
     def press(self, chat_id: int, message_id: int, data: str, user_id: int | None = None) -> str:
         """A user taps an inline button; the data must be on that message's keyboard."""
@@ -472,6 +534,59 @@ class FakeBotAPI:
         self._callbacks[query_id] = True
         return True
 
+    def _api_answerInlineQuery(self, params: dict[str, Any]) -> Any:
+        query_id = str(params.get("inline_query_id"))
+        sent = self._inline.pop(query_id, None)
+        if sent is None or time.monotonic() - sent > INLINE_DEADLINE:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(r.get("id", "")) for r in results]
+        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            content = result.get("input_message_content") or {}
+            if result.get("type") != "article" or not result.get("title"):
+                raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID or title is empty")
+            if not isinstance(content.get("message_text"), str):
+                raise ApiError(400, "Bad Request: MESSAGE_EMPTY")
+            content["_plain"] = self._check_text(
+                {"text": content["message_text"], "parse_mode": content.get("parse_mode")}
+            )
+        button = params.get("button")
+        if button is not None:
+            if isinstance(button, str):
+                button = json.loads(button)
+            start = button.get("start_parameter", "")
+            if not button.get("text") or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", start):
+                raise ApiError(400, "Bad Request: BUTTON_INVALID")
+        if int(params.get("cache_time") or 0) < 0:
+            raise ApiError(400, "Bad Request: cache_time must be non-negative")
+        return True
+
+    def _api_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id"))
+        if file_id not in self._files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        content, size = self._files[file_id]
+        if size > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}.bin",
+        }
+
+    def file_content(self, file_path: str) -> bytes | None:
+        match = re.fullmatch(r"documents/(\w+)\.bin", file_path)
+        item = self._files.get(match.group(1)) if match else None
+        return item[0] if item else None
+
     def _api_close(self, params: dict[str, Any]) -> Any:
         return True
 
@@ -532,6 +647,10 @@ class FakeBotAPI:
                 self._serve()
 
             def _serve(self) -> None:
+                path = unquote(self.path.split("?")[0])  # PTB quotes the token's ":" here
+                download = re.fullmatch(r"/file/bot([^/]+)/(.+)", path)
+                if download and self.command == "GET":
+                    return self._download(*download.groups())
                 match = re.fullmatch(r"/bot([^/]+)/(\w+)", self.path.split("?")[0])
                 if not match:
                     return self._reply(
@@ -569,6 +688,22 @@ class FakeBotAPI:
                         {"ok": False, "error_code": exc.code, "description": exc.description},
                     )
                 self._reply(200, {"ok": True, "result": result})
+
+            def _download(self, token: str, file_path: str) -> None:
+                with api._cond:
+                    api.calls.append(Call("download", {"file_path": file_path}))
+                    content = api.file_content(file_path) if token == api.token else None
+                    api._cond.notify_all()
+                if content is None:
+                    return self._reply(
+                        404, {"ok": False, "error_code": 404, "description": "Not Found"}
+                    )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(content)
 
             def _reply(self, code: int, payload: dict[str, Any]) -> None:
                 body = json.dumps(payload, ensure_ascii=False).encode()

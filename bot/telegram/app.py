@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import handlers
+from . import extras, handlers
 from .config import Settings
 from .ordering import PerChatUpdateProcessor
 from .service import Service
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from retrieval.engine import AnswerEngine
 
 #: the update types the bot asks Telegram for
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
 NOT_TEXT = (
     filters.Sticker.ALL
@@ -47,7 +47,12 @@ NOT_TEXT = (
 async def post_init(application: Application) -> None:
     """After getMe succeeded: open the engine, register the command list."""
     await application.bot_data["service"].open()
+    await extras.start(application)
     await application.bot.set_my_commands([BotCommand(c, d) for c, d in handlers.COMMANDS])
+
+
+async def post_stop(application: Application) -> None:
+    await extras.stop(application)
 
 
 async def post_shutdown(application: Application) -> None:
@@ -64,6 +69,7 @@ def build_application(
         Application.builder()
         .token(settings.token)
         .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -74,12 +80,14 @@ def build_application(
             PerChatUpdateProcessor(settings.max_concurrent_updates, settings.max_pending_per_chat)
         )
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data["service"] = Service(settings, engine, index_dir)
 
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
+    extras.register(application)
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("sources", handlers.sources))

@@ -11,8 +11,11 @@ TOKEN_VAR = "TELEGRAM_BOT_TOKEN"
 BASE_URL_VAR = "TELEGRAM_API_BASE_URL"
 ALLOWED_CHATS_VAR = "TELEGRAM_ALLOWED_CHATS"
 WEBHOOK_SECRET_VAR = "TELEGRAM_WEBHOOK_SECRET"
+ADMINS_VAR = "TELEGRAM_ADMINS"
+BASE_FILE_URL_VAR = "TELEGRAM_API_BASE_FILE_URL"
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 
 
 class ConfigError(Exception):
@@ -39,6 +42,15 @@ class Settings:
     refresh_interval: float = 5.0
     state_ttl: float = 2 * 3600.0
     state_size: int = 2048
+    base_file_url: str = DEFAULT_BASE_FILE_URL
+    # user ids that may upload documents and see /stats
+    admins: frozenset[int] = frozenset()
+    # Telegram lets bots download files of at most 20 MB
+    upload_limit: int = 20 * 1024 * 1024
+    # inline mode: wait this long for a newer query from the same user; cache answers briefly
+    inline_debounce: float = 0.4
+    inline_cache_ttl: float = 60.0
+    inline_timeout: float = 8.0
 
 
 def load_dotenv(path: Path = Path(".env"), environ: dict[str, str] | None = None) -> None:
@@ -62,7 +74,7 @@ def load_dotenv(path: Path = Path(".env"), environ: dict[str, str] | None = None
         environ.setdefault(key, value)
 
 
-def parse_chat_ids(raw: str | None) -> frozenset[int] | None:
+def parse_chat_ids(raw: str | None, var: str = ALLOWED_CHATS_VAR) -> frozenset[int] | None:
     """``"123, -100456"`` → ``{123, -100456}``; empty/unset → ``None`` (everyone allowed)."""
     if not raw or not raw.strip():
         return None
@@ -74,7 +86,7 @@ def parse_chat_ids(raw: str | None) -> frozenset[int] | None:
         try:
             ids.add(int(part))
         except ValueError:
-            raise ConfigError(f"{ALLOWED_CHATS_VAR}: {part!r} is not a chat id") from None
+            raise ConfigError(f"{var}: {part!r} is not a chat id") from None
     return frozenset(ids)
 
 
@@ -89,4 +101,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
         )
     base_url = environ.get(BASE_URL_VAR, "").strip() or DEFAULT_BASE_URL
     allowed = parse_chat_ids(environ.get(ALLOWED_CHATS_VAR))
-    return Settings(token=token, base_url=base_url, allowed_chats=allowed, **overrides)
+    admins = parse_chat_ids(environ.get(ADMINS_VAR), ADMINS_VAR) or frozenset()
+    base_file_url = environ.get(BASE_FILE_URL_VAR, "").strip() or DEFAULT_BASE_FILE_URL
+    return Settings(
+        token=token,
+        base_url=base_url,
+        allowed_chats=allowed,
+        admins=admins,
+        base_file_url=base_file_url,
+        **overrides,
+    )

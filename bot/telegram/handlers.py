@@ -13,6 +13,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultsButton,
     Message,
     MessageEntity,
     ReplyParameters,
@@ -25,7 +26,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from retrieval.answer import Answer
 from retrieval.errors import RetrievalError
 
-from . import render
+from . import render, votes
 from .ordering import chat_key
 from .service import Page, Service
 
@@ -48,12 +49,16 @@ HELP = (
     "• 直接发送文字问题，我会返回最相关的原文段落，并注明标题、日期和来源。\n"
     "• 「原文 N」按钮：查看第 N 条段落前后的上下文。\n"
     "• 「更多结果」按钮：查看接下来的段落。\n"
-    "• 群聊中：@我 提问、回复我的消息，或发送 /ask 问题。\n\n"
+    "• 👍 / 👎：告诉我们这条回答有没有用。\n"
+    "• 群聊中：@我 提问、回复我的消息，或发送 /ask 问题。\n"
+    "• 在任意聊天中输入 @机器人用户名 加问题，可直接选择一段原文发送。\n\n"
     "<b>命令</b>\n"
     "/start — 开始与示例问题\n"
     "/help — 使用说明\n"
     "/sources — 收录的文件及日期\n"
-    "/ask 问题 — 提问（群聊中使用）"
+    "/ask 问题 — 提问（群聊中使用）\n"
+    "/subscribe — 有新文件收录时通知我\n"
+    "/unsubscribe — 取消通知"
 )
 
 COMMANDS = (
@@ -61,6 +66,8 @@ COMMANDS = (
     ("help", "使用说明"),
     ("sources", "收录的文件及日期"),
     ("ask", "提问，例如 /ask 通武廊签署了什么协议"),
+    ("subscribe", "有新文件收录时通知我"),
+    ("unsubscribe", "取消新文件通知"),
 )
 
 NOT_TEXT = (
@@ -140,7 +147,7 @@ def _buttons(key: str, answer: Answer, more: bool) -> InlineKeyboardMarkup:
     ]
     if more:
         rows.append([InlineKeyboardButton("更多结果 ›", callback_data=f"m:{key}")])
-    return InlineKeyboardMarkup(rows)
+    return votes.with_votes(InlineKeyboardMarkup(rows), key)
 
 
 def _page(service: Service, answer: Answer, offset: int) -> tuple[str, bool]:
@@ -228,6 +235,9 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if update.callback_query is not None:
         await update.callback_query.answer(REFUSED)
+    elif update.inline_query is not None:
+        refused = InlineQueryResultsButton(REFUSED, start_parameter="refused")
+        await update.inline_query.answer([], cache_time=0, is_personal=True, button=refused)
     elif (
         update.effective_message is not None
         and _is_for_me(update.effective_message, context.bot)

@@ -48,7 +48,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = chat_key(update)
-        if key is None:
+        # inline queries need no order: a newer one replaces the older (see ``inline``)
+        if key is None or (isinstance(update, Update) and update.inline_query is not None):
             await coroutine
             return
         lane = self._lanes.setdefault(key, _Lane())

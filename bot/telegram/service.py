@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class Service:
         self.engine = engine
         self.index_dir = index_dir
         self.pages: TTLStore[Page] = TTLStore(settings.state_size, settings.state_ttl)
+        # called with the seconds each new question took (set by ``extras``)
+        self.on_answer: Callable[[float], None] | None = None
         self.limiter = RateLimiter(settings.rate_burst, settings.rate_period)
         self._refused_chats: set[int] = set()
         self._refresh = Throttle(settings.refresh_interval)
@@ -74,9 +77,9 @@ class Service:
             raise RuntimeError("the engine is not open yet")
         return self.engine
 
-    async def refresh(self) -> None:
+    async def refresh(self, force: bool = False) -> None:
         """Pick up a newer index, checking at most every ``refresh_interval`` seconds."""
-        if not self._refresh.ready():
+        if not self._refresh.ready() and not force:
             return
         try:
             switched = await self._run(self._engine().refresh)
@@ -89,7 +92,11 @@ class Service:
 
     async def ask(self, question: str, offset: int = 0) -> Answer:
         await self.refresh()
-        return await self._run(self._engine().ask, question, self.settings.top_k, offset)
+        started = time.perf_counter()
+        answer = await self._run(self._engine().ask, question, self.settings.top_k, offset)
+        if offset == 0 and self.on_answer is not None:
+            self.on_answer(time.perf_counter() - started)
+        return answer
 
     async def sources(self) -> list[Source]:
         await self.refresh()

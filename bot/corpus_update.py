@@ -1,0 +1,132 @@
+"""Updating the index from corpus folders, shared by ``ingest`` and the bot's admin uploads.
+
+Every update also leaves a small note, ``<index>/bot-state/last-ingest.json``, saying where it
+came from (``ingest``, ``watch`` or ``upload``), so a running bot can say so when it announces
+new documents. The note belongs to the bot, not to the index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus.document import Document
+from corpus.loading import LoadReport, load_corpus, shipped_corpus_dir
+from retrieval.engine import shared_embedder
+from retrieval.errors import RetrievalError
+from retrieval.index import Manifest, current_version, version_dir
+from retrieval.ingest import IngestResult, ingest
+
+STATE_DIR = "bot-state"
+UPLOADS = "uploads"
+ORIGIN_NOTE = "last-ingest.json"
+ORIGINS = ("ingest", "watch", "upload")
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def state_dir(index_dir: Path) -> Path:
+    """The bot's own files beside the index (SQLite state, the origin note)."""
+    return Path(index_dir) / STATE_DIR
+
+
+def uploads_dir(index_dir: Path) -> Path:
+    """Files admins send the bot: a corpus folder of this index like any other."""
+    return Path(index_dir).resolve() / UPLOADS
+
+
+def with_uploads(index_dir: Path, paths: list[Path]) -> list[Path]:
+    """``paths`` plus the index's uploads folder when there is one, so that no ingest into
+    this index (``--corpus`` given or not, ``--watch`` included) drops uploaded documents."""
+    uploads = uploads_dir(index_dir)
+    if uploads.is_dir() and uploads not in paths:
+        return [*paths, uploads]
+    return paths
+
+
+def corpus_paths(index_dir: Path, given: list[Path] | None) -> list[Path]:
+    """The given folders, else those of the last ingest, else the shipped corpus."""
+    if given:
+        return [Path(p).expanduser().resolve() for p in given]
+    version = current_version(index_dir)
+    if version:
+        try:
+            previous = Manifest.read(version_dir(index_dir, version)).corpus
+        except (OSError, ValueError, TypeError):
+            previous = []
+        if previous:
+            return [Path(p) for p in previous]
+    return [shipped_corpus_dir()]
+
+
+def load_documents(paths: list[Path], warn: Callable[[str], None] = _err) -> LoadReport:
+    """Load the corpus, reporting skipped files; raises if nothing at all is readable."""
+    report = load_corpus(paths)
+    for path, reason in report.skipped:
+        warn(f"skipped {path}: {reason}")
+    if not report.documents:
+        where = ", ".join(str(p) for p in paths)
+        raise RetrievalError(f"no readable documents in {where}; the index was not changed")
+    return report
+
+
+def update_index(
+    index_dir: Path,
+    paths: list[Path],
+    origin: str,
+    documents: list[Document] | None = None,
+    rebuild: bool = False,
+    log: Callable[[str], None] = _err,
+    progress: bool = True,
+) -> IngestResult:
+    """Ingest ``paths`` (or the already loaded ``documents``) and note the ``origin``."""
+    if documents is None:
+        documents = load_documents(paths, log).documents
+    write_origin(index_dir, origin, None)  # under way: a version published now is this one's
+    try:
+        result = ingest(
+            index_dir,
+            documents,
+            shared_embedder(),
+            rebuild=rebuild,
+            progress=progress,
+            log=log,
+            corpus=[str(p) for p in paths],
+        )
+    except BaseException:
+        (state_dir(index_dir) / ORIGIN_NOTE).unlink(missing_ok=True)
+        raise
+    write_origin(index_dir, origin, result.version)
+    return result
+
+
+def write_origin(index_dir: Path, origin: str, version: str | None) -> None:
+    """Record where the running (``version`` None) or finished ingest came from."""
+    folder = state_dir(index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    note = {
+        "origin": origin,
+        "version": version,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    tmp = folder / f".{ORIGIN_NOTE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(note), encoding="utf-8")
+    os.replace(tmp, folder / ORIGIN_NOTE)
+
+
+def read_origin(index_dir: Path, version: str) -> str | None:
+    """Where ``version`` came from: the note's origin if it names that version or an ingest
+    still under way (which published it a moment ago); ``None`` if unknown."""
+    try:
+        note = json.loads((state_dir(index_dir) / ORIGIN_NOTE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(note, dict) or note.get("origin") not in ORIGINS:
+        return None
+    return note["origin"] if note.get("version") in (None, version) else None
