@@ -109,6 +109,11 @@ class AnswerEngine:
     def version(self) -> str:
         return self._loaded.version
 
+    @property
+    def chunks(self) -> int:
+        """Live chunks in the loaded version."""
+        return self._loaded.size
+
     def refresh(self) -> bool:
         """Switch to a newer index version if one was published; True if it switched.
 
@@ -193,11 +198,8 @@ class AnswerEngine:
     def sources(self) -> list[Source]:
         """The indexed documents, in corpus order."""
         index = self._loaded
-        return [
-            Source(d.doc_id, d.title, d.date, d.source, d.url, len(d.text))
-            for d in (index.store.document(index._doc_keys[i]) for i in index.doc_ids())
-            if d is not None
-        ]
+        keys = [int(index.manifest.documents[d][1]) for d in index.doc_ids()]
+        return [Source(*row) for row in index.store.sources(keys)]
 
     def context(self, doc_id: str, start: int, end: int, margin: int = 300) -> tuple[str, int, int]:
         """The excerpt with up to ``margin`` characters around it, cut at line/sentence ends."""

@@ -99,6 +99,21 @@ class ChunkStore:
         )
         return Document(*row) if row else None
 
+    def sources(self, doc_keys: Sequence[int]) -> list[tuple]:
+        """(doc_id, title, date, source, url, characters) of ``doc_keys``, in that order,
+        without reading the texts."""
+        found: dict[int, tuple] = {}
+        for i in range(0, len(doc_keys), _BATCH):
+            part = list(doc_keys[i : i + _BATCH])
+            marks = ",".join("?" * len(part))
+            rows = self._con().execute(
+                "SELECT doc_key, doc_id, title, date, source, url, length(text)"
+                f" FROM documents WHERE doc_key IN ({marks})",
+                part,
+            )
+            found.update((row[0], row[1:]) for row in rows)
+        return [found[k] for k in doc_keys if k in found]
+
     def chunk_texts(self, doc_keys: Sequence[int]) -> Iterable[tuple[int, str, str]]:
         """(chunk id, doc_id, chunk text) of every chunk of ``doc_keys``, for evaluation tools."""
         for doc_key in doc_keys:

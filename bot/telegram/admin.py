@@ -191,7 +191,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state: BotState = context.bot_data["state"]
     sources = await service.sources()
     version = service.engine.version
-    chunks = await chunk_count(context.bot_data, service)
+    chunks = service.engine.chunks
     midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
     today, total, p50 = state.answer_stats(midnight.timestamp())
     up, down = state.vote_counts()
@@ -206,28 +206,6 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         f"订阅新文件通知：{len(state.subscribers())} 个聊天",
     ]
     await message.reply_text("\n".join(lines))
-
-
-async def chunk_count(bot_data: dict, service: Service) -> int:
-    """Chunks in the live index, by chunking each document's text as ingest does (cached
-    per version)."""
-    engine = service.engine
-    version = engine.version
-    cached = bot_data.get("chunk_count")
-    if cached and cached[0] == version:
-        return cached[1]
-    sources = await service.sources()
-
-    def count() -> int:
-        total = 0
-        for s in sources:
-            text, _, _ = engine.context(s.doc_id, 0, s.chars, margin=0)
-            total += len(chunk_document(Document(s.doc_id, s.title, text)))
-        return total
-
-    total = await asyncio.to_thread(count)
-    bot_data["chunk_count"] = (version, total)
-    return total
 
 
 def index_age(version: str, now: float | None = None) -> str:
