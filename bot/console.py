@@ -58,8 +58,11 @@ def run_console(args: argparse.Namespace) -> int:
         if line == "/help":
             print(HELP)
             continue
+        refused = engine.refresh_error
         if engine.refresh():
             print(style.dim(f"（索引已更新：{engine.version}）"))
+        elif engine.refresh_error and engine.refresh_error != refused:  # said once per version
+            print(style.dim(f"（新索引无法载入，继续使用旧索引：{engine.refresh_error}）"))
         if line == "/sources":
             print(render_sources(engine.sources(), style))
             continue
