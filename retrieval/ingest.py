@@ -45,7 +45,7 @@ from retrieval.index import (
     version_dir,
 )
 from retrieval.keywords import DEFAULT_TOKENIZER
-from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts
+from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts, workers
 from retrieval.segments import SEGMENTS, SegmentSettings, write_segment
 from retrieval.store import STORE, StoreWriter
 
@@ -306,9 +306,11 @@ class _Job:
         new_ids = np.array([row[0] for row in chunk_rows], np.int64)
         new_hashes = [row[5] for row in chunk_rows]
         step = self.settings.segments.max_chunks
-        for i in range(0, len(new_ids), step):
-            name = f"{version}-{i // step}"
-            segments.append(self._segment(name, new_ids[i : i + step], new_hashes[i : i + step]))
+        parts = [
+            (f"{version}-{i // step}", new_ids[i : i + step], new_hashes[i : i + step])
+            for i in range(0, len(new_ids), step)
+        ]
+        segments.extend(self._segments(parts))
         self._lap("segments")
         segments, deleted = self._merge_small(version, segments, deleted)
         self._lap("merging")
@@ -357,13 +359,44 @@ class _Job:
 
     def _segment(self, name: str, ids: np.ndarray, hashes: Sequence[str]) -> dict:
         """Write one segment from cached vectors and tokens."""
-        dimension = self.embedder.identity.dimension
-        vectors = self.cache.vectors(self.model, hashes, dimension)
-        tokens = self.cache.iter_tokens(TOKENS_KEY, hashes)  # streamed: memory stays flat
         self.log_step(f"writing segment {name} ({len(ids):,} chunks)")
-        return write_segment(
-            self.index_dir / SEGMENTS, name, ids, vectors, tokens, self.settings.segments
+        return _write_cached_segment(
+            self.index_dir,
+            self.model,
+            self.embedder.identity.dimension,
+            name,
+            ids,
+            hashes,
+            self.settings.segments,
         )
+
+    def _segments(self, parts: list[tuple[str, np.ndarray, Sequence[str]]]) -> list[dict]:
+        """Write several segments (a full build), one per core at a time."""
+        n_workers = min(len(parts), workers())
+        if n_workers < 2:
+            return [self._segment(*part) for part in parts]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.log_step(f"writing {len(parts)} segments, {n_workers} at a time")
+        dimension = self.embedder.identity.dimension
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(
+                    _write_cached_segment,
+                    self.index_dir,
+                    self.model,
+                    dimension,
+                    name,
+                    ids,
+                    list(hashes),
+                    self.settings.segments,
+                    1,
+                )
+                for name, ids, hashes in parts
+            ]
+            return [f.result() for f in futures]
 
     def log_step(self, message: str) -> None:
         if self.progress:
@@ -394,6 +427,27 @@ class _Job:
             kept.append(self._segment(f"{version}-merged", live, hashes))
         self.log_step(f"merged {len(chosen)} segment(s): {len(live):,} live chunks rewritten")
         return kept, deleted[~np.isin(deleted, ids)]
+
+
+def _write_cached_segment(
+    index_dir: Path,
+    model: str,
+    dimension: int,
+    name: str,
+    ids: np.ndarray,
+    hashes: Sequence[str],
+    settings: SegmentSettings,
+    faiss_threads: int | None = None,
+) -> dict:
+    """Write one segment from the cache's vectors and tokens (also run in worker processes)."""
+    if faiss_threads:
+        import faiss
+
+        faiss.omp_set_num_threads(faiss_threads)
+    with EmbeddingCache(index_dir / CACHE) as cache:
+        vectors = cache.vectors(model, hashes, dimension)
+        tokens = cache.iter_tokens(TOKENS_KEY, hashes)  # streamed: memory stays flat
+        return write_segment(index_dir / SEGMENTS, name, ids, vectors, tokens, settings)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -232,3 +232,23 @@ def test_questions_are_answered_while_a_new_version_loads(tmp_path, embedder, mo
         loader.join(60)
     assert engine.version == current_version(index_dir) != old
     assert engine.ask("临港氢能示范园区什么时候建成？", top_k=1).results[0].doc_id == "hydrogen.txt"
+
+
+def test_a_full_build_in_several_segments_ranks_like_one(
+    tmp_path, seed_index, seed_engine, embedder
+):
+    """Segments are written in parallel worker processes; BM25 scores with the IDF of the
+    whole index, so splitting it changes no ranking on the seed corpus."""
+    index_dir = _seed_copy(tmp_path, seed_index)
+    settings = IngestSettings(segments=SegmentSettings(max_chunks=30))
+    documents = load_corpus([shipped_corpus_dir()]).documents
+    result = ingest(index_dir, documents, embedder, progress=False, log=_quiet, settings=settings)
+    manifest = _manifest(index_dir)
+    assert len(manifest.segments) == 3 and result.chunks == seed_engine.chunks
+    engine = AnswerEngine(index_dir, embedder)
+    for question in [*SEED_QUESTIONS, "雄安新区的交通建设有哪些进展？"]:
+        ours = [(r.doc_id, r.start, r.end) for r in engine.ask(question, top_k=5).results]
+        theirs = [(r.doc_id, r.start, r.end) for r in seed_engine.ask(question, top_k=5).results]
+        assert ours == theirs
+        tokens = tokenize(search_key(question))
+        assert all(engine.index.idf(t) == pytest.approx(seed_engine.index.idf(t)) for t in tokens)
