@@ -285,6 +285,17 @@ def _top(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray
     return scores[order], ids[order]
 
 
+def newest_complete_version(index_dir: Path) -> str | None:
+    """The newest version folder with a manifest, or None."""
+    root = index_dir / VERSIONS
+    if not root.is_dir():
+        return None
+    done = [
+        p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file()
+    ]
+    return max(done, default=None)
+
+
 def read_manifest(index_dir: Path, version: str) -> Manifest:
     return Manifest.read(version_dir(index_dir, version))
 
@@ -309,8 +320,18 @@ def load_index(
             manifest = Manifest.read(folder)
         except FileNotFoundError:
             if version is None and current_version(index_dir) != name:
-                continue
-            raise
+                continue  # pruned while we read CURRENT: read it again
+            fallback = None if version else newest_complete_version(index_dir)
+            if fallback is None:
+                raise
+            log.warning(
+                "%s names version %s, which is missing (a crash?); using %s",
+                CURRENT,
+                name,
+                fallback,
+            )
+            version = fallback
+            continue
         if model is not None:
             problem = manifest.mismatch(model, index_dir)
             if problem:

@@ -252,3 +252,16 @@ def test_a_full_build_in_several_segments_ranks_like_one(
         assert ours == theirs
         tokens = tokenize(search_key(question))
         assert all(engine.index.idf(t) == pytest.approx(seed_engine.index.idf(t)) for t in tokens)
+
+
+def test_current_naming_a_missing_version_falls_back_to_the_newest_complete_one(
+    tmp_path, embedder, caplog
+):
+    index_dir, folder = tmp_path / "index", tmp_path / "corpus"
+    _ingest(index_dir, dict(DOCS), embedder, folder)
+    good = current_version(index_dir)
+    (index_dir / "CURRENT").write_text("20991231T000000-000000000\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="retrieval.index"):
+        engine = AnswerEngine(index_dir, embedder)
+    assert engine.version == good and "missing" in caplog.text
+    assert engine.ask("京雄城际铁路全线贯通了吗？", top_k=1).results[0].doc_id == "transport.txt"
