@@ -31,6 +31,7 @@ import platformdirs
 
 from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
+from retrieval.durable import fsync_dir
 from retrieval.errors import IndexMismatchError, IndexNotFoundError
 from retrieval.keywords import lucene_idf
 from retrieval.segments import SEGMENTS, Segment
@@ -136,15 +137,7 @@ def publish(index_dir: Path, version: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, index_dir / CURRENT)
-    _fsync_dir(index_dir)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(index_dir)
 
 
 def prune_versions(index_dir: Path, keep: int = 2) -> list[Manifest]:

@@ -31,6 +31,7 @@ from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
 from retrieval import threads
+from retrieval.durable import fsync_dir, fsync_files
 from retrieval.embedding_cache import CACHE, EmbeddingCache
 from retrieval.errors import IndexBusyError
 from retrieval.index import (
@@ -338,11 +339,9 @@ class _Job:
             segments=segments,
             deleted=int(len(deleted)),
         ).write(work)
-        for path in work.iterdir():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+        fsync_files(work)
         work.rename(version_dir(self.index_dir, version))
-        _fsync_dir(self.index_dir / VERSIONS)
+        fsync_dir(self.index_dir / VERSIONS)
         publish(self.index_dir, version)
         kept = prune_versions(self.index_dir)
         self.store.collect_garbage({k for m in kept for k in m.doc_keys()})
@@ -448,14 +447,6 @@ def _write_cached_segment(
         vectors = cache.vectors(model, hashes, dimension)
         tokens = cache.iter_tokens(TOKENS_KEY, hashes)  # streamed: memory stays flat
         return write_segment(index_dir / SEGMENTS, name, ids, vectors, tokens, settings)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 __all__ = ["IngestPlan", "IngestResult", "IngestSettings", "PreparedChunk", "ingest", "model_info"]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.durable import fsync_dir, fsync_files
 from retrieval.keywords import KeywordIndex
 
 SEGMENTS = "segments"
@@ -87,11 +88,9 @@ def write_segment(
     KeywordIndex.build(tokens).save(work / "keywords")
     meta = {"name": name, "size": int(len(ids)), **meta}
     (work / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    for path in work.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
+    fsync_files(work)
     os.replace(work, root / name)
+    fsync_dir(root)
     return meta
 
 
