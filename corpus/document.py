@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Document:
     date: str | None = None
     url: str | None = None
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """SHA-256 hex of title, text, source, date and url (not the doc_id)."""
         payload = json.dumps(
