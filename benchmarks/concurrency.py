@@ -94,9 +94,9 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    import importlib.util
+    import retrieval.index
 
-    new_layout = importlib.util.find_spec("retrieval.segments") is not None
+    new_layout = hasattr(retrieval.index, "SEGMENTS")  # absent before the segmented index
     index_dir = Path(args.work) / ("index-new" if new_layout else "index-old")
     engine = _engine(index_dir, Path(args.eval))
     questions = _questions(Path(args.eval), args.questions)
