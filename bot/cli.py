@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("hybrid", "dense", "keyword", "bigram-bm25"),
         help="what to rank with (default hybrid; bigram-bm25 is the plain baseline)",
     )
+    p.add_argument("--limit", type=int, help="ask only the first N questions")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     sub.add_parser("model", help="prepare the embedding model and print its identity")
