@@ -14,12 +14,12 @@ from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.normalize import search_key
 from embeddings.model import Embedder, load_embedder
 from retrieval.answer import Answer, Result, Source
-from retrieval.confidence import AbstentionPolicy, word_coverage
+from retrieval.confidence import AbstentionPolicy, content_words, word_coverage
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize
-from retrieval.marking import Idf, best_sentence, inverse_document_frequency
+from retrieval.marking import Idf, inverse_document_frequency, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)
@@ -138,19 +138,21 @@ class AnswerEngine:
         coverage = self._coverage(loaded, key, passages[0]) if passages else 0.0
         confident = bool(passages) and self.policy.confident(coverage)
         results = [
-            self._result(loaded, rank, p, tokens)
+            self._result(loaded, rank, p, key)
             for rank, p in enumerate(passages[offset : offset + top_k], start=offset + 1)
         ]
-        return Answer(question=question, confident=confident, results=results)
+        docs = loaded.index.documents
+        keys = [search_key(docs[p.doc_id].text[p.start : p.end]) for p in passages]
+        unrelated = not confident and off_topic(content_words(key), keys, loaded.idf)
+        return Answer(question, confident, results, off_topic=unrelated)
 
     def _coverage(self, loaded: _Loaded, key: str, passage: Passage) -> float:
         doc = loaded.index.documents[passage.doc_id]
         return word_coverage(key, search_key(doc.text[passage.start : passage.end]), loaded.idf)
 
-    def _result(self, loaded: _Loaded, rank: int, p: Passage, tokens: list[str]) -> Result:
+    def _result(self, loaded: _Loaded, rank: int, p: Passage, key: str) -> Result:
         doc = loaded.index.documents[p.doc_id]
         excerpt = doc.text[p.start : p.end]
-        span = best_sentence(excerpt, tokens, loaded.idf)
         return Result(
             rank=rank,
             doc_id=doc.doc_id,
@@ -161,7 +163,7 @@ class AnswerEngine:
             excerpt=excerpt,
             start=p.start,
             end=p.end,
-            marks=(span,) if span else (),
+            marks=mark_sentences(excerpt, key, loaded.idf),
         )
 
     def sources(self) -> list[Source]:
