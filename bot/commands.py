@@ -108,7 +108,7 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.json:
         print_json(answer.to_json())
     else:
-        print(render_answer(answer, Style(use_colour(sys.stdout))))
+        print(render_answer(answer, Style(use_colour(sys.stdout)), full=args.full))
     return 0
 
 
