@@ -49,6 +49,8 @@ _NUMBER = re.compile(
     r"(?<![a-z0-9])\d|[一二三四五六七八九十百千万亿两]+[个项次位家条年天人名种届座所岁倍万亿%米]"
 )
 _INTRODUCES = re.compile(r"[：:]\s*$")
+_ENDED = re.compile(r"[。！？；…!?;：:][”’」』）)】》\"']*\s*$")
+HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ def sentence_scores(text: str, question_key: str, idf: IdfFn) -> list[tuple[Span
         score = sum(weight(w) * f for w, f in match.items())
         if (asks_date and _DATE.search(key)) or (asks_number and _NUMBER.search(key)):
             score *= 1 + TYPE_BONUS
+        if not _ENDED.search(key):
+            score *= HEADING
         scored.append((span, score))
     return scored
 
