@@ -9,7 +9,9 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a word found only in part (some of its characters) counts half as much;
 * a 什么时候/哪一年 question prefers a sentence with a date, a 多少/几个 question one
   with a number;
-* a sentence ending in a colon introduces what follows, so the next one is marked too.
+* a line with no sentence end (a title, a heading) counts half;
+* a sentence ending in a colon introduces what follows, so the next one is marked too;
+  so is a runner-up scoring at least 3/4 of the best (the answer often spans two).
 
 ``idf`` is any callable ``token -> weight``; nothing here reads the whole corpus.
 """
@@ -50,6 +52,7 @@ _NUMBER = re.compile(
 )
 _INTRODUCES = re.compile(r"[：:]\s*$")
 _ENDED = re.compile(r"[。！？；…!?;：:][”’」』）)】》\"']*\s*$")
+RUNNER_UP = 0.75  # a second sentence scoring this close to the best is marked too
 HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
 
 
@@ -117,8 +120,8 @@ def sentence_scores(text: str, question_key: str, idf: IdfFn) -> list[tuple[Span
 
 
 def mark_sentences(text: str, question_key: str, idf: IdfFn) -> tuple[Span, ...]:
-    """The best-matching sentence (and the next one when it ends in a colon), or ``()``
-    when no word of the question occurs."""
+    """The best-matching sentence, plus the next one when it ends in a colon or a close
+    runner-up; ``()`` when no word of the question occurs."""
     scored = sentence_scores(text, question_key, idf)
     if not scored:
         return ()
@@ -128,6 +131,11 @@ def mark_sentences(text: str, question_key: str, idf: IdfFn) -> tuple[Span, ...]
         return ()
     if _INTRODUCES.search(text[span[0] : span[1]]) and best + 1 < len(scored):
         return (span, scored[best + 1][0])
+    runner_up = max(
+        (i for i in range(len(scored)) if i != best), key=lambda i: scored[i][1], default=None
+    )
+    if runner_up is not None and scored[runner_up][1] >= RUNNER_UP * score:
+        return tuple(sorted((span, scored[runner_up][0])))
     return (span,)
 
 

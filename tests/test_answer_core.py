@@ -45,9 +45,9 @@ def test_json_contract_excerpt_is_verbatim_clean_text(seed_engine):
 def test_best_sentence_is_marked_inside_the_excerpt(seed_engine):
     result = seed_engine.ask("京津冀政协主席联席会议第七次会议在哪里召开？").results[0]
     assert result.doc_id == CPPCC
-    ((start, end),) = result.marks
-    assert 0 <= start < end <= len(result.excerpt)
-    assert "第七次會議" in result.excerpt[start:end]
+    assert 1 <= len(result.marks) <= 2
+    assert all(0 <= start < end <= len(result.excerpt) for start, end in result.marks)
+    assert any("第七次會議" in result.excerpt[start:end] for start, end in result.marks)
 
 
 def test_traditional_question_finds_simplified_passage(seed_engine):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.marking import mark_sentences, off_topic
+from retrieval.marking import mark_sentences, off_topic, sentence_scores
 
 
 def flat(_token: str) -> float:
@@ -18,15 +18,27 @@ def marked(text: str, question: str, idf=common) -> list[str]:
     return [text[a:b] for a, b in mark_sentences(text, question, idf)]
 
 
+def best(text: str, question: str, idf=common) -> str:
+    (a, b), _score = max(sentence_scores(text, question, idf), key=lambda item: item[1])
+    return text[a:b]
+
+
 def test_a_word_found_everywhere_counts_less_than_one_found_once():
     text = "蓝线裸顶鲷是一种鱼。蓝线裸顶鲷分布于西太平洋。蓝线裸顶鲷夜间觅食。本鱼体长可达80公分。"
-    assert marked(text, "蓝线裸顶鲷的体长约是多少公分？") == ["本鱼体长可达80公分。"]
+    assert best(text, "蓝线裸顶鲷的体长约是多少公分？") == "本鱼体长可达80公分。"
 
 
 def test_a_when_question_prefers_a_sentence_with_a_date():
     text = "机场计划建成通航，各方全力推进。机场将于2019年9月底前建成通航。"
-    assert marked(text, "机场什么时候建成通航？") == ["机场将于2019年9月底前建成通航。"]
-    assert marked(text, "机场建成通航") == ["机场计划建成通航，各方全力推进。"]
+    assert best(text, "机场什么时候建成通航？") == "机场将于2019年9月底前建成通航。"
+    assert best(text, "机场建成通航") == "机场计划建成通航，各方全力推进。"
+
+
+def test_a_close_runner_up_is_marked_too_a_weak_one_is_not():
+    text = "协议涉及养老服务。其他内容很多。另外协议涉及医疗服务。天气很好。"
+    assert marked(text, "协议涉及哪些服务？") == ["协议涉及养老服务。", "另外协议涉及医疗服务。"]
+    text = "协议涉及养老服务和医疗服务。其他内容很多。另外还有服务。"
+    assert marked(text, "协议涉及哪些服务？") == ["协议涉及养老服务和医疗服务。"]
 
 
 def test_a_sentence_ending_in_a_colon_brings_the_next_one():

@@ -181,8 +181,8 @@ def test_question_gets_the_answer_line_first(
     plain = answer["_plain"]
     assert plain.startswith(f"问：{TONGWULANG_QUESTION}")
     top = expected.results[0]
-    (mark,) = top.marks
-    line = plain.index(" ".join(top.excerpt[mark[0] : mark[1]].split()))
+    start, end = top.marks[0]
+    line = plain.index(" ".join(top.excerpt[start:end].split()))
     citation = plain.index(f"{tongwulang_title} · 2023-05-31")
     folded = answer["text"].index("<blockquote expandable>")
     assert line < citation and line < 60  # the answer line sits right under the question
