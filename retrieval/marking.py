@@ -34,7 +34,7 @@ IdfFn = Callable[[str], float]
 IDF_POWER = 0.5
 PARTIAL = 0.5  # weight of a word only some of whose characters occur
 TYPE_BONUS = 0.1  # relative bonus for a sentence of the asked-for type
-OFF_TOPIC_REACH = 0.5  # below this share of its content words found, a question is off-topic
+OFF_TOPIC_REACH = 0.3  # below this share of its content words found, a question is off-topic
 
 _CONTENT = re.compile(r"[\u3400-\u9fff0-9a-z]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
