@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.add_argument("--top-k", type=int, default=3, help="number of excerpts (default 3)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--full", action="store_true", help="print whole excerpts, not answer first")
     p.add_argument(
         "--batch", type=Path, help='JSONL file of {"id", "question"}; one JSON line out each'
     )
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("console", help="interactive question-and-answer session")
     _add_index(p)
     p.add_argument("--top-k", type=int, default=3, help="number of excerpts (default 3)")
+    p.add_argument("--full", action="store_true", help="print whole excerpts, not answer first")
 
     p = sub.add_parser("eval", help="Recall@k, MRR@10 and answer coverage on a question set")
     p.add_argument("--queries", type=Path, required=True, help="queries JSONL (shared/eval format)")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("hybrid", "dense", "keyword", "bigram-bm25"),
         help="what to rank with (default hybrid; bigram-bm25 is the plain baseline)",
     )
+    p.add_argument("--limit", type=int, help="ask only the first N questions")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     sub.add_parser("model", help="prepare the embedding model and print its identity")

@@ -84,7 +84,7 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.json:
         print_json(answer.to_json())
     else:
-        print(render_answer(answer, Style(use_colour(sys.stdout))))
+        print(render_answer(answer, Style(use_colour(sys.stdout)), full=args.full))
     return 0
 
 
@@ -110,7 +110,7 @@ def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     index_dir = _index_dir(args)
-    queries = read_queries(args.queries)
+    queries = read_queries(args.queries)[: args.limit]
     if args.corpus:
         corpus = [Path(p).expanduser().resolve() for p in args.corpus]
         ingest_once(index_dir, corpus, False, False, out=sys.stderr)  # stdout is the report
@@ -129,6 +129,10 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if report.answer_in_excerpts is not None:
         print(f"  answer text inside the top-5 excerpts: {report.answer_in_excerpts:.3f}")
+        print(
+            f"  answer text inside the top result's marked sentence: "
+            f"{report.answer_in_marked:.3f} (marked {report.marked_chars:.0f} chars on average)"
+        )
         print(f"  answerable questions marked confident: {report.answerable_confident:.3f}")
     if report.unanswerable and report.unanswerable_not_confident is not None:
         print(

@@ -85,5 +85,5 @@ def run_console(args: argparse.Namespace) -> int:
         if offset and not answer.results:
             print("没有更多结果了。")
             continue
-        print(render_answer(answer, style))
+        print(render_answer(answer, style, full=args.full))
         print()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 
+from bot import layout
 from retrieval.answer import Answer, Result, Source
 
 NOT_FOUND = "没有找到可靠的答案。可以换个说法再问，或用 /sources 查看收录的文件。"
+WEAK = "（以下是相关度较低的段落，仅供参考）"
+OFF_TOPIC = "收录的文件里没有与这个问题相关的内容。可以换个说法再问，或用 /sources 查看收录的文件。"
 
 
 class Style:
@@ -47,11 +50,16 @@ def citation(r: Result | Source) -> str:
 
 
 def marked_excerpt(r: Result, style: Style) -> str:
-    text, out, pos = r.excerpt, [], 0
-    for start, end in sorted(r.marks):
-        out += [text[pos:start], style.mark(text[start:end])]
+    return _marked(r.excerpt, r.marks, style, lambda t: t)
+
+
+def _marked(text: str, marks, style: Style, plain) -> str:
+    """``text`` with its marks highlighted and the rest passed through ``plain``."""
+    out, pos = [], 0
+    for start, end in layout.merge(marks, len(text)):
+        out += [plain(text[pos:start]) if start > pos else "", style.mark(text[start:end])]
         pos = end
-    out.append(text[pos:])
+    out.append(plain(text[pos:]) if pos < len(text) else "")
     return "".join(out)
 
 
@@ -60,13 +68,52 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.split("\n"))
 
 
-def render_answer(answer: Answer, style: Style) -> str:
-    """Numbered excerpts, best sentence marked, citation under each."""
+def render_answer(answer: Answer, style: Style, full: bool = False) -> str:
+    """Answer first (see :mod:`bot.layout`): the top result's marked sentence and citation,
+    the context after it (dimmed on a terminal), then the other results compactly.
+    ``full`` prints every whole excerpt instead."""
+    if full:
+        return render_full(answer, style)
+    kind = layout.kind(answer)
+    if kind is layout.Kind.OFF_TOPIC:
+        examples = "\n".join(f"  · {q}" for q in layout.OFF_TOPIC_EXAMPLES)
+        return f"{style.warn(OFF_TOPIC)}\n例如：\n{examples}"
+    results = layout.shown(answer)
+    blocks = []
+    if kind is layout.Kind.WEAK:
+        blocks += [style.warn(NOT_FOUND) + "\n" + style.dim(WEAK)]
+    else:
+        blocks.append(_lead(results[0], style))
+        results = results[1:]
+    blocks += [_compact(r, style) for r in results]
+    return "\n\n".join(blocks)
+
+
+def _line(r: Result, size: int) -> str:
+    text, cut_left, cut_right = layout.lead_text(r, size)
+    return ("…" if cut_left else "") + text + ("…" if cut_right else "")
+
+
+def _lead(r: Result, style: Style) -> str:
+    line = _line(r, layout.LEAD_CHARS)
+    head = f"[{r.rank}] {style.title(line) if r.marks else line}"
+    text, marks, cut_left, cut_right = layout.context(r)
+    body = ("…" if cut_left else "") + _marked(text, marks, style, style.dim)
+    body += "…" if cut_right else ""
+    return f"{head}\n    {style.dim('— ' + citation(r))}\n\n{_indent(body)}"
+
+
+def _compact(r: Result, style: Style) -> str:
+    return f"[{r.rank}] {_line(r, layout.LINE_CHARS)}\n    {style.dim('— ' + citation(r))}"
+
+
+def render_full(answer: Answer, style: Style) -> str:
+    """Numbered whole excerpts, best sentence marked, citation under each."""
     blocks = []
     if not answer.confident:
         blocks.append(style.warn(NOT_FOUND))
         if answer.results:
-            blocks.append(style.dim("（以下是相关度较低的段落，仅供参考）"))
+            blocks.append(style.dim(WEAK))
     for r in answer.results:
         body = _indent(marked_excerpt(r, style))
         blocks.append(f"[{r.rank}] {body.lstrip()}\n    {style.dim('— ' + citation(r))}")

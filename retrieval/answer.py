@@ -10,7 +10,7 @@ class Result:
     """One cited excerpt: ``excerpt == document.text[start:end]``.
 
     ``marks`` are (start, end) offsets *relative to the excerpt* of the
-    sentence(s) that best answer the question.
+    sentence(s) that best answer the question; JSON gives them as ``[[start, end], …]``.
     """
 
     rank: int
@@ -26,17 +26,22 @@ class Result:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data.pop("marks")
+        data["marks"] = [list(span) for span in self.marks]
         return data
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What the bot replies: ranked results, and whether it trusts them."""
+    """What the bot replies: ranked results, and whether it trusts them.
+
+    ``off_topic``: the question's content words occur nowhere in the corpus, so the
+    results (still listed, for scripts) are unrelated and a reply should not show them.
+    """
 
     question: str
     confident: bool
     results: list[Result] = field(default_factory=list)
+    off_topic: bool = False
 
     def to_json(self) -> dict:
         """The stable JSON contract used by ``ask --json`` and scripts."""

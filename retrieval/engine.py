@@ -16,12 +16,12 @@ from corpus.normalize import search_key
 from embeddings.model import Embedder, load_embedder
 from retrieval import threads
 from retrieval.answer import Answer, Result, Source
-from retrieval.confidence import AbstentionPolicy, word_coverage
+from retrieval.confidence import AbstentionPolicy, content_words, word_coverage
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
 from retrieval.ingest import ingest, model_info
 from retrieval.keywords import tokenize, warm_up
-from retrieval.marking import Idf, best_sentence
+from retrieval.marking import Idf, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search
 
 log = logging.getLogger(__name__)
@@ -167,21 +167,20 @@ class AnswerEngine:
         coverage = self._coverage(index, key, passages[0], idf) if passages else 0.0
         confident = bool(passages) and self.policy.confident(coverage)
         results = [
-            self._result(index, rank, p, tokens, idf)
+            self._result(index, rank, p, key, idf)
             for rank, p in enumerate(passages[offset : offset + top_k], start=offset + 1)
         ]
-        return Answer(question=question, confident=confident, results=results)
+        keys = [search_key(index.document(p.doc_id).text[p.start : p.end]) for p in passages]
+        unrelated = not confident and off_topic(content_words(key), keys, idf)
+        return Answer(question, confident, results, off_topic=unrelated)
 
     def _coverage(self, index: LoadedIndex, key: str, passage: Passage, idf: Idf) -> float:
         doc = index.document(passage.doc_id)
         return word_coverage(key, search_key(doc.text[passage.start : passage.end]), idf)
 
-    def _result(
-        self, index: LoadedIndex, rank: int, p: Passage, tokens: list[str], idf: Idf
-    ) -> Result:
+    def _result(self, index: LoadedIndex, rank: int, p: Passage, key: str, idf: Idf) -> Result:
         doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
-        span = best_sentence(excerpt, tokens, idf)
         return Result(
             rank=rank,
             doc_id=doc.doc_id,
@@ -192,7 +191,7 @@ class AnswerEngine:
             excerpt=excerpt,
             start=p.start,
             end=p.end,
-            marks=(span,) if span else (),
+            marks=mark_sentences(excerpt, key, idf),
         )
 
     def sources(self) -> list[Source]:

@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from corpus.normalize import search_key
+from retrieval.answer import Result
 from retrieval.engine import AnswerEngine
 from retrieval.errors import RetrievalError
 from retrieval.keywords import KeywordIndex, bigram_tokens
 from retrieval.search import SearchSettings
 
 MODES = ("hybrid", "dense", "keyword", "bigram-bm25")
+_EDGES = " \t\n。，、；：！？,.;:!?「」『』“”\"'（）()"  # not part of an answer
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class EvalReport:
     recall_at_10: float
     mrr_at_10: float
     answer_in_excerpts: float | None  # share of answerable queries whose answer is shown
+    answer_in_marked: float | None  # ... whose top result is gold and marks the answer
+    marked_chars: float | None  # mean length of the top result's marked text
     answerable_confident: float | None
     unanswerable: int
     unanswerable_not_confident: float | None
@@ -80,6 +84,19 @@ class EvalReport:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def marked_text(result: Result) -> str:
+    """The marked sentence(s) of a result, joined."""
+    return "".join(result.excerpt[a:b] for a, b in result.marks)
+
+
+def contains_answer(text: str, answers: Iterable[str]) -> bool:
+    """Whether ``text`` holds one of the answers, compared as search keys (so a traditional
+    answer matches a simplified text), punctuation around an answer ignored."""
+    key = search_key(text)
+    cores = (search_key(a).strip(_EDGES) for a in answers)
+    return any(core and core in key for core in cores)
 
 
 def _doc_ranking(chunk_scores: np.ndarray, chunk_docs: list[str], depth: int) -> list[str]:
@@ -123,6 +140,8 @@ def evaluate(
 
     ranks: list[int | None] = []
     shown_hits: list[bool] = []
+    marked_hits: list[bool] = []
+    marked_chars: list[int] = []
     confident: list[bool] = []
     abstained: list[bool] = []
     latencies: list[float] = []
@@ -146,9 +165,15 @@ def evaluate(
                 # Compared as search keys, so a traditional answer matches a simplified excerpt.
                 excerpts = [search_key(r.excerpt) for r in answer.results[:shown]]
                 shown_hits.append(any(search_key(a) in e for a in q.answers for e in excerpts))
+                marked = marked_text(answer.results[0]) if answer.results else ""
+                gold_top = bool(answer.results) and answer.results[0].doc_id == q.doc_id
+                marked_hits.append(gold_top and contains_answer(marked, q.answers))
+                marked_chars.append(len(marked))
                 confident.append(answer.confident)
         on_progress(n)
     report = _report(mode, asked, ranks, shown_hits, confident, abstained, latencies)
+    report.answer_in_marked = _share(marked_hits)
+    report.marked_chars = round(float(np.mean(marked_chars)), 1) if marked_chars else None
     report.skipped_empty = len(queries) - len(asked)
     return report
 
@@ -175,6 +200,8 @@ def _report(mode, queries, ranks, shown_hits, confident, abstained, latencies) -
         recall_at_10=recall(10),
         mrr_at_10=round(mrr, 4),
         answer_in_excerpts=_share(shown_hits),
+        answer_in_marked=None,
+        marked_chars=None,
         answerable_confident=_share(confident),
         unanswerable=len(queries) - answerable,
         unanswerable_not_confident=_share(abstained),

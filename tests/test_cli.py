@@ -43,6 +43,31 @@ def test_ask_json_follows_the_contract(seed_index):
     assert top["end"] - top["start"] == len(top["excerpt"])
 
 
+def test_ask_prints_the_answer_line_first_and_full_on_request(seed_index):
+    question = "通武廊在政务服务方面要全面实现什么？"
+    proc = bot("ask", "--index", str(seed_index), question)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("[1] ") and "一地受理、异地审批" in lines[0]
+    assert lines[1].strip().startswith("— 《“通武廊”签署试点示范合作协议》 · 2023-05-31")
+    context = proc.stdout.index("【", len(lines[0]))  # the context follows, mark in 【】
+    assert "一地受理、异地审批" in proc.stdout[context:]
+    assert proc.stdout.index("\n[2] ") > context
+
+    full = bot("ask", "--index", str(seed_index), "--full", "--top-k", "1", question).stdout
+    answer = json.loads(bot("ask", "--index", str(seed_index), "--json", question).stdout)
+    top = answer["results"][0]
+    assert top["excerpt"].split("\n")[0] in full  # whole excerpt, as before
+    (start, end), *_ = top["marks"]
+    assert f"【{top['excerpt'][start:end]}】" in full
+
+
+def test_ask_off_topic_prints_only_the_note(seed_index):
+    proc = bot("ask", "--index", str(seed_index), "2022年卡塔尔世界杯冠军是谁？")
+    assert proc.returncode == 0, proc.stderr
+    assert "/sources" in proc.stdout and "[1]" not in proc.stdout and len(proc.stdout) <= 400
+
+
 def test_ask_batch_writes_one_line_per_question_in_order(seed_index, tmp_path):
     batch = tmp_path / "q.jsonl"
     rows = [

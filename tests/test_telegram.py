@@ -169,18 +169,26 @@ def test_sources_lists_documents_with_dates(api: FakeBotAPI, engine: Any) -> Non
 # -- questions --------------------------------------------------------------------------
 
 
-def test_question_gets_cited_excerpts(api: FakeBotAPI, engine: Any, tongwulang_title: str) -> None:
+def test_question_gets_the_answer_line_first(
+    api: FakeBotAPI, engine: Any, tongwulang_title: str
+) -> None:
     chat = new_chat()
     api.send_message(chat, TONGWULANG_QUESTION)
     (answer,) = api.wait_sent(chat)
     assert answer["parse_mode"] == "HTML"
-    if engine.ask(TONGWULANG_QUESTION).confident:
-        assert answer["_plain"].startswith(f"问：{TONGWULANG_QUESTION}")
-    else:  # shown below the kind note, labelled as weak matches
-        assert "没有找到" in answer["_plain"] and "相关度较低" in answer["_plain"]
-    assert tongwulang_title in answer["_plain"]
-    assert answer["_plain"].count(tongwulang_title) >= 1 and "\n1.\n" in answer["_plain"]
-    assert "<blockquote>" in answer["text"] and "<b>" in answer["text"]
+    expected = engine.ask(TONGWULANG_QUESTION)
+    assert expected.confident
+    plain = answer["_plain"]
+    assert plain.startswith(f"问：{TONGWULANG_QUESTION}")
+    top = expected.results[0]
+    start, end = top.marks[0]
+    line = plain.index(" ".join(top.excerpt[start:end].split()))
+    citation = plain.index(f"{tongwulang_title} · 2023-05-31")
+    folded = answer["text"].index("<blockquote expandable>")
+    assert line < citation and line < 60  # the answer line sits right under the question
+    assert answer["text"].index("</b>", folded) > folded  # context repeats the mark in bold
+    assert plain.index("2. ") > citation and len(plain) <= 1500
+    assert answer["text"].count("<blockquote expandable>") == 1
     assert "c:" in keyboard(answer)[0] and keyboard(answer)[-1].startswith("m:")
     typing = [c for c in api.calls_of("sendChatAction") if str(c.params["chat_id"]) == str(chat)]
     assert typing and typing[0].params["action"] == "typing"
@@ -212,9 +220,21 @@ def test_more_results_and_context_buttons(api: FakeBotAPI, engine: Any) -> None:
 
 def test_unanswerable_question_gets_kind_note(api: FakeBotAPI) -> None:
     chat = new_chat()
-    api.send_message(chat, "今天北京天气怎么样")
+    api.send_message(chat, "深圳市2023年的地区生产总值是多少？")
     (reply,) = api.wait_sent(chat)
     assert "没有找到" in reply["_plain"] and "/sources" in reply["_plain"]
+    assert [d.split(":")[0] for d in keyboard(reply)] == ["c", "c", "m"]  # two candidates
+
+
+def test_off_topic_question_gets_no_passages(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.send_message(chat, "2022年卡塔尔世界杯冠军是谁？")
+    (reply,) = api.wait_sent(chat)
+    plain = reply["_plain"]
+    assert len(plain) <= 400 and "/sources" in plain and "<blockquote" not in reply["text"]
+    assert keyboard(reply) == ["q:0", "q:2"]  # two example questions to tap
+    api.press(chat, reply["_message_id"], "q:0")
+    assert TONGWULANG_QUESTION in api.wait_sent(chat, 2)[1]["_plain"]
 
 
 def test_empty_and_overlong_questions(api: FakeBotAPI) -> None:

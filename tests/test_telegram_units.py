@@ -48,15 +48,56 @@ def test_excerpt_is_escaped_marked_and_cited() -> None:
     assert "<b>&lt;script&gt;&amp;“协议”&lt;/script&gt;是关键。</b>" in message
 
 
-def test_long_answer_splits_between_excerpts() -> None:
-    results = [result(i, f"第{i}段。" + "内容" * 600) for i in range(1, 8)]
+def test_long_answer_splits_between_results() -> None:
+    results = [result(i, f"第{i}段。" + "内容" * 600, ((0, 200),)) for i in range(1, 21)]
     messages = render.render_answer(Answer("问题", True, results))
     assert len(messages) > 1
+    assert render.visible_len(messages[0]) <= render.FIRST_MESSAGE_CHARS
     for message in messages:
         assert render.tg_len(message) <= 4096
-        parse_html(message)
-    numbers = [line for m in messages for line in parse_html(m).splitlines() if line[:-1].isdigit()]
-    assert numbers == [f"{i}." for i in range(1, 8)]
+    plain = "\n".join(parse_html(m) for m in messages)
+    positions = [plain.index(f"{i}. 第{i}段。") for i in range(1, 21)]
+    assert positions == sorted(positions)
+    assert all(parse_html(m)[:1].isdigit() for m in messages[1:])  # continuations start a result
+
+
+def test_answer_line_first_then_citation_then_folded_context() -> None:
+    before = "这是关于其他话题的一段很长的文字，" * 30 + "。"
+    answer_line = "通武廊将全面实现“一地受理、异地审批”。"
+    excerpt = before + answer_line + "后面还有别的内容。" * 10
+    start = excerpt.index(answer_line)
+    top = result(1, excerpt, ((start, start + len(answer_line)),), "“通武廊”合作协议")
+    others = [result(i, f"第{i}条结果的句子。后文" * 40, ((0, 10),)) for i in range(2, 6)]
+    (message,) = render.render_answer(Answer("通武廊要实现什么？", True, [top, *others]))
+    plain = parse_html(message)
+    assert render.visible_len(message) <= render.FIRST_MESSAGE_CHARS
+    line = plain.index(answer_line)
+    citation = plain.index("“通武廊”合作协议 · 2023-05-31 · 天津日报")
+    context = plain.index("这是关于其他话题")
+    assert line < citation < context < plain.index("2. 第2条结果的句子。")
+    assert line < 40  # right under the question
+    assert f"<b>{answer_line}</b>" in message
+    assert message.count("<blockquote expandable>") == 1 and "<blockquote>" not in message
+    assert len(excerpt) > render.layout.CONTEXT_CHARS and "…" in plain  # context is cut
+
+
+def test_weak_answer_shows_two_short_candidates() -> None:
+    results = [result(i, f"候选句子{i}。" + "其余内容" * 100) for i in range(1, 6)]
+    (message,) = render.render_answer(Answer("不确定的问题", False, results))
+    plain = parse_html(message)
+    assert plain.startswith("抱歉") and "/sources" in plain and "相关度较低" in plain
+    assert "1. 候选句子1\n" in plain and "2. 候选句子2\n" in plain and "候选句子3" not in plain
+    assert "<blockquote" not in message and len(plain) < 600
+
+
+def test_off_topic_reply_is_only_a_note() -> None:
+    answer = Answer("2022年卡塔尔世界杯冠军是谁？" * 20, False, [result(1, "无关段落。")], True)
+    (message,) = render.render_answer(answer)
+    plain = parse_html(message)
+    assert "无关段落" not in plain and "/sources" in plain and len(plain) <= 400
+    for example in render.layout.OFF_TOPIC_EXAMPLES:
+        assert example in plain
+    assert render.render_answer(Answer("天气", False, [])) == [render.off_topic("天气")]
 
 
 def test_overlong_excerpt_is_cut_around_its_mark() -> None:
@@ -71,7 +112,7 @@ def test_overlong_excerpt_is_cut_around_its_mark() -> None:
 
 def test_window_keeps_marks_aligned() -> None:
     text = "0123456789" * 10
-    cut, marks, left, right = render.window(text, [(50, 55)], 20)
+    cut, marks, left, right = render.layout.window(text, [(50, 55)], 20)
     assert len(cut) == 20 and left and right
     a, b = marks[0]
     assert cut[a:b] == "01234"
@@ -80,7 +121,6 @@ def test_window_keeps_marks_aligned() -> None:
 def test_not_confident_answer_starts_with_a_kind_note() -> None:
     (message,) = render.render_answer(Answer("天气", False, [result(1, "无关段落")]))
     assert "没有找到" in message and "/sources" in message and "相关度较低" in message
-    assert render.render_answer(Answer("天气", False, [])) == [render.not_found("天气")]
 
 
 def test_sources_are_listed_with_dates_and_links() -> None:
@@ -114,6 +154,19 @@ def test_sources_are_listed_with_dates_and_links() -> None:
 def test_fake_api_rejects_what_telegram_rejects(bad: str) -> None:
     with pytest.raises(HTMLError):
         parse_html(bad)
+
+
+def test_fake_api_checks_expandable_blockquotes() -> None:
+    assert parse_html("<blockquote expandable>a <b>b</b></blockquote>") == "a b"
+    assert parse_html("<blockquote>a</blockquote><blockquote expandable>b</blockquote>") == "ab"
+    for bad in (
+        "<blockquote expandable>a",
+        "<blockquote expandable><blockquote>a</blockquote></blockquote>",
+        "<blockquote collapsed>a</blockquote>",
+        "<b expandable>a</b>",
+    ):
+        with pytest.raises(HTMLError):
+            parse_html(bad)
 
 
 def test_fake_api_accepts_telegram_html() -> None:

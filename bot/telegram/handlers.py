@@ -23,7 +23,8 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from retrieval.answer import Answer
+from bot import layout
+from retrieval.answer import Answer, Result
 from retrieval.errors import RetrievalError
 
 from . import render, votes
@@ -32,11 +33,7 @@ from .service import Page, Service
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = (
-    "通武廊签署了什么协议",
-    "北京2019年推进京津冀协同发展的工作要点有哪些",
-    "京津冀协同发展的核心是什么",
-)
+EXAMPLES = layout.EXAMPLES
 
 GREETING = (
     "您好！我可以回答关于<b>京津冀协同发展</b>政策文件的问题。\n"
@@ -138,24 +135,29 @@ def _reply_target(message: Message) -> Message | None:
     return None if message.chat.type == ChatType.PRIVATE else message
 
 
-def _buttons(key: str, answer: Answer, more: bool) -> InlineKeyboardMarkup:
+def _buttons(key: str, results: Sequence[Result], more: bool) -> InlineKeyboardMarkup:
     rows = [
-        [
-            InlineKeyboardButton(f"原文 {r.rank}", callback_data=f"c:{key}:{r.rank}")
-            for r in answer.results
-        ]
+        [InlineKeyboardButton(f"原文 {r.rank}", callback_data=f"c:{key}:{r.rank}") for r in results]
     ]
     if more:
         rows.append([InlineKeyboardButton("更多结果 ›", callback_data=f"m:{key}")])
     return votes.with_votes(InlineKeyboardMarkup(rows), key)
 
 
-def _page(service: Service, answer: Answer, offset: int) -> tuple[str, bool]:
-    """Remember an answer page for its buttons; returns the key and whether more may follow."""
-    more = len(answer.results) >= service.settings.top_k
-    key = service.pages.put(
-        Page(answer.question, offset + len(answer.results), {r.rank: r for r in answer.results})
+def _example_buttons(questions: Sequence[str]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(q, callback_data=f"q:{EXAMPLES.index(q)}")] for q in questions]
     )
+
+
+def _page(
+    service: Service, answer: Answer, offset: int, results: Sequence[Result]
+) -> tuple[str, bool]:
+    """Remember the shown ``results`` for the buttons; returns the key and whether more
+    may follow (the next page starts after the last shown result)."""
+    more = len(answer.results) >= service.settings.top_k or len(results) < len(answer.results)
+    next_offset = offset + len(results)
+    key = service.pages.put(Page(answer.question, next_offset, {r.rank: r for r in results}))
     return key, more
 
 
@@ -191,15 +193,17 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         except RetrievalError as exc:  # e.g. a question of punctuation only
             await send(context.bot, chat_id, [html.escape(str(exc))], reply_to=target)
             return
-    if not answer.results:
-        await send(context.bot, chat_id, render.render_answer(answer, note), reply_to=target)
+    shown = layout.shown(answer)
+    if not shown:  # off-topic: only the note, with two example questions to tap
+        markup = _example_buttons(layout.OFF_TOPIC_EXAMPLES)
+        await send(context.bot, chat_id, render.render_answer(answer, note), markup, target)
         return
-    key, more = _page(service, answer, 0)
+    key, more = _page(service, answer, 0, shown)
     await send(
         context.bot,
         chat_id,
         render.render_answer(answer, note),
-        _buttons(key, answer, more),
+        _buttons(key, shown, more),
         target,
     )
 
@@ -337,8 +341,9 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not answer.results:
         await context.bot.send_message(chat_id, NO_MORE)
         return
-    key, more = _page(service, answer, page.next_offset)
-    await send(context.bot, chat_id, render.render_more(answer), _buttons(key, answer, more))
+    key, more = _page(service, answer, page.next_offset, answer.results)
+    markup = _buttons(key, answer.results, more)
+    await send(context.bot, chat_id, render.render_more(answer), markup)
 
 
 async def context_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,16 +1,22 @@
-"""Answers as Telegram HTML: escaped verbatim excerpts, the best sentence in bold,
-and never more than one message's worth of text per message."""
+"""Answers as Telegram HTML: the answer line first, its context folded, verbatim and
+escaped, and never more than one message's worth of text per message."""
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
+from bot import layout
 from retrieval.answer import Answer, Result, Source
 
 MESSAGE_LIMIT = 4096
+FIRST_MESSAGE_CHARS = 1500  # visible characters: an answer's first message reads on a phone
+ECHO_CHARS = 60  # a question quoted back inside a note
+
 ELLIPSIS = "…"
 _MIN_WINDOW = 40
+_TAG = re.compile(r"<[^>]+>")
 
 Span = tuple[int, int]
 
@@ -23,22 +29,16 @@ def tg_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _merge(marks: Iterable[Span], length: int) -> list[Span]:
-    spans = sorted((max(0, a), min(length, b)) for a, b in marks if min(length, b) > max(0, a))
-    merged: list[Span] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
+def visible_len(message: str) -> int:
+    """Characters a reader sees: the message with its tags stripped and entities decoded."""
+    return len(html.unescape(_TAG.sub("", message)))
 
 
 def mark_html(text: str, marks: Iterable[Span] = ()) -> str:
     """Escape ``text`` and wrap the ``marks`` spans in ``<b>…</b>``."""
     out: list[str] = []
     pos = 0
-    for a, b in _merge(marks, len(text)):
+    for a, b in layout.merge(marks, len(text)):
         out.append(html.escape(text[pos:a]))
         out.append(f"<b>{html.escape(text[a:b])}</b>")
         pos = b
@@ -46,48 +46,22 @@ def mark_html(text: str, marks: Iterable[Span] = ()) -> str:
     return "".join(out)
 
 
-def window(text: str, marks: Sequence[Span], size: int) -> tuple[str, list[Span], bool, bool]:
-    """Cut ``text`` to at most ``size`` chars, centred on the marked span(s).
-
-    Returns the cut text, the marks relative to it, and whether the left/right was cut.
-    """
-    merged = _merge(marks, len(text))
-    if len(text) <= size:
-        return text, merged, False, False
-    size = max(size, 1)
-    if merged and merged[-1][1] - merged[0][0] <= size:
-        focus = (merged[0][0], merged[-1][1])
-    elif merged:
-        focus = (merged[0][0], min(merged[0][1], merged[0][0] + size))
-    else:
-        focus = (0, 0)
-    left = max(0, focus[0] - (size - (focus[1] - focus[0])) // 2)
-    right = min(len(text), left + size)
-    left = max(0, right - size)
-    inside = [
-        (max(a, left) - left, min(b, right) - left) for a, b in merged if b > left and a < right
-    ]
-    return text[left:right], inside, left > 0, right < len(text)
+def _cut(body: str, cut_left: bool, cut_right: bool) -> str:
+    return f"{ELLIPSIS if cut_left else ''}{body}{ELLIPSIS if cut_right else ''}"
 
 
-def _strip(text: str, marks: Sequence[Span]) -> tuple[str, list[Span]]:
-    """Drop surrounding whitespace (display only), keeping marks aligned."""
+def quote_html(
+    text: str, marks: Sequence[Span], size: int | None = None, expandable: bool = False
+) -> str:
+    """A ``<blockquote>`` of the verbatim text (optionally cut to ``size`` chars around
+    its marks); ``expandable`` ones show a few lines until tapped (Bot API 7.4+)."""
     lead = len(text) - len(text.lstrip())
-    body = text.strip()
-    return body, [(a - lead, b - lead) for a, b in marks]
-
-
-def quote_html(text: str, marks: Sequence[Span], size: int | None = None) -> str:
-    """A ``<blockquote>`` of the verbatim text (optionally cut to ``size`` chars)."""
-    text, marks = _strip(text, marks)
+    text, marks = text.strip(), [(a - lead, b - lead) for a, b in marks]
     cut_left = cut_right = False
     if size is not None:
-        text, marks, cut_left, cut_right = window(text, marks, size)
-    body = mark_html(text, marks)
-    return (
-        f"<blockquote>{ELLIPSIS if cut_left else ''}{body}{ELLIPSIS if cut_right else ''}"
-        "</blockquote>"
-    )
+        text, marks, cut_left, cut_right = layout.window(text, marks, size)
+    tag = "blockquote expandable" if expandable else "blockquote"
+    return f"<{tag}>{_cut(mark_html(text, marks), cut_left, cut_right)}</blockquote>"
 
 
 def meta_line(title: str, date: str | None, source: str | None, url: str | None = None) -> str:
@@ -109,21 +83,45 @@ def fit_block(head: str, text: str, marks: Sequence[Span], tail: str, budget: in
     return block
 
 
-def result_block(result: Result, number: int, budget: int = MESSAGE_LIMIT) -> str:
-    """One cited excerpt: number, quoted excerpt (best sentence bold), then its citation."""
-    head = f"<b>{number}.</b>\n"
-    tail = "\n" + meta_line(result.title, result.date, result.source)
-    return fit_block(head, result.excerpt, result.marks, tail, budget)
+def _line(result: Result, size: int) -> str:
+    text, cut_left, cut_right = layout.lead_text(result, size)
+    return _cut(html.escape(text), cut_left, cut_right)
 
 
-def pack(header: str, blocks: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+def compact_block(result: Result) -> str:
+    """A further result in two lines: its marked sentence, then title · date."""
+    return f"<b>{result.rank}.</b> {_line(result, layout.LINE_CHARS)}\n" + meta_line(
+        result.title, result.date, None
+    )
+
+
+def lead_block(result: Result, context_chars: int = layout.CONTEXT_CHARS) -> str:
+    """The answer line (bold), its full citation, then the context, folded."""
+    line = _line(result, layout.LEAD_CHARS)
+    if result.marks:
+        line = f"<b>{line}</b>"
+    block = f"<b>{result.rank}.</b> {line}\n" + meta_line(result.title, result.date, result.source)
+    if context_chars >= _MIN_WINDOW:
+        text, marks, cut_left, cut_right = layout.context(result, context_chars)
+        body = _cut(mark_html(text, marks), cut_left, cut_right)
+        block += f"\n<blockquote expandable>{body}</blockquote>"
+    return block
+
+
+def pack(
+    header: str, blocks: Sequence[str], limit: int = MESSAGE_LIMIT, first: int | None = None
+) -> list[str]:
     """Join ``header`` and ``blocks`` into as few messages as possible, splitting only
-    between blocks. Each block must already fit in ``limit``."""
+    between blocks; the first message also stays within ``first`` visible characters.
+    Each block must already fit in ``limit``."""
     messages: list[str] = []
     current = header
     for block in blocks:
         candidate = f"{current}\n\n{block}" if current else block
-        if tg_len(candidate) <= limit:
+        fits = tg_len(candidate) <= limit
+        if fits and first is not None and not messages:
+            fits = visible_len(candidate) <= first
+        if fits:
             current = candidate
         else:
             if current:
@@ -134,44 +132,61 @@ def pack(header: str, blocks: Sequence[str], limit: int = MESSAGE_LIMIT) -> list
     return messages
 
 
-def _fitted_blocks(results: Sequence[Result], header: str, limit: int) -> list[str]:
-    blocks = []
-    for i, result in enumerate(results):
-        # the first block must fit beside the header, the others alone
-        budget = limit - (tg_len(header) + 2 if i == 0 else 0)
-        blocks.append(result_block(result, result.rank, budget))
-    return blocks
+def _echo(question: str) -> str:
+    short = question if len(question) <= ECHO_CHARS else question[:ECHO_CHARS] + ELLIPSIS
+    return html.escape(short)
 
 
 def render_answer(answer: Answer, note: str = "", limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The numbered, cited excerpts under the question. When the engine is not confident,
-    a kind not-found note comes first and the excerpts are labelled as weak matches."""
-    if answer.confident:
-        header = f"<b>问：</b>{html.escape(answer.question)}"
-    else:
-        header = not_found(answer.question)
-        if answer.results:
-            header += "\n\n<b>以下是最接近的段落，相关度较低，仅供参考：</b>"
-    if note:
-        header += f"\n<i>{html.escape(note)}</i>"
-    return pack(header, _fitted_blocks(answer.results, header, limit), limit)
+    """The reply to a question, answer first (see :mod:`bot.layout`): the top result's
+    marked sentence and citation, its context folded, then the other results compactly.
+    Not confident: a kind note and at most two short candidates. Off-topic: only the note."""
+    kind = layout.kind(answer)
+    extra = f"\n<i>{html.escape(note)}</i>" if note else ""
+    if kind is layout.Kind.OFF_TOPIC:
+        return [off_topic(answer.question) + extra]
+    results = layout.shown(answer)
+    if kind is layout.Kind.WEAK:
+        header = not_found(answer.question) + extra
+        header += "\n\n<b>最接近的段落（相关度较低，仅供参考）：</b>"
+        return pack(header, [compact_block(r) for r in results], limit, FIRST_MESSAGE_CHARS)
+    header = f"<b>问：</b>{html.escape(answer.question)}" + extra
+    others = "\n\n<b>其他结果：</b>" if len(results) > 1 else ""
+    room = FIRST_MESSAGE_CHARS - visible_len(header) - 2
+    size = layout.CONTEXT_CHARS
+    lead = lead_block(results[0], size) + others
+    while visible_len(lead) > room and size >= _MIN_WINDOW:
+        size -= max(visible_len(lead) - room, 10)
+        lead = lead_block(results[0], size) + others
+    blocks = [lead, *(compact_block(r) for r in results[1:])]
+    return pack(header, blocks, limit, FIRST_MESSAGE_CHARS)
 
 
 def render_more(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """A further page of results for the same question."""
+    """A further page of results for the same question, compactly."""
     first, last = answer.results[0].rank, answer.results[-1].rank
     header = f"<b>更多结果（第 {first}–{last} 条）：</b>{html.escape(answer.question)}"
     if not answer.confident:
         header += "\n<i>以下段落与问题的相关度较低，仅供参考。</i>"
-    return pack(header, _fitted_blocks(answer.results, header, limit), limit)
+    return pack(header, [compact_block(r) for r in answer.results], limit)
 
 
 def not_found(question: str) -> str:
     """The kind note for a question the documents do not clearly answer."""
     return (
-        f"抱歉，在收录的文件里没有找到能明确回答“{html.escape(question)}”的段落。\n"
+        f"抱歉，在收录的文件里没有找到能明确回答“{_echo(question)}”的段落。\n"
         "可以换个说法、用文件里的词语再问一次（例如“通武廊”“非首都功能疏解”），"
         "或发送 /sources 查看收录了哪些文件。"
+    )
+
+
+def off_topic(question: str) -> str:
+    """The note for a question whose words occur nowhere in the documents: no passages."""
+    examples = "\n".join(f"• {html.escape(q)}" for q in layout.OFF_TOPIC_EXAMPLES)
+    return (
+        f"抱歉，收录的文件里没有与“{_echo(question)}”相关的内容。\n"
+        "可以换个说法再问，或发送 /sources 查看收录了哪些文件。也可以试试这样问：\n"
+        f"{examples}"
     )
 
 

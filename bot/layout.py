@@ -1,0 +1,121 @@
+"""What a reply shows first, whatever the format: the answer line, then context on demand.
+
+Telegram and the console both render an :class:`~retrieval.answer.Answer` in this order:
+
+* confident: the top result's marked sentence(s), its citation, the context around it,
+  then the other results compactly (each its marked sentence and a one-line citation);
+* not confident: a note, then at most :data:`WEAK_SHOWN` short candidates;
+* off-topic (the question's content words occur nowhere in the corpus): only the note,
+  an invitation to rephrase, /sources and two example questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import Enum
+
+from corpus.chunking import split_sentences
+from retrieval.answer import Answer, Result
+
+Span = tuple[int, int]
+
+EXAMPLES = (
+    "通武廊签署了什么协议",
+    "北京2019年推进京津冀协同发展的工作要点有哪些",
+    "京津冀协同发展的核心是什么",
+)
+OFF_TOPIC_EXAMPLES = (EXAMPLES[0], EXAMPLES[2])  # suggested when a question is off-topic
+WEAK_SHOWN = 2  # candidates shown under a not-confident note
+LEAD_CHARS = 300  # the answer line is cut around its marks beyond this
+LINE_CHARS = 120  # a compact result's sentence
+CONTEXT_CHARS = 450  # the context shown under the answer line
+
+
+class Kind(Enum):
+    ANSWER = "answer"
+    WEAK = "weak"
+    OFF_TOPIC = "off_topic"
+
+
+def kind(answer: Answer) -> Kind:
+    if answer.off_topic or not answer.results:
+        return Kind.OFF_TOPIC
+    return Kind.ANSWER if answer.confident else Kind.WEAK
+
+
+def shown(answer: Answer) -> list[Result]:
+    """The results a reply shows (and its 「原文」 buttons refer to)."""
+    k = kind(answer)
+    if k is Kind.OFF_TOPIC:
+        return []
+    return list(answer.results[:WEAK_SHOWN] if k is Kind.WEAK else answer.results)
+
+
+def merge(marks: Iterable[Span], length: int) -> list[Span]:
+    """Marks clipped to ``[0, length)``, sorted, overlapping ones joined."""
+    spans = sorted((max(0, a), min(length, b)) for a, b in marks if min(length, b) > max(0, a))
+    merged: list[Span] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def window(text: str, marks: Sequence[Span], size: int) -> tuple[str, list[Span], bool, bool]:
+    """Cut ``text`` to at most ``size`` chars, centred on the marked span(s).
+
+    Returns the cut text, the marks relative to it, and whether the left/right was cut.
+    """
+    merged = merge(marks, len(text))
+    if len(text) <= size:
+        return text, merged, False, False
+    size = max(size, 1)
+    if merged and merged[-1][1] - merged[0][0] <= size:
+        focus = (merged[0][0], merged[-1][1])
+    elif merged:
+        focus = (merged[0][0], min(merged[0][1], merged[0][0] + size))
+    else:
+        focus = (0, 0)
+    left = max(0, focus[0] - (size - (focus[1] - focus[0])) // 2)
+    right = min(len(text), left + size)
+    left = max(0, right - size)
+    inside = [
+        (max(a, left) - left, min(b, right) - left) for a, b in merged if b > left and a < right
+    ]
+    return text[left:right], inside, left > 0, right < len(text)
+
+
+def lead_spans(result: Result) -> list[Span]:
+    """What to read first: the marked sentence(s), else the excerpt's first sentence."""
+    marks = merge(result.marks, len(result.excerpt))
+    if marks:
+        return marks
+    sentences = split_sentences(result.excerpt)
+    return sentences[:1]
+
+
+def lead_text(result: Result, size: int = LEAD_CHARS) -> tuple[str, bool, bool]:
+    """The lead sentence(s) as one line, at most about ``size`` chars; marks far apart
+    are joined with "…". Returns the text and whether it was cut on the left/right."""
+    spans = lead_spans(result)
+    if not spans:
+        return "", False, False
+    parts = [" ".join(result.excerpt[a:b].split()) for a, b in spans]
+    text = parts[0]
+    for (_, prev_end), (start, _), part in zip(spans, spans[1:], parts[1:], strict=False):
+        gap = result.excerpt[prev_end:start]
+        text += (" " if not gap.strip() else " … ") + part
+    if len(text) <= size:
+        return text, False, False
+    return text[:size], False, True
+
+
+def context(result: Result, size: int = CONTEXT_CHARS) -> tuple[str, list[Span], bool, bool]:
+    """The excerpt around the lead sentence(s), at most ``size`` chars (whitespace trimmed)."""
+    text = result.excerpt
+    lead = len(text) - len(text.lstrip())
+    body = text.strip()
+    marks = [(a - lead, b - lead) for a, b in merge(result.marks, len(text))]
+    return window(body, marks, size)
