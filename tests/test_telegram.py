@@ -223,7 +223,8 @@ def test_unanswerable_question_gets_kind_note(api: FakeBotAPI) -> None:
     api.send_message(chat, "深圳市2023年的地区生产总值是多少？")
     (reply,) = api.wait_sent(chat)
     assert "没有找到" in reply["_plain"] and "/sources" in reply["_plain"]
-    assert [d.split(":")[0] for d in keyboard(reply)] == ["c", "c", "m"]  # two candidates
+    # two candidates (原文 each), the votes, then 更多结果
+    assert [d.split(":")[0] for d in keyboard(reply)] == ["c", "c", "f", "f", "m"]
 
 
 def test_off_topic_question_gets_no_passages(api: FakeBotAPI) -> None:

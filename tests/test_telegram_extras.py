@@ -115,11 +115,12 @@ def test_inline_query_lists_cited_excerpts(bot: Bot, engine: Any) -> None:
     assert [r["title"] for r in results] == [r.title for r in expected]
     best = expected[0]
     (a, b), *_ = best.marks
-    assert results[0]["description"] in " ".join(best.excerpt[a:b].split())
+    description = results[0]["description"].removesuffix("…")  # long sentences are shortened
+    assert description and description in " ".join(best.excerpt[a:b].split())
     content = results[0]["input_message_content"]
-    assert content["parse_mode"] == "HTML" and "<blockquote>" in content["message_text"]
+    assert content["parse_mode"] == "HTML" and "<blockquote" in content["message_text"]
     assert content["_plain"].startswith(f"问：{QUESTION}") or "没有找到" in content["_plain"]
-    assert best.title in content["_plain"] and "\n1.\n" in content["_plain"]
+    assert best.title in content["_plain"] and description[:20] in content["_plain"]
     assert not flag(answer.get("is_personal"))  # no allowlist: Telegram may share the answer
 
     answered = bot.data["state"].answer_stats(0)[1]
