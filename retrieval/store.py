@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     text_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_key);
+-- covers "SELECT doc_key FROM documents" (garbage collection) without reading the texts
+CREATE INDEX IF NOT EXISTS documents_by_id ON documents(doc_id);
 """
 _BATCH = 500
 
