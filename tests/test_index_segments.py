@@ -26,6 +26,7 @@ from retrieval.ingest import IngestSettings, ingest
 from retrieval.keywords import KeywordIndex, tokenize
 from retrieval.segments import SegmentSettings
 from retrieval.store import StoreWriter
+from tests.test_ingest import write_corpus
 
 SEED_QUESTIONS = {
     "通武廊在政务服务方面要全面实现什么？": "tongwulang-pilot-agreement-2023.txt",
@@ -45,13 +46,7 @@ def _quiet(_message: str) -> None:
 
 
 def _ingest(index_dir: Path, docs: dict[str, str], embedder, folder: Path, **kwargs):
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.txt"):
-        if old.name not in docs:
-            old.unlink()
-    for name, text in docs.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    documents = load_corpus([folder]).documents
+    documents = load_corpus([write_corpus(folder, docs)]).documents
     return ingest(index_dir, documents, embedder, progress=False, log=_quiet, **kwargs)
 
 
