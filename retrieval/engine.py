@@ -66,8 +66,9 @@ class AnswerEngine:
         self._failed: dict[str, str] = {}  # version -> why it could not be loaded
         self.refresh_error: str | None = None  # the last refusal, for a console to show
         wanted = model_info(embedder.identity)
-        if loaded is not None and loaded.manifest.mismatch(wanted, index_dir):
-            raise IndexMismatchError(loaded.manifest.mismatch(wanted, index_dir))
+        problem = loaded.manifest.mismatch(wanted, index_dir) if loaded is not None else None
+        if problem:
+            raise IndexMismatchError(problem)
         self._loaded = loaded or load_index(index_dir, wanted)
         threads.for_serving()
 
@@ -170,8 +171,11 @@ class AnswerEngine:
             self._result(index, rank, p, key, idf)
             for rank, p in enumerate(passages[offset : offset + top_k], start=offset + 1)
         ]
-        keys = [search_key(index.document(p.doc_id).text[p.start : p.end]) for p in passages]
-        unrelated = not confident and off_topic(content_words(key), keys, idf)
+        unrelated = not confident and off_topic(
+            content_words(key),
+            (search_key(index.document(p.doc_id).text[p.start : p.end]) for p in passages),
+            idf,
+        )
         return Answer(question, confident, results, off_topic=unrelated)
 
     def _coverage(self, index: LoadedIndex, key: str, passage: Passage, idf: Idf) -> float:
@@ -197,8 +201,7 @@ class AnswerEngine:
     def sources(self) -> list[Source]:
         """The indexed documents, in corpus order."""
         index = self._loaded
-        keys = [int(index.manifest.documents[d][1]) for d in index.doc_ids()]
-        return [Source(*row) for row in index.store.sources(keys)]
+        return [Source(*row) for row in index.store.sources(index.doc_keys())]
 
     def context(self, doc_id: str, start: int, end: int, margin: int = 300) -> tuple[str, int, int]:
         """The excerpt with up to ``margin`` characters around it, cut at line/sentence ends."""

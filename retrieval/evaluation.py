@@ -126,8 +126,7 @@ def evaluate(
     index = engine.index
     baseline, chunk_docs = None, []
     if mode == "bigram-bm25":  # a plain baseline, built in memory from the store's chunks
-        doc_keys = [int(index.manifest.documents[d][1]) for d in index.doc_ids()]
-        rows = list(index.store.chunk_texts(doc_keys))
+        rows = list(index.store.chunk_texts(index.doc_keys()))
         chunk_docs = [doc_id for _cid, doc_id, _text in rows]
         baseline = KeywordIndex.build([bigram_tokens(search_key(t)) for _c, _d, t in rows])
     if mode in ("dense", "keyword"):

@@ -238,7 +238,7 @@ class LoadedIndex:
         """(scores, chunk ids) of the ``k`` best BM25 matches (score > 0), best first."""
         if not tokens:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        idf = {t: float(lucene_idf(max(1, self.document_frequency(t)), self.total)) for t in tokens}
+        idf = {t: self.idf(t) for t in tokens}
         parts = [
             seg.search_keywords(tokens, k, idf, dead)
             for seg, dead in zip(self.segments, self._dead_rows, strict=True)
@@ -262,6 +262,10 @@ class LoadedIndex:
                     self._documents.clear()
                 self._documents[key] = doc
         return doc
+
+    def doc_keys(self) -> list[int]:
+        """Store keys of the version's documents, in corpus order."""
+        return list(self._doc_keys.values())
 
     def doc_ids(self) -> Iterator[str]:
         """Document ids in corpus order."""

@@ -252,9 +252,8 @@ class _Job:
         self._lap("tokenising")
         self._embed(missing, texts)
         self._lap("embedding")
-        version = self._write(plan, previous, to_write, per_doc, documents, corpus)
+        version, total = self._write(plan, previous, to_write, per_doc, documents, corpus)
         self.log_step("time: " + " · ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()))
-        total = Manifest.read(version_dir(self.index_dir, version)).chunks
         return IngestResult(plan, version, total, len(missing), time.perf_counter() - started)
 
     # --- preparation --------------------------------------------------------------------
@@ -288,7 +287,8 @@ class _Job:
         ids = self.store.chunk_ids(keys)
         return ids, len(ids)
 
-    def _write(self, plan, previous, to_write, per_doc, documents, corpus) -> str:
+    def _write(self, plan, previous, to_write, per_doc, documents, corpus) -> tuple[str, int]:
+        """Write and publish the new version; (its name, its live chunks)."""
         version = new_version_name()
         next_doc, next_chunk = self.store.next_ids()
         doc_rows, chunk_rows, keys = [], [], {}
@@ -346,7 +346,7 @@ class _Job:
         kept = prune_versions(self.index_dir)
         self.store.collect_garbage({k for m in kept for k in m.doc_keys()})
         self._lap("publishing")
-        return version
+        return version, int(live)
 
     def _deleted(self, previous: Manifest | None, plan: IngestPlan) -> np.ndarray:
         if previous is None:
