@@ -23,6 +23,8 @@ _SEP = "\x1f"
 def join_tokens(tokens: Sequence[str]) -> str:
     """One chunk's tokens as the cache stores them."""
     return _SEP.join(tokens)
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,

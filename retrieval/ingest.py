@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,8 @@ class _Job:
             joined = token_strings([texts[h] for h in todo], bar.update)
             for i in range(0, len(todo), step):
                 part = todo[i : i + step]
-                self.cache.put_token_strings(TOKENS_KEY, zip(part, joined))  # next len(part)
+                strings = islice(joined, len(part))  # the next len(part) results
+                self.cache.put_token_strings(TOKENS_KEY, zip(part, strings, strict=True))
 
     def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
         """Encode what the cache lacks, committing every batch."""
