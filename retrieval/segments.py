@@ -9,8 +9,6 @@ on disk and in a reader's memory. Layout of ``segments/<name>/``::
     ids.npy         row -> chunk id (the keyword index's rows)
     dense.faiss     exact inner product (IndexIDMap2 over IndexFlatIP) below
                     ``ann_threshold`` chunks, IVF with SQ8 codes above it
-    vectors.f32     (IVF segments) the full float32 vectors, row by row, read
-                    from disk for the few candidates a query re-ranks exactly
     keywords/       bm25s index, loaded memory-mapped
 """
 
@@ -30,7 +28,6 @@ from retrieval.durable import fsync_dir, fsync_files
 from retrieval.keywords import KeywordIndex
 
 SEGMENTS = "segments"
-VECTORS = "vectors.f32"
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,6 @@ class SegmentSettings:
     nlist_per_sqrt: float = 4.0  # IVF lists = nlist_per_sqrt * sqrt(n)
     nprobe_share: float = 1 / 8  # lists probed per query, as a share of nlist (min 32)
     train_per_list: int = 40  # training sample = train_per_list * nlist vectors (capped at n)
-    rerank_factor: int = 2  # IVF: fetch rerank_factor * k by SQ8 codes, re-rank them exactly
 
 
 def _dense_index(vectors: np.ndarray, ids: np.ndarray, settings: SegmentSettings) -> tuple:
@@ -89,9 +85,6 @@ def write_segment(
     np.save(work / "ids.npy", ids)
     dense, meta = _dense_index(vectors, ids, settings)
     faiss.write_index(dense, str(work / "dense.faiss"))
-    if meta["dense"] != "flat":
-        vectors.tofile(work / VECTORS)
-        meta["rerank_factor"] = settings.rerank_factor
     KeywordIndex.build(tokens).save(work / "keywords")
     meta = {"name": name, "size": int(len(ids)), **meta}
     (work / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -114,30 +107,10 @@ class Segment:
         self.size = int(self.meta["size"])
         self.dense = faiss.read_index(str(folder / "dense.faiss"))
         self.keywords = KeywordIndex.load(folder / "keywords")
-        self._vectors: int | None = None  # file descriptor of vectors.f32 (IVF segments)
-        self._row_order: np.ndarray | None = None  # argsort of ids, if ids are not ascending
-        if self.meta["dense"] != "flat" and (folder / VECTORS).is_file():
-            self._vectors = os.open(folder / VECTORS, os.O_RDONLY)
-            if len(self.ids) > 1 and not bool(np.all(np.diff(self.ids) > 0)):
-                self._row_order = np.argsort(self.ids)
-
-    def close(self) -> None:
-        if self._vectors is not None:
-            os.close(self._vectors)
-            self._vectors = None
-
-    def __del__(self) -> None:
-        self.close()
 
     def search_dense(self, query: np.ndarray, k: int, selector=None):
         """(scores, chunk ids) of the ``k`` nearest chunks that ``selector`` (a FAISS
-        IDSelector excluding deleted chunks, or None) lets through, best first.
-
-        IVF segments find ``rerank_factor * k`` candidates by their SQ8 codes and
-        re-score them with the full vectors read from disk (a few hundred reads of
-        one row each, from the page cache once warm): the 8-bit codes alone misorder
-        close neighbours (recall@10 0.95 needed half of all lists probed at 1M chunks).
-        """
+        IDSelector excluding deleted chunks, or None) lets through."""
         import faiss
 
         k = min(k, self.size)
@@ -145,31 +118,11 @@ class Segment:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         if self.meta["dense"] == "flat":
             params = faiss.SearchParameters(sel=selector) if selector else None
-            scores, ids = self.dense.search(query.reshape(1, -1), k, params=params)
-            keep = ids[0] >= 0
-            return scores[0][keep], ids[0][keep]
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=self.meta["nprobe"])
-        fetch = k if self._vectors is None else min(self.size, k * self.meta["rerank_factor"])
-        scores, ids = self.dense.search(query.reshape(1, -1), fetch, params=params)
-        ids = ids[0][ids[0] >= 0]
-        if self._vectors is None:
-            return scores[0][: len(ids)], ids
-        exact = self._rows(ids) @ query
-        best = np.argsort(-exact, kind="stable")[:k]
-        return exact[best], ids[best]
-
-    def _rows(self, ids: np.ndarray) -> np.ndarray:
-        """The full vectors of chunks ``ids`` (all in this segment), read from disk."""
-        dim = self.dense.d
-        if self._row_order is None:
-            rows = np.searchsorted(self.ids, ids)
         else:
-            rows = self._row_order[np.searchsorted(self.ids, ids, sorter=self._row_order)]
-        out = np.empty((len(ids), dim), np.float32)
-        width = dim * 4
-        for i, row in enumerate(rows.tolist()):
-            out[i] = np.frombuffer(os.pread(self._vectors, width, row * width), np.float32)
-        return out
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.meta["nprobe"])
+        scores, ids = self.dense.search(query.reshape(1, -1), k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
 
     def search_keywords(
         self, tokens: Sequence[str], k: int, idf: dict[str, float], dead_rows: np.ndarray | None
