@@ -42,6 +42,9 @@ _RANK = {"编": 0, "部分": 0, "章": 1, "节": 2}
 # heading) after them shows their list has ended.
 _ITEMS = {"一是", "1.", "（1）", "①"}
 BREAK_MAX_CHARS = 25
+# 一是/二是 enumerate points in prose: the paragraph they open is the whole item (what
+# follows may be the next topic of a speech or report, not a part of the point).
+_PARAGRAPH_ONLY = {"一是"}
 # 第十二条 opening a paragraph; not 第十二条规定的/第十二条、第十三条 (references).
 _ARTICLE = re.compile(rf"^(第{_NUM}条)(?![规的所中之、和至或及第款项])")
 _SENTENCE_END = re.compile(r"[。！？!?]")
@@ -164,6 +167,8 @@ class _Stack:
                 return
 
     def apply(self, line: str) -> None:
+        if self.items and self.items[-1][0] in _PARAGRAPH_ONLY:
+            self.items.pop()  # 一是… labels its own paragraph only
         found = classify(line)
         if found is None:
             if _is_break(line):
