@@ -58,7 +58,11 @@ def test_items_and_references_inside_articles_are_not_structure(regulation: Docu
     assert at(regulation, "应当在竣工后六个月内").article == "第七条"
     assert at(regulation, "擅自调整票价").article == "第十二条"
     articles = [pos.article for _, pos in changes(regulation.text) if pos.article]
-    assert articles == [f"第{n}条" for n in "一二三四五六七八九十"] + ["第十一条", "第十二条", "第十三条"]
+    assert articles == [f"第{n}条" for n in "一二三四五六七八九十"] + [
+        "第十一条",
+        "第十二条",
+        "第十三条",
+    ]
 
 
 def test_regulation_number_and_issuer(regulation: Document) -> None:
@@ -215,14 +219,22 @@ def test_chunks_carry_the_position_where_they_begin(regulation: Document) -> Non
             "北京市发展和改革委员会",
         ),
         (
-            "根据《国务院关于某事的通知》（国发〔2015〕12号），制定本办法。\n第一条　为了规范管理，制定本办法。",
+            "根据《国务院关于某事的通知》（国发〔2015〕12号），制定本办法。\n"
+            "第一条　为了规范管理，制定本办法。",
             None,
             None,  # cited in running text: another document's number
             None,
         ),
-        ("津政发[2020]3号\n天津市人民政府关于某事的意见\n正文。", None, "津政发[2020]3号", "天津市人民政府"),
+        (
+            "津政发[2020]3号\n天津市人民政府关于某事的意见\n正文。",
+            None,
+            "津政发[2020]3号",
+            "天津市人民政府",
+        ),
     ],
 )
-def test_document_info(text: str, title: str | None, number: str | None, issuer: str | None) -> None:
+def test_document_info(
+    text: str, title: str | None, number: str | None, issuer: str | None
+) -> None:
     info = document_info(text, title)
     assert (info.doc_number, info.issuer) == (number, issuer)
