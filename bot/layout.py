@@ -130,19 +130,26 @@ def _clip(text: str, size: int) -> str:
 
 
 def short_section(section: str | None, size: int = WHERE_CHARS) -> str | None:
-    """A heading path within about ``size`` characters: whole if it fits, else the outer
-    headings shortened to their numbers (``二、…``), middle ones dropped if still too long,
-    and the innermost heading cut to the room left."""
+    """A heading path within about ``size`` characters: whole if it fits; else the outer
+    headings shortened to their numbers (``二、…``), then middle ones dropped (``…``), so
+    the innermost heading keeps a readable start; it is cut to the room left."""
     if not section or len(section) <= size:
         return section
     labels = section.split(SEPARATOR)
-    outer = [(marker_of(label) or label[:4]) + ELLIPSIS for label in labels[:-1]]
-    if len(outer) > 2 and len(SEPARATOR.join(outer)) > size // 2:
-        outer = [outer[0], ELLIPSIS, outer[-1]]
-    head = SEPARATOR.join([*outer, ""]) if outer else ""
     last = labels[-1]
-    room = max(size - len(head), len(marker_of(last)) + 1, 2)
-    return head + _clip(last, room)
+    outer = [(marker_of(label) or label[:4]) + ELLIPSIS for label in labels[:-1]]
+    choices = [outer]
+    if len(outer) > 2:
+        choices.append([outer[0], ELLIPSIS, outer[-1]])
+    if len(outer) > 1:
+        choices.append([outer[0], ELLIPSIS])
+    choices += [[ELLIPSIS], []] if outer else [[]]
+    readable = max(len(marker_of(last)) + 1, min(len(last), 12))
+    for heads in choices:
+        head = SEPARATOR.join([*heads, ""]) if heads else ""
+        if size - len(head) >= readable or not heads:
+            return head + _clip(last, max(size - len(head), 2))
+    return _clip(last, size)
 
 
 def where(result: Result, size: int = WHERE_CHARS) -> str | None:
