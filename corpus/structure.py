@@ -20,6 +20,8 @@ from dataclasses import dataclass
 SEPARATOR = " › "  # between the labels of a heading path
 HEADING_MAX_CHARS = 60  # a stand-alone heading line
 LEAD_MAX_CHARS = 40  # a heading that is the first sentence of its paragraph
+NUMBER_LINE_MAX_CHARS = 40  # a line stating the document number (文号)
+ISSUER_LINE_MAX_CHARS = 120  # a line stating the issuer (title, red head, signature, 通过)
 
 _CN = "一二三四五六七八九十"
 _NUM = f"[{_CN}百零〇两\\d]+"
@@ -253,6 +255,8 @@ def document_info(text: str, title: str | None = None) -> DocumentInfo:
     ends = lines[:10] + lines[-10:] if len(lines) > 20 else lines
     doc_number = None
     for line in ends:
+        if len(line) > NUMBER_LINE_MAX_CHARS:
+            continue
         match = _DOC_NUMBER.search(line)
         if match and len(line) - len(match.group()) <= 6:
             doc_number = _SPACES.sub("", match.group())
@@ -261,7 +265,7 @@ def document_info(text: str, title: str | None = None) -> DocumentInfo:
 
 
 def _issuer(lines: list[str], title: str | None) -> str | None:
-    head = lines[:8]
+    head = [line for line in lines[:8] if len(line) <= ISSUER_LINE_MAX_CHARS]
     for line in head:
         match = _PASSED_BY.search(line)
         if match:
@@ -270,13 +274,13 @@ def _issuer(lines: list[str], title: str | None) -> str | None:
         match = _RED_HEAD.match(line)
         if match:
             return match.group(1)
-    for line in ([title] if title else []) + lines[:3]:
+    for line in ([title] if title else []) + head[:3]:
         match = _TITLE_ISSUER.match(line.strip())
         if match:
             return match.group(1)
     # a signature: an organisation on its own line, then the date, at the end
     tail = lines[-8:]
     for line, after in zip(tail, tail[1:], strict=False):
-        if _DATE_LINE.match(after) and _ORG.match(line):
+        if len(line) <= ISSUER_LINE_MAX_CHARS and _DATE_LINE.match(after) and _ORG.match(line):
             return line
     return None
