@@ -297,7 +297,10 @@ class _Job:
             keys[doc.doc_id] = next_doc
             doc_rows.append((next_doc, doc))
             for c in doc_chunks:
-                chunk_rows.append((next_chunk, next_doc, c.index, c.start, c.end, c.text_hash))
+                chunk_rows.append(
+                    (next_chunk, next_doc, c.index, c.start, c.end, c.text_hash)
+                    + (c.section, c.article)
+                )
                 next_chunk += 1
             next_doc += 1
         self.store.append(doc_rows, chunk_rows)

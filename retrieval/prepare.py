@@ -26,13 +26,16 @@ _BATCH = 256
 
 @dataclass(frozen=True)
 class PreparedChunk:
-    """A chunk of a document, located and hashed (its text is ``doc.text[start:end]``)."""
+    """A chunk of a document, located and hashed (its text is ``doc.text[start:end]``);
+    ``section``/``article`` as in :class:`corpus.chunking.Chunk`."""
 
     doc_id: str
     index: int
     start: int
     end: int
     text_hash: str
+    section: str | None = None
+    article: str | None = None
 
 
 def workers() -> int:
@@ -44,7 +47,9 @@ def workers() -> int:
 def _chunk_batch(documents: Sequence[Document]) -> list[list[PreparedChunk]]:
     return [
         [
-            PreparedChunk(c.doc_id, c.index, c.start, c.end, text_hash(c.text))
+            PreparedChunk(
+                c.doc_id, c.index, c.start, c.end, text_hash(c.text), c.section, c.article
+            )
             for c in chunk_document(doc)
         ]
         for doc in documents
