@@ -195,7 +195,7 @@ class AnswerEngine:
             excerpt=excerpt,
             start=p.start,
             end=p.end,
-            marks=mark_sentences(excerpt, key, idf),
+            marks=mark_sentences(excerpt, key, idf, doc.title),
         )
 
     def sources(self) -> list[Source]:
