@@ -7,11 +7,21 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a word found in many sentences of the excerpt counts less there (the topic of a
   passage appears everywhere; what the question asks about appears once);
 * a word found only in part (some of its characters) counts half as much;
-* a 什么时候/哪一年 question prefers a sentence with a date, a 多少/几个 question one
-  with a number;
+* a word of the document's title counts less (:data:`TITLE_WEIGHT`): the subject is
+  named all over a document, the asked-for detail once (蓝线裸顶鲷的体长 → 本鱼体长可达…);
+* question words themselves (什么, 多少, 哪里) are not matched;
+* a sentence of the asked-for type is preferred: a date for 什么时候/哪一年, a number for
+  多少/几个, a place for 哪里/在哪; a 什么是X / X是什么 question prefers the sentence
+  that opens with X (a definition);
 * a line with no sentence end (a title, a heading) counts half;
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
-  so is a runner-up scoring at least 3/4 of the best (the answer often spans two).
+  so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
+  (an answer often runs on into the next sentence);
+* a marked sentence longer than :data:`LONG_SENTENCE` is cut to its best-matching run of
+  clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short.
+
+The constants were tuned on half of the CMRC 2018 trial questions (split by passage) and
+checked on the other half; see docs/answers.md.
 
 ``idf`` is any callable ``token -> weight``; nothing here reads the whole corpus.
 """
@@ -56,23 +66,21 @@ _NUMBER = re.compile(
 _ASKS_PLACE = re.compile(
     r"哪里|哪儿|什么地方|何地|在哪|哪个(?:国家|城市|省|地区|地方)|哪[国省市县]"
 )
-_PLACE = re.compile(r"[省市县区州国岛镇村乡洲]|位于|地区|一带|境内")
+_PLACE = re.compile(r"[省市县区州镇村乡岛]|位于|坐落|地处|地区|一带|境内")
 _TYPES = ((_ASKS_DATE, _DATE), (_ASKS_NUMBER, _NUMBER), (_ASKS_PLACE, _PLACE))
 _ASKS_DEFINITION = re.compile(
-    r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$|^(?P<b>.+?)(?:是什么|指什么|是指什么|的定义是什么|的含义是什么)[?？]?$"
+    r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$"
+    r"|^(?P<b>.+?)(?:是什么|指什么|是指什么|的定义是什么|的含义是什么)[?？]?$"
 )
 _CLAUSE_END = re.compile(r"[，,：:]")
 _INTRODUCES = re.compile(r"[：:]\s*$")
 _ENDED = re.compile(r"[。！？；…!?;：:][”’」』）)】》\"']*\s*$")
 RUNNER_UP = 0.75  # a second sentence scoring this close to the best is marked too
-DROP_ASKING = True
-GROUP = False
-NTYPES = 3
-TITLE_WEIGHT = 0.3
-NEIGHBOUR = 0.5
-DEFINITION_BONUS = 1.0
-LONG_SENTENCE = 150
-CLAUSE_WINDOW = 120
+NEIGHBOUR = 0.5  # ... or an adjacent one scoring this close
+TITLE_WEIGHT = 0.3  # weight of a question word found in the document's title
+DEFINITION_BONUS = 1.0  # relative bonus for the sentence that opens with the defined term
+LONG_SENTENCE = 150  # a marked sentence longer than this is cut to its best clauses ...
+CLAUSE_WINDOW = 120  # ... at most this long
 HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
 
 
@@ -82,11 +90,7 @@ Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedI
 def question_words(question_key: str) -> list[str]:
     """The distinct words of a normalised question that can match text (question words
     such as 什么 or 多少 left out: they say what is asked, not where it is)."""
-    words = (
-        w
-        for w in jieba_words(question_key)
-        if _CONTENT.search(w) and (not DROP_ASKING or w not in _ASKING)
-    )
+    words = (w for w in jieba_words(question_key) if _CONTENT.search(w) and w not in _ASKING)
     return list(dict.fromkeys(words))
 
 
@@ -102,7 +106,7 @@ def _found(word: str, sentence_key: str) -> float:
 
 def asked_type(question_key: str) -> re.Pattern[str] | None:
     """What the answer looks like, from the question word: a date, a number, a place."""
-    for asks, looks in _TYPES[:NTYPES]:
+    for asks, looks in _TYPES:
         if asks.search(question_key):
             return looks
     return None
@@ -125,16 +129,14 @@ def _defines(sentence_key: str, subject: str) -> bool:
 class _Scorer:
     """Scores pieces of one excerpt against one question (see the module docstring)."""
 
-    def __init__(
-        self, spans: list[Span], keys: list[str], question_key: str, idf: IdfFn, title: str
-    ) -> None:
+    def __init__(self, keys: list[str], question_key: str, idf: IdfFn, title: str) -> None:
         self.words = question_words(question_key)
         found = [{w: f for w in self.words if (f := _found(w, k))} for k in keys]
         spread: Counter[str] = Counter()
         for match in found:
             spread.update(match)
         title_key = search_key(title)
-        n = len(spans)
+        n = len(keys)
         self.weights = {  # damped IDF, less for words all over the excerpt or in the title
             w: (TITLE_WEIGHT if title_key and w in title_key else 1.0)
             * idf(w) ** IDF_POWER
@@ -145,6 +147,7 @@ class _Scorer:
         self.defined = _defined(question_key)
 
     def score(self, key: str) -> float:
+        """How well a sentence (or a run of clauses), as a search key, answers."""
         score = sum(weight * _found(w, key) for w, weight in self.weights.items())
         if self.looks is not None and self.looks.search(key):
             score *= 1 + TYPE_BONUS
@@ -165,7 +168,7 @@ def _scored(
 ) -> tuple[list[tuple[Span, float]], _Scorer]:
     spans = split_sentences(text)
     keys = [search_key(text[a:b]) for a, b in spans]
-    scorer = _Scorer(spans, keys, question_key, idf, title)
+    scorer = _Scorer(keys, question_key, idf, title)
     scored = []
     for span, key in zip(spans, keys, strict=True):
         score = scorer.score(key)
