@@ -7,8 +7,9 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a word found in many sentences of the excerpt counts less there (the topic of a
   passage appears everywhere; what the question asks about appears once);
 * a word found only in part (some of its characters) counts half as much;
-* a word of the document's title counts less (:data:`TITLE_WEIGHT`): the subject is
-  named all over a document, the asked-for detail once (蓝线裸顶鲷的体长 → 本鱼体长可达…);
+* words of the document's title count less, the more so the more of the title they make
+  up (down to :data:`TITLE_WEIGHT`): the subject is named all over a document, the
+  asked-for detail once (蓝线裸顶鲷的体长 → 本鱼体长可达…);
 * question words themselves (什么, 多少, 哪里) are not matched;
 * a sentence of the asked-for type is preferred: a date for 什么时候/哪一年, a number for
   多少/几个, a place for 哪里/在哪; a 什么是X / X是什么 question prefers the sentence
@@ -77,7 +78,7 @@ _INTRODUCES = re.compile(r"[：:]\s*$")
 _ENDED = re.compile(r"[。！？；…!?;：:][”’」』）)】》\"']*\s*$")
 RUNNER_UP = 0.75  # a second sentence scoring this close to the best is marked too
 NEIGHBOUR = 0.5  # ... or an adjacent one scoring this close
-TITLE_WEIGHT = 0.3  # weight of a question word found in the document's title
+TITLE_WEIGHT = 0.3  # weight of question words that make up the whole title
 DEFINITION_BONUS = 1.0  # relative bonus for the sentence that opens with the defined term
 LONG_SENTENCE = 150  # a marked sentence longer than this is cut to its best clauses ...
 CLAUSE_WINDOW = 120  # ... at most this long
@@ -126,6 +127,22 @@ def _defines(sentence_key: str, subject: str) -> bool:
     return sentence_key.lstrip(" \"'“”「」《》").startswith(subject)
 
 
+def _subject_weight(words: Sequence[str], title_key: str) -> dict[str, float]:
+    """The weight of the question words found in the title: the more of the title they
+    cover, the more the title names the question's subject (a short name such as
+    蓝线裸顶鲷 is all subject; a long headline only in part)."""
+    inside = [w for w in words if w in title_key]
+    if not inside:
+        return {}
+    covered = set()
+    for w in inside:
+        start = title_key.find(w)
+        covered.update(range(start, start + len(w)))
+    share = len(covered) / len(title_key.replace(" ", ""))
+    weight = 1 - (1 - TITLE_WEIGHT) * min(1.0, share)
+    return dict.fromkeys(inside, weight)
+
+
 class _Scorer:
     """Scores pieces of one excerpt against one question (see the module docstring)."""
 
@@ -135,12 +152,10 @@ class _Scorer:
         spread: Counter[str] = Counter()
         for match in found:
             spread.update(match)
-        title_key = search_key(title)
+        subject = _subject_weight(self.words, search_key(title))
         n = len(keys)
         self.weights = {  # damped IDF, less for words all over the excerpt or in the title
-            w: (TITLE_WEIGHT if title_key and w in title_key else 1.0)
-            * idf(w) ** IDF_POWER
-            * math.log(1 + n / spread[w])
+            w: subject.get(w, 1.0) * idf(w) ** IDF_POWER * math.log(1 + n / spread[w])
             for w in spread
         }
         self.looks = asked_type(question_key)
@@ -228,7 +243,7 @@ def mark_sentences(text: str, question_key: str, idf: IdfFn, title: str = "") ->
     marks = [best]
     others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
     if others:
-        marks.append(max(others, key=lambda i: scored[i][1] / bar(i)))
+        marks.append(max(others, key=lambda i: scored[i][1]))
     return tuple(_narrowed(text, scored[i][0], scorer) for i in sorted(marks))
 
 
