@@ -160,7 +160,9 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="the index for every --queries")
     parser.add_argument("--queries", type=Path, action="append", default=[])
     parser.add_argument("--window", type=int, default=300)
-    parser.add_argument("--limit", type=int, help="at most this many questions per set")
+    parser.add_argument(
+        "--limit", type=int, help="the first N answerable questions of each set (before --part)"
+    )
     parser.add_argument("--part", choices=("all", "tune", "held-out"), default="all")
     parser.add_argument("--show", type=int, default=0, help="print the N first misses")
     parser.add_argument("--save", type=Path, help="write the answers asked (JSON Lines)")
@@ -191,11 +193,10 @@ def main() -> None:
             if index not in engines:
                 engines[index] = AnswerEngine.open(index, build_if_missing=False)
             engine = engines[index]
-        queries = [
-            q
-            for q in read_queries(path)
-            if q.doc_id and q.answers and q.question.strip() and in_part(q.doc_id, args.part)
-        ][: args.limit]
+        answerable = [
+            q for q in read_queries(path) if q.doc_id and q.answers and q.question.strip()
+        ]
+        queries = [q for q in answerable[: args.limit] if in_part(q.doc_id, args.part)]
         report = measure(answers(engine, index, queries, replay, args.as_saved), args.window, saved)
         misses = report.pop("_misses")
         print(json.dumps({"set": str(path), "part": args.part, **report}, ensure_ascii=False))

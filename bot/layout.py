@@ -27,7 +27,7 @@ EXAMPLES = (
 OFF_TOPIC_EXAMPLES = (EXAMPLES[0], EXAMPLES[2])  # suggested when a question is off-topic
 WEAK_SHOWN = 2  # candidates shown under a not-confident note
 LEAD_CHARS = 300  # the answer line is cut around its marks beyond this
-LINE_CHARS = 120  # a compact result's sentence
+LINE_CHARS = 160  # a compact result's sentence (a long marked sentence is cut to ~150)
 CONTEXT_CHARS = 450  # the context shown under the answer line
 
 

@@ -82,6 +82,7 @@ TITLE_WEIGHT = 0.3  # weight of question words that make up the whole title
 DEFINITION_BONUS = 1.0  # relative bonus for the sentence that opens with the defined term
 LONG_SENTENCE = 150  # a marked sentence longer than this is cut to its best clauses ...
 CLAUSE_WINDOW = 120  # ... at most this long
+PAIR_CHARS = 200  # two marks longer than this together: only the best (the line stays short)
 HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
 
 
@@ -240,11 +241,13 @@ def mark_sentences(text: str, question_key: str, idf: IdfFn, title: str = "") ->
     def bar(i: int) -> float:  # a neighbour continues the answer more often than a far one
         return (NEIGHBOUR if abs(i - best) == 1 else RUNNER_UP) * score
 
-    marks = [best]
     others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
+    spans = [_narrowed(text, span, scorer)]
     if others:
-        marks.append(max(others, key=lambda i: scored[i][1]))
-    return tuple(_narrowed(text, scored[i][0], scorer) for i in sorted(marks))
+        second = _narrowed(text, scored[max(others, key=lambda i: scored[i][1])][0], scorer)
+        if (spans[0][1] - spans[0][0]) + (second[1] - second[0]) <= PAIR_CHARS:
+            spans.append(second)
+    return tuple(sorted(spans))
 
 
 def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> bool:
