@@ -191,7 +191,7 @@ class AnswerEngine:
     ) -> Result:
         doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
-        marks = mark_sentences(excerpt, key, idf)
+        marks = mark_sentences(excerpt, key, idf, doc.title)
         where, row = _where(doc.text, p, marks, rows)
         return Result(
             rank=rank,

@@ -7,11 +7,22 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a word found in many sentences of the excerpt counts less there (the topic of a
   passage appears everywhere; what the question asks about appears once);
 * a word found only in part (some of its characters) counts half as much;
-* a 什么时候/哪一年 question prefers a sentence with a date, a 多少/几个 question one
-  with a number;
+* words of the document's title count less, the more so the more of the title they make
+  up (down to :data:`TITLE_WEIGHT`): the subject is named all over a document, the
+  asked-for detail once (蓝线裸顶鲷的体长 → 本鱼体长可达…);
+* question words themselves (什么, 多少, 哪里) are not matched;
+* a sentence of the asked-for type is preferred: a date for 什么时候/哪一年, a number for
+  多少/几个, a place for 哪里/在哪; a 什么是X / X是什么 question prefers the sentence
+  that opens with X (a definition);
 * a line with no sentence end (a title, a heading) counts half;
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
-  so is a runner-up scoring at least 3/4 of the best (the answer often spans two).
+  so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
+  (an answer often runs on into the next sentence);
+* a marked sentence longer than :data:`LONG_SENTENCE` is cut to its best-matching run of
+  clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short.
+
+The constants were tuned on half of the CMRC 2018 trial questions (split by passage) and
+checked on the other half; see docs/answers.md.
 
 ``idf`` is any callable ``token -> weight``; nothing here reads the whole corpus.
 """
@@ -32,11 +43,15 @@ IdfFn = Callable[[str], float]
 
 IDF_POWER = 0.5
 PARTIAL = 0.5  # weight of a word only some of whose characters occur
-TYPE_BONUS = 0.1  # relative bonus for a sentence of the asked-for type
+TYPE_BONUS = 0.3  # relative bonus for a sentence of the asked-for type
 OFF_TOPIC_REACH = 0.3  # below this share of its content words found, a question is off-topic
 
 _CONTENT = re.compile(r"[\u3400-\u9fff0-9a-z]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_ASKING = frozenset(
+    "什么 什么样 多少 哪 哪些 哪里 哪儿 哪个 哪位 哪一 谁 几 几个 何 何时 何地 如何 怎么 "
+    "怎样 怎么样 为什么 为何 是否 吗 呢 多 多大 多高 多长 多久 哪年 哪一年".split()
+)
 _ASKS_DATE = re.compile(
     r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|什么时间|几时|日期|\bwhen\b"
 )
@@ -49,9 +64,25 @@ _DATE = re.compile(
 _NUMBER = re.compile(
     r"(?<![a-z0-9])\d|[一二三四五六七八九十百千万亿两]+[个项次位家条年天人名种届座所岁倍万亿%米]"
 )
+_ASKS_PLACE = re.compile(
+    r"哪里|哪儿|什么地方|何地|在哪|哪个(?:国家|城市|省|地区|地方)|哪[国省市县]"
+)
+_PLACE = re.compile(r"[省市县区州镇村乡岛]|位于|坐落|地处|地区|一带|境内")
+_TYPES = ((_ASKS_DATE, _DATE), (_ASKS_NUMBER, _NUMBER), (_ASKS_PLACE, _PLACE))
+_ASKS_DEFINITION = re.compile(
+    r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$"
+    r"|^(?P<b>.+?)(?:是什么|指什么|是指什么|的定义是什么|的含义是什么)[?？]?$"
+)
+_CLAUSE_END = re.compile(r"[，,：:]")
 _INTRODUCES = re.compile(r"[：:]\s*$")
 _ENDED = re.compile(r"[。！？；…!?;：:][”’」』）)】》\"']*\s*$")
 RUNNER_UP = 0.75  # a second sentence scoring this close to the best is marked too
+NEIGHBOUR = 0.5  # ... or an adjacent one scoring this close
+TITLE_WEIGHT = 0.3  # weight of question words that make up the whole title
+DEFINITION_BONUS = 1.0  # relative bonus for the sentence that opens with the defined term
+LONG_SENTENCE = 150  # a marked sentence longer than this is cut to its best clauses ...
+CLAUSE_WINDOW = 120  # ... at most this long
+PAIR_CHARS = 200  # two marks longer than this together: only the best (the line stays short)
 HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
 
 
@@ -59,8 +90,10 @@ Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedI
 
 
 def question_words(question_key: str) -> list[str]:
-    """The distinct words of a normalised question that can match text."""
-    return list(dict.fromkeys(w for w in jieba_words(question_key) if _CONTENT.search(w)))
+    """The distinct words of a normalised question that can match text (question words
+    such as 什么 or 多少 left out: they say what is asked, not where it is)."""
+    words = (w for w in jieba_words(question_key) if _CONTENT.search(w) and w not in _ASKING)
+    return list(dict.fromkeys(words))
 
 
 def _found(word: str, sentence_key: str) -> float:
@@ -73,37 +106,129 @@ def _found(word: str, sentence_key: str) -> float:
     return PARTIAL * share
 
 
-def sentence_scores(text: str, question_key: str, idf: IdfFn) -> list[tuple[Span, float]]:
-    """Each sentence span of ``text`` with how well it matches the question."""
-    spans = split_sentences(text)
-    words = question_words(question_key)
-    keys = [search_key(text[a:b]) for a, b in spans]
-    found = [{w: f for w in words if (f := _found(w, k))} for k in keys]
-    spread: Counter[str] = Counter()
-    for match in found:
-        spread.update(match)
-    n = len(spans)
+def asked_type(question_key: str) -> re.Pattern[str] | None:
+    """What the answer looks like, from the question word: a date, a number, a place."""
+    for asks, looks in _TYPES:
+        if asks.search(question_key):
+            return looks
+    return None
 
-    def weight(word: str) -> float:  # damped IDF, less for words all over the excerpt
-        return idf(word) ** IDF_POWER * math.log(1 + n / spread[word])
 
-    asks_date = bool(_ASKS_DATE.search(question_key))
-    asks_number = not asks_date and bool(_ASKS_NUMBER.search(question_key))
-    scored = []
-    for span, key, match in zip(spans, keys, found, strict=True):
-        score = sum(weight(w) * f for w, f in match.items())
-        if (asks_date and _DATE.search(key)) or (asks_number and _NUMBER.search(key)):
+def _defined(question_key: str) -> str:
+    """What a 什么是X / X是什么 question asks to define ('' for other questions)."""
+    match = _ASKS_DEFINITION.search(question_key.strip())
+    if not match:
+        return ""
+    subject = (match["a"] or match["b"]).strip(" \"'“”「」《》")
+    return subject if 2 <= len(subject) <= 20 else ""
+
+
+def _defines(sentence_key: str, subject: str) -> bool:
+    """Whether a sentence opens with ``subject`` (as a definition does: X是…, X（…），指…)."""
+    return sentence_key.lstrip(" \"'“”「」《》").startswith(subject)
+
+
+def _subject_weight(words: Sequence[str], title_key: str) -> dict[str, float]:
+    """The weight of the question words found in the title: the more of the title they
+    cover, the more the title names the question's subject (a short name such as
+    蓝线裸顶鲷 is all subject; a long headline only in part)."""
+    inside = [w for w in words if w in title_key]
+    if not inside:
+        return {}
+    covered = set()
+    for w in inside:
+        start = title_key.find(w)
+        covered.update(range(start, start + len(w)))
+    share = len(covered) / len(title_key.replace(" ", ""))
+    weight = 1 - (1 - TITLE_WEIGHT) * min(1.0, share)
+    return dict.fromkeys(inside, weight)
+
+
+class _Scorer:
+    """Scores pieces of one excerpt against one question (see the module docstring)."""
+
+    def __init__(self, keys: list[str], question_key: str, idf: IdfFn, title: str) -> None:
+        self.words = question_words(question_key)
+        found = [{w: f for w in self.words if (f := _found(w, k))} for k in keys]
+        spread: Counter[str] = Counter()
+        for match in found:
+            spread.update(match)
+        subject = _subject_weight(self.words, search_key(title))
+        n = len(keys)
+        self.weights = {  # damped IDF, less for words all over the excerpt or in the title
+            w: subject.get(w, 1.0) * idf(w) ** IDF_POWER * math.log(1 + n / spread[w])
+            for w in spread
+        }
+        self.looks = asked_type(question_key)
+        self.defined = _defined(question_key)
+
+    def score(self, key: str) -> float:
+        """How well a sentence (or a run of clauses), as a search key, answers."""
+        score = sum(weight * _found(w, key) for w, weight in self.weights.items())
+        if self.looks is not None and self.looks.search(key):
             score *= 1 + TYPE_BONUS
+        if self.defined and _defines(key, self.defined):
+            score *= 1 + DEFINITION_BONUS
+        return score
+
+
+def sentence_scores(
+    text: str, question_key: str, idf: IdfFn, title: str = ""
+) -> list[tuple[Span, float]]:
+    """Each sentence span of ``text`` with how well it matches the question."""
+    return _scored(text, question_key, idf, title)[0]
+
+
+def _scored(
+    text: str, question_key: str, idf: IdfFn, title: str
+) -> tuple[list[tuple[Span, float]], _Scorer]:
+    spans = split_sentences(text)
+    keys = [search_key(text[a:b]) for a, b in spans]
+    scorer = _Scorer(keys, question_key, idf, title)
+    scored = []
+    for span, key in zip(spans, keys, strict=True):
+        score = scorer.score(key)
         if not _ENDED.search(key):
             score *= HEADING
         scored.append((span, score))
-    return scored
+    return scored, scorer
 
 
-def mark_sentences(text: str, question_key: str, idf: IdfFn) -> tuple[Span, ...]:
-    """The best-matching sentence, plus the next one when it ends in a colon or a close
-    runner-up; ``()`` when no word of the question occurs."""
-    scored = sentence_scores(text, question_key, idf)
+def _clauses(text: str, span: Span) -> list[Span]:
+    """The clauses of a sentence: cut after each comma or colon."""
+    start, end = span
+    cuts = [m.end() for m in _CLAUSE_END.finditer(text, start, end)]
+    bounds = [start, *(c for c in cuts if start < c < end), end]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+
+
+def _narrowed(text: str, span: Span, scorer: _Scorer) -> Span:
+    """A very long sentence cut to the run of clauses that matches best (at most
+    :data:`CLAUSE_WINDOW` chars, so the answer line reads first); others as they are."""
+    if span[1] - span[0] <= LONG_SENTENCE:
+        return span
+    clauses = _clauses(text, span)
+    best, best_score = span, -1.0
+    for i in range(len(clauses)):
+        for j in range(i, len(clauses)):
+            a, b = clauses[i][0], clauses[j][1]
+            if b - a > CLAUSE_WINDOW and j > i:
+                break
+            # ties go to the longer run: the answer often follows the words it shares
+            score = scorer.score(search_key(text[a:b])) + 1e-6 * (b - a)
+            if score > best_score:
+                best, best_score = (a, b), score
+    a, b = best
+    while b > a and text[b - 1] in "，,、：: ":  # no dangling comma
+        b -= 1
+    return (a, b)
+
+
+def mark_sentences(text: str, question_key: str, idf: IdfFn, title: str = "") -> tuple[Span, ...]:
+    """The best-matching sentence, plus the next one when it ends in a colon or a runner-up
+    scores close to it (a neighbour need not be as close); a very long sentence is cut to
+    its best clauses. ``()`` when no word of the question occurs."""
+    scored, scorer = _scored(text, question_key, idf, title)
     if not scored:
         return ()
     best = max(range(len(scored)), key=lambda i: scored[i][1])
@@ -112,12 +237,17 @@ def mark_sentences(text: str, question_key: str, idf: IdfFn) -> tuple[Span, ...]
         return ()
     if _INTRODUCES.search(text[span[0] : span[1]]) and best + 1 < len(scored):
         return (span, scored[best + 1][0])
-    runner_up = max(
-        (i for i in range(len(scored)) if i != best), key=lambda i: scored[i][1], default=None
-    )
-    if runner_up is not None and scored[runner_up][1] >= RUNNER_UP * score:
-        return tuple(sorted((span, scored[runner_up][0])))
-    return (span,)
+
+    def bar(i: int) -> float:  # a neighbour continues the answer more often than a far one
+        return (NEIGHBOUR if abs(i - best) == 1 else RUNNER_UP) * score
+
+    others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
+    spans = [_narrowed(text, span, scorer)]
+    if others:
+        second = _narrowed(text, scored[max(others, key=lambda i: scored[i][1])][0], scorer)
+        if (spans[0][1] - spans[0][0]) + (second[1] - second[0]) <= PAIR_CHARS:
+            spans.append(second)
+    return tuple(sorted(spans))
 
 
 def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> bool:

@@ -669,14 +669,16 @@ class FakeBotAPI:
                     return self._reply(
                         400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
                     )
-                with api._cond:
-                    api.calls.append(Call(method, params))
-                    api._cond.notify_all()
                 try:
                     if method == "getUpdates":
-                        result = api._api_getUpdates(params)  # waits on the condition itself
-                    else:
                         with api._cond:
+                            api.calls.append(Call(method, params))
+                            api._cond.notify_all()
+                        result = api._api_getUpdates(params)  # waits on the condition itself
+                    else:  # recorded and handled at once: a waiter never sees half a call
+                        with api._cond:
+                            api.calls.append(Call(method, params))
+                            api._cond.notify_all()
                             result = api._dispatch(method, params)
                 except ApiError as exc:
                     if method != "getUpdates":

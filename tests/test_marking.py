@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from retrieval.marking import mark_sentences, off_topic, sentence_scores
+from retrieval.marking import (
+    CLAUSE_WINDOW,
+    LONG_SENTENCE,
+    mark_sentences,
+    off_topic,
+    sentence_scores,
+)
 
 
 def flat(_token: str) -> float:
@@ -14,12 +20,13 @@ def common(token: str) -> float:
     return {"的": 0.1, "是": 0.1, "约": 0.5, "了": 0.1}.get(token, 3.0)
 
 
-def marked(text: str, question: str, idf=common) -> list[str]:
-    return [text[a:b] for a, b in mark_sentences(text, question, idf)]
+def marked(text: str, question: str, idf=common, title: str = "") -> list[str]:
+    return [text[a:b] for a, b in mark_sentences(text, question, idf, title)]
 
 
-def best(text: str, question: str, idf=common) -> str:
-    (a, b), _score = max(sentence_scores(text, question, idf), key=lambda item: item[1])
+def best(text: str, question: str, idf=common, title: str = "") -> str:
+    scores = sentence_scores(text, question, idf, title)
+    (a, b), _score = max(scores, key=lambda item: item[1])
     return text[a:b]
 
 
@@ -59,3 +66,54 @@ def test_off_topic_is_judged_by_the_idf_mass_found():
     assert off_topic(["2022", "年", "世界杯", "冠军"], passages, lambda t: idf(t, 5.0))
     assert not off_topic(["京津冀", "协同"], passages, lambda t: idf(t, 5.0))
     assert not off_topic(["world", "cup"], passages, flat)  # no Chinese words: not judged
+
+
+def test_words_of_the_title_count_less_than_what_is_asked():
+    # The subject's name (cut by jieba into three rare pieces) opens the passage; the
+    # sentence that answers names only the asked-for attribute.
+    text = "蓝线裸顶鲷，俗名龙尖，为鲈形目龙占鱼科的一个种。本鱼体长可达80公分。"
+    question = "蓝线裸顶鲷的体长约是多少公分？"
+    assert best(text, question, flat) == "蓝线裸顶鲷，俗名龙尖，为鲈形目龙占鱼科的一个种。"
+    assert best(text, question, flat, title="蓝线裸顶鲷") == "本鱼体长可达80公分。"
+
+
+def test_question_words_themselves_do_not_match():
+    text = "什么样的协议都要公开。通武廊签署了合作协议。"
+    assert best(text, "签署了什么样的协议？", flat) == "通武廊签署了合作协议。"
+
+
+def test_a_where_question_prefers_a_sentence_with_a_place():
+    text = "美庐别墅始建于1903年，由西伊勋爵建造。美庐别墅位于江西省庐山牯岭东谷河西路。"
+    assert best(text, "美庐别墅在哪里？", flat) == "美庐别墅位于江西省庐山牯岭东谷河西路。"
+    assert best(text, "美庐别墅", flat) == "美庐别墅始建于1903年，由西伊勋爵建造。"
+
+
+def test_a_definition_question_prefers_the_sentence_that_opens_with_the_term():
+    text = "魏晋以后以夫姓称呼已婚女性，与冠夫姓的习俗不同。冠夫姓指女性婚后改用丈夫的姓氏。"
+    assert best(text, "什么是冠夫姓？", flat) == "冠夫姓指女性婚后改用丈夫的姓氏。"
+    assert best(text, "冠夫姓是什么？", flat) == "冠夫姓指女性婚后改用丈夫的姓氏。"
+
+
+def test_a_neighbour_at_half_the_score_is_marked_a_far_one_is_not():
+    # The answer spans two sentences: the second continues the first with fewer shared words.
+    text = "京津冀签署协议共建产业园区。协议还涉及园区的医疗服务。天气很好。今天有雨。"
+    assert marked(text, "京津冀签署协议共建哪些园区服务？", flat) == [
+        "京津冀签署协议共建产业园区。",
+        "协议还涉及园区的医疗服务。",
+    ]
+    text = "京津冀签署协议共建产业园区。天气很好。今天有雨。协议还涉及园区的医疗服务。"
+    assert marked(text, "京津冀签署协议共建哪些园区服务？", flat) == [
+        "京津冀签署协议共建产业园区。"
+    ]
+
+
+def test_a_very_long_sentence_is_cut_to_its_best_clauses_within_the_excerpt():
+    filler = "，".join(f"第{i}项工作按计划推进" for i in range(1, 16))
+    text = f"前言。{filler}，雄安新区医疗卫生机构对口帮扶5所，{filler}。后记。"
+    assert len(text) > LONG_SENTENCE
+    marks = mark_sentences(text, "雄安新区医疗卫生方面有什么帮扶安排？", common)
+    assert len(marks) == 1
+    ((a, b),) = marks
+    assert b - a <= CLAUSE_WINDOW
+    assert "雄安新区医疗卫生机构对口帮扶5所" in text[a:b]
+    assert not text[a:b].endswith("，")

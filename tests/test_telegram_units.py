@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 
 import pytest
 
@@ -121,6 +123,14 @@ def test_window_keeps_marks_aligned() -> None:
 def test_not_confident_answer_starts_with_a_kind_note() -> None:
     (message,) = render.render_answer(Answer("天气", False, [result(1, "无关段落")]))
     assert "没有找到" in message and "/sources" in message and "相关度较低" in message
+
+
+def test_not_confident_candidates_come_before_the_advice_to_rephrase() -> None:
+    answer = Answer("天气", False, [result(1, "甲段落。"), result(2, "乙段落。")])
+    (message,) = render.render_answer(answer)
+    plain = html.unescape(re.sub(r"<[^>]+>", "", message))
+    assert plain.index("没有找到") < plain.index("甲段落") < plain.index("乙段落")
+    assert plain.index("乙段落") < plain.index("换个说法") < plain.index("/sources")
 
 
 def test_sources_are_listed_with_dates_and_links() -> None:

@@ -163,10 +163,10 @@ def render_answer(answer: Answer, note: str = "", limit: int = MESSAGE_LIMIT) ->
     if kind is layout.Kind.OFF_TOPIC:
         return [off_topic(answer.question) + extra]
     results = layout.shown(answer)
-    if kind is layout.Kind.WEAK:
+    if kind is layout.Kind.WEAK:  # the candidates before the advice: they may still answer
         header = not_found(answer.question) + extra
-        header += "\n\n<b>最接近的段落（相关度较低，仅供参考）：</b>"
-        return pack(header, [compact_block(r) for r in results], limit, FIRST_MESSAGE_CHARS)
+        blocks = [*(compact_block(r) for r in results), REPHRASE]
+        return pack(header, blocks, limit, FIRST_MESSAGE_CHARS)
     header = f"<b>问：</b>{html.escape(answer.question)}" + extra
     others = "\n\n<b>其他结果：</b>" if len(results) > 1 else ""
     room = FIRST_MESSAGE_CHARS - visible_len(header) - 2
@@ -189,12 +189,18 @@ def render_more(answer: Answer, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def not_found(question: str) -> str:
-    """The kind note for a question the documents do not clearly answer."""
+    """The kind note for a question the documents do not clearly answer (short: the
+    closest passages follow it, then :data:`REPHRASE`)."""
     return (
-        f"抱歉，在收录的文件里没有找到能明确回答“{_echo(question)}”的段落。\n"
-        "可以换个说法、用文件里的词语再问一次（例如“通武廊”“非首都功能疏解”），"
-        "或发送 /sources 查看收录了哪些文件。"
+        f"抱歉，没有找到能明确回答“{_echo(question)}”的段落。"
+        "<b>最接近的段落（相关度较低，仅供参考）：</b>"
     )
+
+
+REPHRASE = (
+    "可以换个说法、用文件里的词语再问一次（例如“通武廊”“非首都功能疏解”），"
+    "或发送 /sources 查看收录了哪些文件。"
+)
 
 
 def off_topic(question: str) -> str:
