@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from bot import layout
+from corpus.sanitize import shown, shown_text
 from retrieval.answer import Answer, Result, Source
 
 NOT_FOUND = "没有找到可靠的答案。可以换个说法再问，或用 /sources 查看收录的文件。"
@@ -39,14 +41,21 @@ def use_colour(stream) -> bool:
 
 
 def citation(r: Result | Source) -> str:
-    """title · date · source · where (document id and character range)."""
-    parts = [f"《{r.title}》"]
-    parts += [p for p in (r.date, r.source) if p]
+    """title · date · source · where (document id and character range), without controls."""
+    parts = [f"《{shown(r.title)}》"]
+    parts += [shown(p) for p in (r.date, r.source) if p]
     if isinstance(r, Result):
-        parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
+        parts.append(f"{shown(r.doc_id)} 第{r.start}–{r.end}字")
     else:
-        parts.append(r.doc_id)
+        parts.append(shown(r.doc_id))
     return " · ".join(parts)
+
+
+def showable(answer: Answer) -> Answer:
+    """The answer with every control character in its excerpts made a space (offsets and
+    marks stay valid); the question too. Citations are cleaned by :func:`citation`."""
+    results = [replace(r, excerpt=shown_text(r.excerpt)) for r in answer.results]
+    return replace(answer, question=shown(answer.question) or "", results=results)
 
 
 def marked_excerpt(r: Result, style: Style) -> str:
@@ -72,6 +81,7 @@ def render_answer(answer: Answer, style: Style, full: bool = False) -> str:
     """Answer first (see :mod:`bot.layout`): the top result's marked sentence and citation,
     the context after it (dimmed on a terminal), then the other results compactly.
     ``full`` prints every whole excerpt instead."""
+    answer = showable(answer)
     if full:
         return render_full(answer, style)
     kind = layout.kind(answer)

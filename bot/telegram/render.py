@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot import layout
+from corpus.sanitize import safe_url, shown
 from retrieval.answer import Answer, Result, Source
 
 MESSAGE_LIMIT = 4096
@@ -15,6 +16,7 @@ FIRST_MESSAGE_CHARS = 1500  # visible characters: an answer's first message read
 ECHO_CHARS = 60  # a question quoted back inside a note
 
 ELLIPSIS = "…"
+META_CHARS = 120  # a title or source longer than this is cut in a message
 _MIN_WINDOW = 40
 _TAG = re.compile(r"<[^>]+>")
 
@@ -66,11 +68,18 @@ def quote_html(
 
 def meta_line(title: str, date: str | None, source: str | None, url: str | None = None) -> str:
     """``title · date · source`` (escaped), with a link when there is a URL."""
-    parts = [html.escape(p) for p in (title, date, source) if p]
+    parts = [html.escape(_short(shown(p))) for p in (title, date, source) if p]
     line = " · ".join(parts)
+    url = safe_url(url)
     if url:
         line += f' · <a href="{html.escape(url, quote=True)}">链接</a>'
     return f"<i>—— {line}</i>"
+
+
+def _short(text: str | None, size: int = META_CHARS) -> str:
+    """Metadata cut to ``size`` characters, so no title can crowd out the answer."""
+    text = text or ""
+    return text if len(text) <= size else text[: size - 1] + ELLIPSIS
 
 
 def fit_block(head: str, text: str, marks: Sequence[Span], tail: str, budget: int) -> str:
@@ -211,10 +220,10 @@ def render_sources(sources: Sequence[Source], limit: int = MESSAGE_LIMIT) -> lis
     header = f"<b>收录的文件（{len(ordered)} 篇）</b>"
     blocks = []
     for i, s in enumerate(ordered, 1):
-        details = [html.escape(p) for p in (s.date or "日期不详", s.source) if p]
+        details = [html.escape(_short(shown(p))) for p in (s.date or "日期不详", s.source) if p]
         details.append(f"{s.chars:,} 字")
-        if s.url:
+        if safe_url(s.url):
             details.append(f'<a href="{html.escape(s.url, quote=True)}">链接</a>')
-        title = s.title if len(s.title) <= 300 else s.title[:300] + ELLIPSIS
+        title = _short(shown(s.title))
         blocks.append(f"{i}. <b>{html.escape(title)}</b>\n    {' · '.join(details)}")
     return pack(header, blocks, limit)
