@@ -133,3 +133,24 @@ def test_two_first_runs_convert_the_default_model_once(tmp_path, monkeypatch):
     for runner in runners:
         runner.join()
     assert len(made) == 1 and len(paths) == 2 and paths[0] == paths[1]
+
+
+def test_every_command_reads_the_same_dotenv(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_cli import ROOT
+
+    (tmp_path / ".env").write_text(f"QABOT_MODEL={tmp_path / 'no-such-model'}\n", "utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "QABOT_MODEL"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "model"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert_one_line_error(proc, "embedding model folder not found")

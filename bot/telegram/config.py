@@ -53,6 +53,9 @@ class Settings:
     inline_debounce: float = 0.4
     inline_cache_ttl: float = 60.0
     inline_timeout: float = 8.0
+    # PTB's AIORateLimiter: how often a call Telegram answered with 429 is retried after
+    # waiting retry_after seconds (None: no rate limiter at all)
+    flood_retries: int | None = 5
 
 
 def load_dotenv(path: Path = Path(".env"), environ: dict[str, str] | None = None) -> None:
