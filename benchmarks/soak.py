@@ -94,7 +94,12 @@ def check_answer(answer, index) -> str | None:
 
 
 def soak(
-    index: Path, corpus: Path, rounds: int = 8, pause: float = 0.5, embedder=None
+    index: Path,
+    corpus: Path,
+    rounds: int = 8,
+    pause: float = 0.5,
+    embedder=None,
+    ask_pause: float = 0.0,
 ) -> SoakReport:
     """Build round 0, start the ingester process, ask until it exits; the report."""
     from corpus.loading import load_corpus
@@ -140,6 +145,7 @@ def soak(
             except Exception as exc:  # noqa: BLE001 - counted, the soak goes on
                 report.errors.append(f"{type(exc).__name__}: {exc}")
             i += 1
+            time.sleep(ask_pause)  # on a small machine, leave the ingester some CPU
     finally:
         out, err = child.communicate(timeout=300)
     if child.returncode != 0:

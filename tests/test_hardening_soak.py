@@ -19,7 +19,10 @@ def _soak_module():
 
 def test_asking_while_another_process_ingests(tmp_path, embedder):
     soak = _soak_module()
-    report = soak.soak(tmp_path / "index", tmp_path / "corpus", rounds=4, embedder=embedder)
+    report = soak.soak(
+        tmp_path / "index", tmp_path / "corpus", rounds=3, embedder=embedder, ask_pause=0.05
+    )
+    print(report.summary())
     assert report.errors == [], report.errors[:5]
     assert report.reloads >= 1 and len(report.versions_seen) >= 2
     assert report.questions >= 20
