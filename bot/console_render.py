@@ -40,15 +40,19 @@ def use_colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+WHERE_CHARS = 80  # a terminal line has room for most heading paths
+
+
 def citation(r: Result | Source) -> str:
-    """title · date · source · where (document id and character range), without controls."""
-    parts = [f"《{shown(r.title)}》"]
-    parts += [shown(p) for p in (r.date, r.source) if p]
-    if isinstance(r, Result):
-        parts.append(f"{shown(r.doc_id)} 第{r.start}–{r.end}字")
+    """《title》（document number） · heading path › article · date · source · issuer ·
+    document id and character range (for a Result; a Source has title, date, source, id),
+    without control characters."""
+    if not isinstance(r, Result):
+        parts = [f"《{r.title}》", r.date, r.source, r.doc_id]
     else:
-        parts.append(shown(r.doc_id))
-    return " · ".join(parts)
+        parts = [layout.titled(r), layout.where(r, WHERE_CHARS), r.date, r.source, layout.issuer(r)]
+        parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
+    return " · ".join(shown(p) for p in parts if p)
 
 
 def showable(answer: Answer) -> Answer:

@@ -80,18 +80,23 @@ def answers(draw) -> Answer:
         excerpt = text[start:end]
         a = draw(st.integers(0, len(excerpt)))
         b = draw(st.integers(a, len(excerpt)))
+        meta = st.one_of(st.none(), SHORT)
         results.append(
             Result(
                 rank,
                 draw(SHORT) or "d",
                 draw(SHORT),
-                draw(st.one_of(st.none(), SHORT)),
-                draw(st.one_of(st.none(), SHORT)),
+                draw(meta),
+                draw(meta),
                 1.0,
                 excerpt,
                 start,
                 end,
                 ((a, b),) if b > a else (),
+                section=draw(meta),
+                article=draw(meta),
+                doc_number=draw(meta),
+                issuer=draw(meta),
             )
         )
     return Answer(question, draw(st.booleans()), results, off_topic=draw(st.booleans()))
