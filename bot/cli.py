@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -107,27 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import qabot_settings
     from retrieval.threads import set_process_defaults
 
     set_process_defaults()  # before torch or FAISS is imported (the jjj-bot script enters here)
+    qabot_settings.load_dotenv()  # one .env for every command, before any setting is read
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     _quiet_libraries()
-    from corpus.loading import CorpusError
-    from embeddings.model import ModelError
-    from retrieval.errors import RetrievalError
-
     try:
         return _dispatch(args)
-    except (RetrievalError, CorpusError, ModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends in one line, never a traceback
+        if args.verbose:
+            logging.getLogger("bot").exception("failed")
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
+        return 2
 
 
 def _quiet_libraries() -> None:
@@ -141,6 +140,13 @@ def _quiet_libraries() -> None:
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong and what to do about it."""
+    from bot.errors import describe
+
+    return describe(exc)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -165,16 +171,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_model(args)
     if args.command == "feedback":
+        from bot.common import index_dir
         from bot.telegram.feedback import run as run_feedback
-        from retrieval.index import default_index_dir
 
-        return run_feedback(
-            Path(args.index).expanduser() if args.index else default_index_dir(), args
-        )
+        return run_feedback(index_dir(args), args)
     from bot.telegram.cli import run
 
     return run(args)
 
 
 def print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False), flush=True)
+    """Kept for callers of the old location; see :func:`bot.common.print_json`."""
+    from bot.common import print_json as _print_json
+
+    _print_json(data)

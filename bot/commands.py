@@ -11,18 +11,13 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from bot.cli import print_json
+from bot.common import UsageError, index_dir, open_engine, print_json
 from bot.console_render import Style, render_answer, use_colour
 from bot.corpus_update import corpus_paths, load_documents, update_index, with_uploads
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
-from retrieval.index import default_index_dir
 from retrieval.ingest import ingest
-
-
-def _index_dir(args: argparse.Namespace) -> Path:
-    return Path(args.index).expanduser() if args.index else default_index_dir()
 
 
 def ingest_once(
@@ -56,20 +51,17 @@ def ingest_once(
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    index_dir = _index_dir(args)
-    paths = corpus_paths(index_dir, args.corpus)
+    if args.dry_run and args.watch:
+        raise UsageError("--dry-run and --watch cannot be combined (--watch ingests for real)")
+    folder = index_dir(args)
+    paths = corpus_paths(folder, args.corpus)
     origin = "watch" if args.watch else "ingest"
-    ingest_once(index_dir, paths, args.rebuild, args.dry_run, origin=origin)
+    ingest_once(folder, paths, args.rebuild, args.dry_run, origin=origin)
     if args.watch:
         from bot.watch import watch_and_ingest
 
-        watch_and_ingest(paths, lambda: ingest_once(index_dir, paths, False, False, origin="watch"))
+        watch_and_ingest(paths, lambda: ingest_once(folder, paths, False, False, origin="watch"))
     return 0
-
-
-def open_engine(args: argparse.Namespace) -> AnswerEngine:
-    """The default index is built from the shipped corpus on first use; a named one must exist."""
-    return AnswerEngine.open(_index_dir(args), build_if_missing=args.index is None)
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -109,12 +101,17 @@ def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    index_dir = _index_dir(args)
+    if args.corpus and args.index is None:
+        raise UsageError(
+            "eval --corpus needs --index DIR: it ingests the corpus into that index "
+            "(never into the live one the bot serves)"
+        )
+    folder = index_dir(args)
     queries = read_queries(args.queries)[: args.limit]
     if args.corpus:
         corpus = [Path(p).expanduser().resolve() for p in args.corpus]
-        ingest_once(index_dir, corpus, False, False, out=sys.stderr)  # stdout is the report
-    engine = AnswerEngine.open(index_dir, build_if_missing=not args.corpus)
+        ingest_once(folder, corpus, False, False, out=sys.stderr)  # stdout is the report
+    engine = AnswerEngine.open(folder, build_if_missing=not args.corpus)
     started = time.perf_counter()
     with tqdm(total=len(queries), desc=f"eval ({args.mode})", unit="q", file=sys.stderr) as bar:
         report = evaluate(engine, queries, mode=args.mode, on_progress=lambda _n: bar.update())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
-from bot.commands import open_engine
+from bot.common import open_engine
 from bot.console_render import Style, render_answer, render_sources, use_colour
 from retrieval.errors import QueryError
 
@@ -21,18 +21,31 @@ HELP = """\
   /quit      退出（或按 Ctrl-D）"""
 
 
-def _setup_history() -> None:
+def _setup_history(path: Path | None = None) -> None:
+    """Keep ↑ history in the user state dir; a folder or file that cannot be written only
+    costs the history (one warning line), never the session."""
     try:
         import atexit
         import readline
     except ImportError:  # readline is missing on some platforms; history is a nicety
         return
-    path = Path(platformdirs.user_state_dir("qabot")) / "console_history"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = path or Path(platformdirs.user_state_dir("qabot")) / "console_history"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"warning: no console history ({exc.strerror}: {path.parent})", file=sys.stderr)
+        return
     with contextlib.suppress(OSError):
         readline.read_history_file(path)
     readline.set_history_length(1000)
-    atexit.register(readline.write_history_file, path)
+
+    def save() -> None:
+        try:
+            readline.write_history_file(path)
+        except OSError as exc:
+            print(f"warning: console history not saved ({exc.strerror}: {path})", file=sys.stderr)
+
+    atexit.register(save)
 
 
 def run_console(args: argparse.Namespace) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from bot import layout
+from corpus.sanitize import shown, shown_text
 from retrieval.answer import Answer, Result, Source
 
 NOT_FOUND = "没有找到可靠的答案。可以换个说法再问，或用 /sources 查看收录的文件。"
@@ -43,12 +45,21 @@ WHERE_CHARS = 80  # a terminal line has room for most heading paths
 
 def citation(r: Result | Source) -> str:
     """《title》（document number） · heading path › article · date · source · issuer ·
-    document id and character range (for a Result; a Source has title, date, source, id)."""
+    document id and character range (for a Result; a Source has title, date, source, id),
+    without control characters."""
     if not isinstance(r, Result):
-        return " · ".join([f"《{r.title}》", *(p for p in (r.date, r.source) if p), r.doc_id])
-    parts = [layout.titled(r), layout.where(r, WHERE_CHARS), r.date, r.source, layout.issuer(r)]
-    parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
-    return " · ".join(p for p in parts if p)
+        parts = [f"《{r.title}》", r.date, r.source, r.doc_id]
+    else:
+        parts = [layout.titled(r), layout.where(r, WHERE_CHARS), r.date, r.source, layout.issuer(r)]
+        parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
+    return " · ".join(shown(p) for p in parts if p)
+
+
+def showable(answer: Answer) -> Answer:
+    """The answer with every control character in its excerpts made a space (offsets and
+    marks stay valid); the question too. Citations are cleaned by :func:`citation`."""
+    results = [replace(r, excerpt=shown_text(r.excerpt)) for r in answer.results]
+    return replace(answer, question=shown(answer.question) or "", results=results)
 
 
 def marked_excerpt(r: Result, style: Style) -> str:
@@ -74,6 +85,7 @@ def render_answer(answer: Answer, style: Style, full: bool = False) -> str:
     """Answer first (see :mod:`bot.layout`): the top result's marked sentence and citation,
     the context after it (dimmed on a terminal), then the other results compactly.
     ``full`` prints every whole excerpt instead."""
+    answer = showable(answer)
     if full:
         return render_full(answer, style)
     kind = layout.kind(answer)

@@ -70,6 +70,8 @@ def load_documents(paths: list[Path], warn: Callable[[str], None] = _err) -> Loa
     report = load_corpus(paths)
     for path, reason in report.skipped:
         warn(f"skipped {path}: {reason}")
+    for path, change in report.warnings:
+        warn(f"warning: {path}: {change}")
     if not report.documents:
         where = ", ".join(str(p) for p in paths)
         raise RetrievalError(f"no readable documents in {where}; the index was not changed")

@@ -28,12 +28,18 @@ def _is_common(ch: str) -> bool:
     return 0xA440 <= code <= 0xC67E or 0xA140 <= code <= 0xA1FF  # Big5 level 1, punctuation
 
 
-def plausibility(text: str) -> float:
-    """Share of non-ASCII characters that are common CJK text (1.0 for pure ASCII)."""
-    wide = [ch for ch in text if not ch.isascii()]
-    if not wide:
-        return 1.0
-    return sum(_is_common(ch) for ch in wide) / len(wide)
+def plausibility(text: str, limit: int = 200_000) -> float:
+    """Share of non-ASCII characters that are common CJK text (1.0 for pure ASCII), over
+    the first ``limit`` non-ASCII characters (memory stays flat for any size)."""
+    wide = common = 0
+    for ch in text:
+        if ch.isascii():
+            continue
+        wide += 1
+        common += _is_common(ch)
+        if wide >= limit:
+            break
+    return common / wide if wide else 1.0
 
 
 def decode_bytes(data: bytes) -> str:
@@ -48,19 +54,25 @@ def decode_bytes(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_SAMPLE = 1 << 20  # bytes of a file each legacy encoding is scored on
+
+
 def _decode_legacy(data: bytes) -> str:
-    best: tuple[float, str] | None = None
-    for encoding in _CJK_LEGACY:
+    """Score each encoding on a sample, then decode the whole file once, best first."""
+    scored: list[tuple[float, int, str]] = []
+    for order, encoding in enumerate(_CJK_LEGACY):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            candidate = data.decode(encoding)
+            sample = decoder.decode(data[:_SAMPLE], final=len(data) <= _SAMPLE)
         except UnicodeDecodeError:
             continue
-        score = plausibility(candidate)
-        if best is None or score > best[0]:
-            best = (score, candidate)
-    if best is None:
-        raise UnicodeDecodeError("utf-8/gb18030/big5", data, 0, len(data), "no encoding fits")
-    return best[1]
+        scored.append((-plausibility(sample), order, encoding))
+    for _score, _order, encoding in sorted(scored):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnicodeDecodeError("utf-8/gb18030/big5", data, 0, len(data), "no encoding fits")
 
 
 def read_text(path: Path) -> str:

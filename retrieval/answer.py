@@ -43,12 +43,15 @@ class Answer:
 
     ``off_topic``: the question's content words occur nowhere in the corpus, so the
     results (still listed, for scripts) are unrelated and a reply should not show them.
+    ``version``: the index version that answered (not part of the JSON contract); buttons
+    under an answer use it to notice that the index changed since.
     """
 
     question: str
     confident: bool
     results: list[Result] = field(default_factory=list)
     off_topic: bool = False
+    version: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         """The stable JSON contract used by ``ask --json`` and scripts."""

@@ -180,7 +180,7 @@ class AnswerEngine:
             (search_key(index.document(p.doc_id).text[p.start : p.end]) for p in passages),
             idf,
         )
-        return Answer(question, confident, results, off_topic=unrelated)
+        return Answer(question, confident, results, off_topic=unrelated, version=index.version)
 
     def _coverage(self, index: LoadedIndex, key: str, passage: Passage, idf: Idf) -> float:
         doc = index.document(passage.doc_id)

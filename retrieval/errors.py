@@ -19,3 +19,7 @@ class IndexMismatchError(RetrievalError):
 
 class IndexBusyError(RetrievalError):
     """Another ingest holds the index lock."""
+
+
+class ManifestError(RetrievalError, ValueError):
+    """A version's manifest is unreadable or malformed (a ValueError for older callers)."""

@@ -27,12 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
+import qabot_settings
 from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from retrieval.durable import fsync_dir
-from retrieval.errors import IndexMismatchError, IndexNotFoundError
+from retrieval.errors import IndexMismatchError, IndexNotFoundError, ManifestError
 from retrieval.keywords import lucene_idf
 from retrieval.segments import SEGMENTS, Segment
 from retrieval.store import STORE, ChunkRow, ChunkStore
@@ -50,10 +50,7 @@ DELETED = "deleted.npy"
 
 def default_index_dir() -> Path:
     """``QABOT_INDEX`` if set, else the platform's user data dir (e.g. ~/.local/share/qabot)."""
-    value = os.environ.get("QABOT_INDEX", "").strip()
-    if value:
-        return Path(value).expanduser()
-    return Path(platformdirs.user_data_dir("qabot")) / "index"
+    return qabot_settings.index_dir()
 
 
 @dataclass(frozen=True)
@@ -76,8 +73,19 @@ class Manifest:
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        """The manifest in ``folder``; OSError if missing, ManifestError if malformed."""
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except (ValueError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ManifestError(
+                f"the index manifest {path} is damaged ({reason}); "
+                "rebuild the index: python -m bot ingest --rebuild"
+            ) from None
 
     def write(self, folder: Path) -> None:
         text = json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

@@ -15,7 +15,7 @@ million-chunk index writes one small segment and a manifest.
 
 from __future__ import annotations
 
-import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+import qabot_settings
 from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from corpus.normalize import search_key
@@ -56,8 +57,7 @@ TOKENS_KEY = f"{DEFAULT_TOKENIZER}-{SEARCH_KEY_VERSION}"  # tokens depend on the
 
 
 def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return max(1, int(value)) if value.isdigit() else default
+    return qabot_settings.positive_int(name, default)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,10 @@ def ingest(
             f"another ingest is already updating {index_dir}; try again when it has finished"
         ) from None
     try:
+        damaged = None if dry_run else set_aside_damaged_store(index_dir)
         plan, previous, reusable = plan_ingest(index_dir, documents, embedder.identity, rebuild)
+        if damaged:
+            plan.rebuild_reason, reusable = damaged, False
         if plan.rebuild_reason and current_version(index_dir):
             log(f"full rebuild: {plan.rebuild_reason}")
         if not dry_run and reusable and _same_as(previous, plan, documents, corpus):
@@ -177,6 +180,8 @@ def ingest(
                 plan, previous.version, previous.chunks, 0, time.perf_counter() - started
             )
         job = _Job(index_dir, embedder, settings, progress, log)
+        if damaged and previous is not None:  # old readers keep their keys: never reuse them
+            job.floor = _id_floor(index_dir, previous)
         try:
             with threads.for_ingest():
                 return job.run(plan, previous if reusable else None, documents, corpus, dry_run)
@@ -184,6 +189,53 @@ def ingest(
             job.close()
     finally:
         lock.release()
+
+
+def set_aside_damaged_store(index_dir: Path) -> str | None:
+    """If the store cannot be read, move it aside and say why (the next version is rebuilt).
+
+    A cheap check (the schema and the highest keys), not a full integrity scan: it catches
+    a store that was truncated, overwritten or is not a database at all.
+    """
+    path = index_dir / STORE
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            con.execute("SELECT MAX(doc_key) FROM documents").fetchone()
+            con.execute("SELECT MAX(id) FROM chunks").fetchone()
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        reason = str(exc)
+    except sqlite3.DatabaseError as exc:
+        reason = str(exc)
+    else:
+        return None
+    aside = path.with_name(f"{STORE}.damaged-{int(time.time())}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{path}{suffix}")
+        if src.exists():
+            src.replace(Path(f"{aside}{suffix}"))
+    return f"the index store could not be read ({reason}); it was moved to {aside.name}"
+
+
+def _id_floor(index_dir: Path, previous: Manifest) -> tuple[int, int]:
+    """(doc_key, chunk id) above every key the live version uses."""
+    doc = max((int(e[1]) for e in previous.documents.values()), default=-1) + 1
+    chunk = 0
+    for meta in previous.segments:
+        try:
+            ids = np.load(index_dir / SEGMENTS / meta["name"] / "ids.npy", mmap_mode="r")
+        except (OSError, ValueError):
+            continue
+        if len(ids):
+            chunk = max(chunk, int(ids.max()) + 1)
+    return doc, chunk
 
 
 def _same_as(
@@ -212,6 +264,7 @@ class _Job:
         self.cache = EmbeddingCache(index_dir / CACHE)
         self.store = StoreWriter(index_dir / STORE)
         self.timings: dict[str, float] = {}
+        self.floor = (0, 0)  # lowest (doc_key, chunk id) to hand out
         self._mark = time.perf_counter()
 
     def _lap(self, step: str) -> None:
@@ -292,6 +345,7 @@ class _Job:
         """Write and publish the new version; (its name, its live chunks)."""
         version = new_version_name()
         next_doc, next_chunk = self.store.next_ids()
+        next_doc, next_chunk = max(next_doc, self.floor[0]), max(next_chunk, self.floor[1])
         doc_rows, chunk_rows, keys = [], [], {}
         for doc, doc_chunks in zip(to_write, per_doc, strict=True):
             keys[doc.doc_id] = next_doc

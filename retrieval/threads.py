@@ -20,6 +20,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import qabot_settings
+
 PASSIVE_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
@@ -30,8 +32,7 @@ def set_process_defaults() -> None:
 
 
 def _env_threads(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return max(1, int(value)) if value.isdigit() else default
+    return qabot_settings.positive_int(name, default)
 
 
 def _apply(torch_threads: int, faiss_threads: int) -> None:
@@ -44,7 +45,7 @@ def _apply(torch_threads: int, faiss_threads: int) -> None:
 
 def for_serving() -> None:
     """Answering questions: one core per question."""
-    _apply(_env_threads("QABOT_QUERY_THREADS", 1), 1)
+    _apply(qabot_settings.query_threads(), 1)
 
 
 @contextlib.contextmanager
@@ -54,7 +55,7 @@ def for_ingest() -> Iterator[None]:
     import torch
 
     before = torch.get_num_threads(), faiss.omp_get_max_threads()
-    cores = _env_threads("QABOT_INGEST_THREADS", os.cpu_count() or 1)
+    cores = qabot_settings.ingest_threads()
     _apply(cores, cores)
     try:
         yield

@@ -156,9 +156,9 @@ class Call:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str):
+    def __init__(self, code: int, description: str, parameters: dict | None = None):
         super().__init__(description)
-        self.code, self.description = code, description
+        self.code, self.description, self.parameters = code, description, parameters
 
 
 class FakeBotAPI:
@@ -178,6 +178,9 @@ class FakeBotAPI:
         self._callbacks: dict[str, bool] = {}
         self._inline: dict[str, float] = {}  # inline query id -> when it was sent
         self._files: dict[str, tuple[bytes, int]] = {}  # file_id -> content, declared size
+        self._flood: dict[str, tuple[int, int]] = {}  # method -> (every n-th call, retry_after)
+        self._flood_counts: dict[str, int] = {}
+        self.flooded: list[Call] = []  # calls answered with 429 (not errors: the bot must retry)
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -392,7 +395,9 @@ class FakeBotAPI:
             return [
                 c.params
                 for c in self.calls
-                if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(chat_id)
+                if c.method == "sendMessage"
+                and str(c.params.get("chat_id")) == str(chat_id)
+                and not c.params.get("_flooded")
             ]
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -421,7 +426,32 @@ class FakeBotAPI:
 
     # -- the API ----------------------------------------------------------------------
 
+    def flood(self, method: str, every: int, retry_after: int = 1) -> None:
+        """Answer every ``every``-th call of ``method`` with 429 Too Many Requests, as
+        Telegram does past its limits (``every=0`` stops it)."""
+        with self._cond:
+            self._flood[method] = (every, retry_after)
+            self._flood_counts[method] = 0
+
+    def _flooded(self, method: str, params: dict[str, Any]) -> ApiError | None:
+        every, retry_after = self._flood.get(method, (0, 0))
+        if every <= 0:
+            return None
+        self._flood_counts[method] += 1
+        if self._flood_counts[method] % every:
+            return None
+        params["_flooded"] = True
+        self.flooded.append(Call(method, params))
+        return ApiError(
+            429,
+            f"Too Many Requests: retry after {retry_after}",
+            {"retry_after": retry_after},
+        )
+
     def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        flooded = self._flooded(method, params)
+        if flooded is not None:
+            raise flooded
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
@@ -681,14 +711,14 @@ class FakeBotAPI:
                             api._cond.notify_all()
                             result = api._dispatch(method, params)
                 except ApiError as exc:
-                    if method != "getUpdates":
+                    if method != "getUpdates" and exc.code != 429:
                         with api._cond:
                             api.errors.append(f"{method}: {exc.description}")
                             api._cond.notify_all()
-                    return self._reply(
-                        exc.code,
-                        {"ok": False, "error_code": exc.code, "description": exc.description},
-                    )
+                    payload = {"ok": False, "error_code": exc.code, "description": exc.description}
+                    if exc.parameters:
+                        payload["parameters"] = exc.parameters
+                    return self._reply(exc.code, payload)
                 self._reply(200, {"ok": True, "result": result})
 
             def _download(self, token: str, file_path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_pages_survive_a_reopen_and_expire(tmp_path: Path) -> None:
 
     state = BotState(path)
     pages = PersistentPages(state, maxsize=2, ttl=60.0, version=lambda: "v2")
-    assert pages.get_with_version(key) == (page, "v1")
+    assert pages.get_with_version(key) == (replace(page, version="v1"), "v1")
     assert state.chat_hash(42) == salt_hash != "42"
     for _ in range(2):
         pages.put(page)

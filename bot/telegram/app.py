@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -82,8 +83,12 @@ def build_application(
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if settings.flood_retries is not None:
+        # Telegram's global limits (30 messages/s, 20 a minute per group); a 429 RetryAfter
+        # is waited out and the call retried, so a burst delays answers instead of losing them.
+        application = application.rate_limiter(AIORateLimiter(max_retries=settings.flood_retries))
+    application = application.build()
     application.bot_data["service"] = Service(settings, engine, index_dir)
 
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
@@ -111,6 +116,8 @@ def build_application(
     application.add_handler(
         CallbackQueryHandler(handlers.context_button, pattern=r"^c:[\w-]+:\d+$")
     )
+    application.add_handler(CallbackQueryHandler(handlers.sources_button, pattern=r"^s:\d+$"))
+    application.add_handler(CallbackQueryHandler(handlers.again_button, pattern=r"^a:[\w-]+$"))
     application.add_handler(CallbackQueryHandler(handlers.stale_button))
     application.add_error_handler(handlers.on_error)
     return application

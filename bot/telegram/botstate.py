@@ -225,8 +225,9 @@ class PersistentPages:
             "next_offset": page.next_offset,
             "results": [asdict(r) for r in page.results.values()],
         }
+        version = page.version or self._version()
         return self._state.put_page(
-            json.dumps(data, ensure_ascii=False), self._version(), self.ttl, self.maxsize
+            json.dumps(data, ensure_ascii=False), version, self.ttl, self.maxsize
         )
 
     def get(self, key: str) -> Page | None:
@@ -244,7 +245,7 @@ class PersistentPages:
                 Result(**{**r, "marks": tuple(tuple(m) for m in r.get("marks", ()))})
                 for r in data["results"]
             ]
-            page = Page(data["question"], data["next_offset"], {r.rank: r for r in results})
+            page = Page(data["question"], data["next_offset"], {r.rank: r for r in results}, row[1])
         except (ValueError, KeyError, TypeError):  # written by an older, different version
             return None
         return page, row[1]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from .config import WEBHOOK_SECRET_VAR, ConfigError, load_dotenv, settings_from_env
+from .config import WEBHOOK_SECRET_VAR, ConfigError, settings_from_env
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,9 @@ def serve(application, args: argparse.Namespace, stop_signals: Sequence[int] | N
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the bot; returns the exit code (2: configuration or token problem)."""
-    load_dotenv()
+    """Start the bot; returns the exit code (2: configuration or token problem).
+
+    ``.env`` has been read by ``python -m bot`` already, as for every command."""
     try:
         settings = settings_from_env()
     except ConfigError as exc:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import qabot_settings
+
 TOKEN_VAR = "TELEGRAM_BOT_TOKEN"
 BASE_URL_VAR = "TELEGRAM_API_BASE_URL"
 ALLOWED_CHATS_VAR = "TELEGRAM_ALLOWED_CHATS"
@@ -51,27 +53,14 @@ class Settings:
     inline_debounce: float = 0.4
     inline_cache_ttl: float = 60.0
     inline_timeout: float = 8.0
+    # PTB's AIORateLimiter: how often a call Telegram answered with 429 is retried after
+    # waiting retry_after seconds (None: no rate limiter at all)
+    flood_retries: int | None = 5
 
 
 def load_dotenv(path: Path = Path(".env"), environ: dict[str, str] | None = None) -> None:
-    """Tiny ``.env`` reader: ``KEY=value`` lines, ``#`` comments, optional quotes.
-
-    Variables already set in the environment win.
-    """
-    environ = os.environ if environ is None else environ
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        return
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        environ.setdefault(key, value)
+    """The project's one ``.env`` reader (:func:`qabot_settings.load_dotenv`)."""
+    qabot_settings.load_dotenv(path, environ)
 
 
 def parse_chat_ids(raw: str | None, var: str = ALLOWED_CHATS_VAR) -> frozenset[int] | None:

@@ -20,7 +20,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import layout
@@ -77,6 +77,8 @@ TOO_FAST = "您提问得太快了，请过 {seconds} 秒左右再问。"
 REFUSED = "抱歉，这个机器人只对指定的聊天开放。"
 EXPIRED = "这条结果已过期，请重新提问。"
 NO_MORE = "没有更多结果了。"
+CHANGED = "索引在这条回答之后更新了，之前的结果可能已经变了。要按新的索引重新提问吗？"
+ASK_AGAIN = "重新提问"
 FAILED = "抱歉，处理时出了点问题，请稍后再试。"
 
 _ASK_RE = re.compile(r"^/ask(@\w+)?\s*", re.IGNORECASE)
@@ -157,8 +159,21 @@ def _page(
     may follow (the next page starts after the last shown result)."""
     more = len(answer.results) >= service.settings.top_k or len(results) < len(answer.results)
     next_offset = offset + len(results)
-    key = service.pages.put(Page(answer.question, next_offset, {r.rank: r for r in results}))
+    shown = {r.rank: r for r in results}
+    key = service.pages.put(Page(answer.question, next_offset, shown, answer.version))
     return key, more
+
+
+def _changed(service: Service, page: Page) -> bool:
+    """Whether the index changed since ``page`` was answered."""
+    return page.version is not None and page.version != service.version
+
+
+async def _offer_again(bot: Bot, chat_id: int, service: Service, question: str) -> None:
+    """Say the index changed, with a button that asks the question again."""
+    key = service.pages.put(Page(question, 0, {}, service.version))
+    button = InlineKeyboardButton(ASK_AGAIN, callback_data=f"a:{key}")
+    await bot.send_message(chat_id, CHANGED, reply_markup=InlineKeyboardMarkup([[button]]))
 
 
 # -- the answer path ---------------------------------------------------------------------
@@ -274,9 +289,43 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/sources: the indexed documents with their dates."""
-    docs = await _service(context).sources()
-    await send(context.bot, update.effective_chat.id, render.render_sources(docs))
+    """/sources: the indexed documents with their dates, one page at a time."""
+    service = _service(context)
+    chat_id = update.effective_chat.id
+    if await _rate_limited(service, context.bot, chat_id):
+        return
+    docs = await service.sources()
+    text, pages = render.render_sources_page(docs, 0)
+    await context.bot.send_message(chat_id, text, reply_markup=_source_buttons(0, pages))
+
+
+def _source_buttons(page: int, pages: int) -> InlineKeyboardMarkup | None:
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton("‹ 上一页", callback_data=f"s:{page - 1}"))
+    if page + 1 < pages:
+        row.append(InlineKeyboardButton("下一页 ›", callback_data=f"s:{page + 1}"))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+async def sources_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """‹ 上一页 / 下一页 › under /sources: the message shows that page instead."""
+    query = update.callback_query
+    service = _service(context)
+    chat_id = update.effective_chat.id
+    if not service.limiter.allow(chat_id):
+        await query.answer(TOO_FAST.format(seconds=round(service.limiter.retry_after(chat_id))))
+        return
+    await query.answer()
+    docs = await service.sources()
+    text, pages = render.render_sources_page(docs, int(query.data.split(":", 1)[1]))
+    page = min(int(query.data.split(":", 1)[1]), pages - 1)
+    markup = _source_buttons(page, pages)
+    if isinstance(query.message, Message):
+        with contextlib.suppress(BadRequest):  # "message is not modified": same page again
+            await query.message.edit_text(text, reply_markup=markup)
+    else:
+        await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -336,8 +385,15 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await query.answer(TOO_FAST.format(seconds=round(service.limiter.retry_after(chat_id))))
         return
     await query.answer()
+    await service.refresh(force=True)
+    if _changed(service, page):  # offsets of another version would page wrongly
+        await _offer_again(context.bot, chat_id, service, page.question)
+        return
     async with typing(context.bot, chat_id):
         answer = await service.ask(page.question, page.next_offset)
+    if answer.version != page.version and page.version is not None:
+        await _offer_again(context.bot, chat_id, service, page.question)
+        return
     if not answer.results:
         await context.bot.send_message(chat_id, NO_MORE)
         return
@@ -357,15 +413,31 @@ async def context_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer(EXPIRED, show_alert=True)
         return
     await query.answer()
+    chat_id = update.effective_chat.id
+    await service.refresh()
+    if _changed(service, page) and not await service.still_quoted(result):
+        await _offer_again(context.bot, chat_id, service, page.question)
+        return
     try:
         text, start, _end = await service.context(result)
     except RetrievalError:  # the document left the index since the answer was given
-        await context.bot.send_message(update.effective_chat.id, EXPIRED)
+        await _offer_again(context.bot, chat_id, service, page.question)
         return
     span = (result.start - start, result.end - start)
     html_text = render.render_context(result, text, span, await service.url(result.doc_id))
     target = query.message if isinstance(query.message, Message) else None
     await send(context.bot, update.effective_chat.id, [html_text], reply_to=target)
+
+
+async def again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """「重新提问」 after the index changed: the same question, answered by the new index."""
+    query = update.callback_query
+    page = _service(context).pages.get(query.data.split(":", 1)[1])
+    if page is None:
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    await answer_question(update, context, page.question)
 
 
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

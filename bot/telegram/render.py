@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot import layout
+from corpus.sanitize import safe_url, shown
 from retrieval.answer import Answer, Result, Source
 
 MESSAGE_LIMIT = 4096
@@ -15,6 +16,8 @@ FIRST_MESSAGE_CHARS = 1500  # visible characters: an answer's first message read
 ECHO_CHARS = 60  # a question quoted back inside a note
 
 ELLIPSIS = "…"
+SOURCES_PER_PAGE = 12  # 12 blocks of at most ~300 visible characters fit one message
+META_CHARS = 120  # a title or source longer than this is cut in a message
 _MIN_WINDOW = 40
 _TAG = re.compile(r"<[^>]+>")
 
@@ -69,11 +72,18 @@ def meta_line(
 ) -> str:
     """``title · date · source`` (escaped), then any ``extra`` parts, with a link when
     there is a URL."""
-    parts = [html.escape(p) for p in (title, date, source, *extra) if p]
+    parts = [html.escape(_short(shown(p))) for p in (title, date, source, *extra) if p]
     line = " · ".join(parts)
+    url = safe_url(url)
     if url:
         line += f' · <a href="{html.escape(url, quote=True)}">链接</a>'
     return f"<i>—— {line}</i>"
+
+
+def _short(text: str | None, size: int = META_CHARS) -> str:
+    """Metadata cut to ``size`` characters, so no title can crowd out the answer."""
+    text = text or ""
+    return text if len(text) <= size else text[: size - 1] + ELLIPSIS
 
 
 def fit_block(head: str, text: str, marks: Sequence[Span], tail: str, budget: int) -> str:
@@ -227,18 +237,43 @@ def render_context(
     return fit_block(head, text, [span], tail, limit)
 
 
+def _source_block(i: int, s: Source) -> str:
+    details = [html.escape(_short(shown(p))) for p in (s.date or "日期不详", s.source) if p]
+    details.append(f"{s.chars:,} 字")
+    if safe_url(s.url):
+        details.append(f'<a href="{html.escape(s.url, quote=True)}">链接</a>')
+    title = _short(shown(s.title))
+    return f"{i}. <b>{html.escape(title)}</b>\n    {' · '.join(details)}"
+
+
+def _newest_first(sources: Sequence[Source]) -> list[Source]:
+    return sorted(sources, key=lambda s: s.date or "", reverse=True)
+
+
 def render_sources(sources: Sequence[Source], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The indexed documents with their dates, newest first."""
+    """The indexed documents with their dates, newest first (every one, several messages)."""
     if not sources:
         return ["索引里还没有文件。"]
-    ordered = sorted(sources, key=lambda s: s.date or "", reverse=True)
+    ordered = _newest_first(sources)
     header = f"<b>收录的文件（{len(ordered)} 篇）</b>"
-    blocks = []
-    for i, s in enumerate(ordered, 1):
-        details = [html.escape(p) for p in (s.date or "日期不详", s.source) if p]
-        details.append(f"{s.chars:,} 字")
-        if s.url:
-            details.append(f'<a href="{html.escape(s.url, quote=True)}">链接</a>')
-        title = s.title if len(s.title) <= 300 else s.title[:300] + ELLIPSIS
-        blocks.append(f"{i}. <b>{html.escape(title)}</b>\n    {' · '.join(details)}")
-    return pack(header, blocks, limit)
+    return pack(header, [_source_block(i, s) for i, s in enumerate(ordered, 1)], limit)
+
+
+def render_sources_page(
+    sources: Sequence[Source], page: int, per_page: int | None = None
+) -> tuple[str, int]:
+    """One message of /sources: page ``page`` (from 0, clamped) and the number of pages."""
+    per_page = per_page or SOURCES_PER_PAGE
+    if not sources:
+        return "索引里还没有文件。", 1
+    ordered = _newest_first(sources)
+    pages = -(-len(ordered) // per_page)
+    page = max(0, min(page, pages - 1))
+    first = page * per_page
+    blocks = [
+        _source_block(i, s)
+        for i, s in enumerate(ordered[first : first + per_page], start=first + 1)
+    ]
+    where = f"，第 {page + 1}/{pages} 页" if pages > 1 else ""
+    header = f"<b>收录的文件（{len(ordered)} 篇{where}）</b>"
+    return pack(header, blocks, MESSAGE_LIMIT)[0], pages

@@ -26,11 +26,12 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Page:
     """What the buttons under one answer message need: the question, where the next
-    page starts, and the shown results (for 「原文」)."""
+    page starts, the shown results (for 「原文」) and the index version that answered."""
 
     question: str
     next_offset: int
     results: dict[int, Result] = field(default_factory=dict)
+    version: str | None = None
 
 
 class Service:
@@ -104,8 +105,23 @@ class Service:
             self._sources = await self._run(self._engine().sources)
         return self._sources
 
+    @property
+    def version(self) -> str | None:
+        """The index version answering now."""
+        return self.engine.version if self.engine is not None else None
+
     async def context(self, result: Result) -> tuple[str, int, int]:
         return await self._run(self._engine().context, result.doc_id, result.start, result.end)
+
+    async def still_quoted(self, result: Result) -> bool:
+        """Whether the live version still has ``result``'s excerpt at the same offsets (so
+        its context can be shown although the index changed since the answer)."""
+
+        def check() -> bool:
+            doc = self._engine().index.document(result.doc_id)
+            return doc is not None and doc.text[result.start : result.end] == result.excerpt
+
+        return await self._run(check)
 
     async def url(self, doc_id: str) -> str | None:
         return next((s.url for s in await self.sources() if s.doc_id == doc_id), None)

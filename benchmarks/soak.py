@@ -1,0 +1,185 @@
+"""Soak: one process asks questions in a loop while another ingests a changing corpus.
+
+Each round the ingester rewrites every document with the round's number in it (第N轮) and
+ingests; the asker refreshes and asks without pause. Every answer must come from one whole
+version: all its excerpts carry the same round number and quote their document exactly.
+Stops by itself after ``--rounds`` rounds and prints the figures::
+
+    QABOT_CACHE_DIR=/tmp/qcache HF_HUB_OFFLINE=1 python benchmarks/soak.py --rounds 8
+
+(``--ingester`` is the child process's own entry point.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TOPICS = {
+    "a.txt": "雄安新区建设稳步推进，起步区规划建设全面展开",
+    "b.txt": "通武廊三地签署区域一体化高质量发展试点示范合作协议",
+    "c.txt": "京津冀交通一体化加快推进，轨道上的京津冀加快形成",
+    "d.txt": "北京城市副中心行政办公区正式启用，非首都功能有序疏解",
+}
+QUESTIONS = ["雄安新区建设进展如何", "通武廊签署了什么协议", "轨道上的京津冀", "城市副中心"]
+_ROUND = re.compile(r"第(\d+)轮")
+
+
+def write_round(corpus: Path, number: int) -> None:
+    """Every document, stamped with round ``number`` (a different length each round, so
+    offsets move)."""
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name, topic in TOPICS.items():
+        filler = "各项工作有序开展。" * (number % 3)
+        mark = f"第{number}轮"
+        text = f"{topic}（{mark}）\n{topic}，{mark}情况通报。{filler}本文件为{mark}。\n"
+        (corpus / name).write_text(text, encoding="utf-8")
+
+
+def ingester(index: Path, corpus: Path, rounds: int, pause: float) -> None:
+    from corpus.loading import load_corpus
+    from retrieval.engine import shared_embedder
+    from retrieval.ingest import ingest
+
+    embedder = shared_embedder()
+    for number in range(1, rounds + 1):
+        write_round(corpus, number)
+        docs = load_corpus([corpus]).documents
+        ingest(index, docs, embedder, progress=False, log=lambda _m: None)
+        print(f"round {number} published", flush=True)
+        time.sleep(pause)
+
+
+@dataclass
+class SoakReport:
+    rounds: int = 0
+    questions: int = 0
+    reloads: int = 0
+    versions_seen: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.rounds} ingest rounds in {self.seconds:.1f} s: {self.questions} questions "
+            f"answered, {self.reloads} reloads survived, {len(self.versions_seen)} versions "
+            f"answered from, errors: {len(self.errors)}"
+        )
+
+
+def check_answer(answer, index) -> str | None:
+    """Why ``answer`` is not from one whole version, or None."""
+    rounds = set()
+    for r in answer.results:
+        found = _ROUND.findall(r.excerpt)
+        if not found:
+            return f"excerpt without a round number: {r.excerpt!r}"
+        rounds.update(found)
+        for a, b in r.marks:
+            if not 0 <= a < b <= len(r.excerpt):
+                return f"mark {a}-{b} outside the excerpt"
+    if len(rounds) > 1:
+        return f"one answer mixes rounds {sorted(rounds)}"
+    return None
+
+
+def soak(
+    index: Path,
+    corpus: Path,
+    rounds: int = 8,
+    pause: float = 0.5,
+    embedder=None,
+    ask_pause: float = 0.0,
+) -> SoakReport:
+    """Build round 0, start the ingester process, ask until it exits; the report."""
+    from corpus.loading import load_corpus
+    from retrieval.engine import AnswerEngine, shared_embedder
+    from retrieval.ingest import ingest
+
+    embedder = embedder or shared_embedder()
+    write_round(corpus, 0)
+    ingest(index, load_corpus([corpus]).documents, embedder, progress=False, log=lambda _m: None)
+    engine = AnswerEngine.open(index, embedder=embedder, build_if_missing=False)
+    report = SoakReport(rounds=rounds)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--ingester",
+            "--index",
+            str(index),
+            "--corpus",
+            str(corpus),
+            "--rounds",
+            str(rounds),
+            "--pause",
+            str(pause),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    i = 0
+    try:
+        while child.poll() is None or i < 4:  # and a few more after the last round
+            try:
+                if engine.refresh():
+                    report.reloads += 1
+                answer = engine.ask(QUESTIONS[i % len(QUESTIONS)], top_k=3)
+                report.questions += 1
+                report.versions_seen.add(answer.version)
+                problem = check_answer(answer, engine.index)
+                if problem:
+                    report.errors.append(problem)
+            except Exception as exc:  # noqa: BLE001 - counted, the soak goes on
+                report.errors.append(f"{type(exc).__name__}: {exc}")
+            i += 1
+            time.sleep(ask_pause)  # on a small machine, leave the ingester some CPU
+    finally:
+        out, err = child.communicate(timeout=300)
+    if child.returncode != 0:
+        report.errors.append(f"ingester exited {child.returncode}: {err.strip()[-500:]}")
+    report.seconds = time.perf_counter() - started
+    if engine.refresh():
+        report.reloads += 1
+    last = engine.ask(QUESTIONS[0], top_k=1)
+    if not last.results or f"第{rounds}轮" not in last.results[0].excerpt:
+        report.errors.append("the last round never became live")
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--pause", type=float, default=0.5)
+    parser.add_argument("--index", type=Path)
+    parser.add_argument("--corpus", type=Path)
+    parser.add_argument("--ingester", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    from retrieval.threads import set_process_defaults
+
+    set_process_defaults()
+    if args.ingester:
+        ingester(args.index, args.corpus, args.rounds, args.pause)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="qabot-soak-") as tmp:
+        report = soak(Path(tmp) / "index", Path(tmp) / "corpus", args.rounds, args.pause)
+    print(report.summary())
+    for problem in report.errors[:10]:
+        print(f"  error: {problem}")
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

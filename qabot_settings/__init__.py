@@ -1,0 +1,124 @@
+"""Every environment setting in one place, and the one ``.env`` reader.
+
+Below every other package (bot → retrieval → embeddings / corpus → here), so each
+layer reads its settings from here; the older helpers (``embeddings.settings``,
+``retrieval.threads`` …) are thin wrappers. ``python -m bot`` calls
+:func:`load_dotenv` once at start, so every command sees the same ``.env``.
+
+=========================  ======================================================
+``QABOT_INDEX``            index folder (default: the user data dir)
+``QABOT_MODEL``            sentence-transformers hub name or local model folder
+``QABOT_CACHE_DIR``        where the converted default model is kept
+``QABOT_BF16``             ``auto`` / ``1`` / ``0``: bf16 autocast for documents
+``QABOT_DEVICE``           ``cpu`` / ``cuda`` / ``auto``
+``QABOT_WORKERS``          processes that chunk and tokenise a large ingest
+``QABOT_EMBED_BATCH``      chunks embedded and committed at a time
+``QABOT_QUERY_THREADS``    torch threads per question
+``QABOT_INGEST_THREADS``   torch/FAISS threads while ingesting
+``QABOT_MAX_FILE_MB``      files larger than this are skipped at ingest (default 50)
+``TELEGRAM_*``             the Telegram bot (bot/telegram/config.py)
+=========================  ======================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+
+APP_NAME = "qabot"
+DEFAULT_HUB_MODEL = "intfloat/multilingual-e5-small"
+DEVICES = ("cpu", "cuda", "auto")
+DEFAULT_MAX_FILE_MB = 50.0
+
+
+def raw(name: str, default: str = "") -> str:
+    """The variable's value, stripped (``default`` when unset or blank)."""
+    return os.environ.get(name, "").strip() or default
+
+
+def positive_int(name: str, default: int) -> int:
+    """A positive integer setting; anything else means ``default``."""
+    value = raw(name)
+    return max(1, int(value)) if value.isdigit() else default
+
+
+def index_dir() -> Path:
+    """``QABOT_INDEX`` if set, else the platform's user data dir (e.g. ~/.local/share/qabot)."""
+    value = raw("QABOT_INDEX")
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "index"
+
+
+def model() -> str | None:
+    return raw("QABOT_MODEL") or None
+
+
+def cache_dir() -> Path:
+    value = raw("QABOT_CACHE_DIR")
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def bf16() -> str:
+    value = raw("QABOT_BF16", "auto").lower()
+    return value if value in {"auto", "0", "1"} else "auto"
+
+
+def device() -> str:
+    value = raw("QABOT_DEVICE", "cpu").lower()
+    return value if value in DEVICES else "invalid:" + value
+
+
+def workers() -> int:
+    return positive_int("QABOT_WORKERS", max(1, os.cpu_count() or 1))
+
+
+def embed_batch() -> int:
+    return positive_int("QABOT_EMBED_BATCH", 256)
+
+
+def query_threads() -> int:
+    return positive_int("QABOT_QUERY_THREADS", 1)
+
+
+def ingest_threads() -> int:
+    return positive_int("QABOT_INGEST_THREADS", os.cpu_count() or 1)
+
+
+def max_file_bytes() -> int:
+    """``QABOT_MAX_FILE_MB`` (default 50) in bytes; a corpus file above it is skipped."""
+    try:
+        megabytes = float(raw("QABOT_MAX_FILE_MB", str(DEFAULT_MAX_FILE_MB)))
+    except ValueError:
+        megabytes = DEFAULT_MAX_FILE_MB
+    if megabytes <= 0:
+        megabytes = DEFAULT_MAX_FILE_MB
+    return int(megabytes * 1024 * 1024)
+
+
+def load_dotenv(path: Path = Path(".env"), environ: MutableMapping[str, str] | None = None) -> None:
+    """Tiny ``.env`` reader: ``KEY=value`` lines, ``#`` comments, optional quotes.
+
+    Variables already set in the environment win; an unreadable file is ignored.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        environ.setdefault(key, value)

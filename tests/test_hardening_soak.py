@@ -1,0 +1,28 @@
+"""A bounded soak: answers keep coming from whole versions while another process ingests."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _soak_module():
+    spec = importlib.util.spec_from_file_location("soak", ROOT / "benchmarks" / "soak.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["soak"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_asking_while_another_process_ingests(tmp_path, embedder):
+    soak = _soak_module()
+    report = soak.soak(
+        tmp_path / "index", tmp_path / "corpus", rounds=3, embedder=embedder, ask_pause=0.05
+    )
+    print(report.summary())
+    assert report.errors == [], report.errors[:5]
+    assert report.reloads >= 1 and len(report.versions_seen) >= 2
+    assert report.questions >= 20
