@@ -188,7 +188,7 @@ class MilvusVersion:
             limit=k,
             filter=self.filter,
             search_params=params,
-            output_fields=[],
+            output_fields=["id"],  # [] would return every field
         )[0]
         scores = np.array([h["distance"] for h in hits], np.float32)
         ids = np.array([h["id"] for h in hits], np.int64)
