@@ -22,6 +22,7 @@ from retrieval.backend import BackendSettings, open_backend  # noqa: E402
 from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.errors import IndexMismatchError, RetrievalError  # noqa: E402
 from retrieval.milvus import client as milvus_client  # noqa: E402
+from retrieval.search import SearchSettings  # noqa: E402
 from tests.test_ingest import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,3 +313,20 @@ def test_cli_ingest_and_ask_with_backend_flag(seed_index, seed_engine, tmp_path)
     milvus = bot("ask", "--backend", "milvus", "--json", question)
     assert milvus.returncode == 0, milvus.stderr
     assert json.loads(milvus.stdout) == seed_engine.ask(question, top_k=3).to_json()
+
+
+def test_ivf_flat_dense_index_above_the_size_threshold(tmp_path, monkeypatch, embedder):
+    from retrieval.milvus import schema
+
+    monkeypatch.setattr(schema, "IVF_FROM", 1)  # as if the corpus had millions of chunks
+    monkeypatch.setenv("QABOT_BACKEND", "milvus")
+    monkeypatch.setenv("QABOT_MILVUS_URI", str(tmp_path / "ivf.db"))
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, BASE_DOCS)
+    _ingest(index_dir, corpus, embedder)
+    backend = open_backend(index_dir)
+    assert backend.live_manifest().dense_index["index_type"] == "IVF_FLAT"
+    engine = AnswerEngine(index_dir, embedder, backend=backend)
+    assert engine.ask("京张高铁", top_k=1).results[0].doc_id == "transport.txt"
+    dense = AnswerEngine(index_dir, embedder, SearchSettings(dense_weight=1.0), backend=backend)
+    assert dense.ask("华北地下水超采治理", top_k=1).results[0].doc_id == "ecology.txt"

@@ -27,7 +27,7 @@ from retrieval.errors import IndexMismatchError, IndexNotFoundError
 from retrieval.index import Manifest
 from retrieval.keywords import lucene_idf
 from retrieval.milvus import client as meta
-from retrieval.milvus.schema import DOC_FIELDS, HNSW_SEARCH, ROW_FIELDS
+from retrieval.milvus.schema import DOC_FIELDS, HNSW, ROW_FIELDS, dense_search
 from retrieval.store import ChunkRow
 
 REFRESH_EVERY = 1.0  # seconds between two reads of the ``current`` row
@@ -45,6 +45,7 @@ class MilvusManifest(Manifest):
     next_doc_key: int = 0
     next_chunk_id: int = 0
     vocab_pieces: int = 0
+    dense_index: dict = field(default_factory=lambda: dict(HNSW))  # see schema.dense_index
 
     def to_json(self) -> dict:
         from dataclasses import asdict
@@ -199,7 +200,7 @@ class MilvusVersion:
         if self.size == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         vector = np.asarray(query, np.float32).ravel().tolist()
-        return self._search(vector, "dense", k, HNSW_SEARCH)
+        return self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
 
     def keyword_candidates(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         empty = np.zeros(0, np.float32), np.zeros(0, np.int64)

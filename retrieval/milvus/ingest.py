@@ -43,7 +43,14 @@ from retrieval.milvus.backend import (
     read_current,
     vocab_key,
 )
-from retrieval.milvus.schema import KEYWORD_MODES, TEXT_MAX, chunks_schema, citation_values, clip
+from retrieval.milvus.schema import (
+    KEYWORD_MODES,
+    TEXT_MAX,
+    chunks_schema,
+    citation_values,
+    clip,
+    dense_index,
+)
 from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts
 
 K1, B = 1.2, 0.75  # as the local bm25s index
@@ -192,7 +199,7 @@ class _Job:
         return total
 
     # --- writing ------------------------------------------------------------------------
-    def _open_collection(self, base: MilvusManifest | None, number: int) -> str:
+    def _open_collection(self, base: MilvusManifest | None, number: int, dense: dict) -> str:
         """The collection the new rows go to, cleared of what a killed ingest left."""
         if base is not None:
             name = base.collection
@@ -205,7 +212,8 @@ class _Job:
         if self.client.has_collection(name):  # left by a killed rebuild
             self.client.drop_collection(name)
             meta.forget_loaded(self.client, name)
-        schema, index = chunks_schema(self.client, self.embedder.identity.dimension, self.keywords)
+        dimension = self.embedder.identity.dimension
+        schema, index = chunks_schema(self.client, dimension, self.keywords, dense)
         self.client.create_collection(name, schema=schema, index_params=index)
         meta.ensure_loaded(self.client, name)
         return name
@@ -242,7 +250,9 @@ class _Job:
     ) -> MilvusManifest:
         number = (previous.number + 1) if previous else 1
         version = new_version_name()
-        collection = self._open_collection(base, number)
+        chunks = sum(len(c) for c in per_doc)
+        dense = base.dense_index if base else dense_index(chunks)
+        collection = self._open_collection(base, number, dense)
         vocab = self._old_vocab(base)
         gone = plan.changed + plan.removed if base else []
         if base is not None:
@@ -312,6 +322,7 @@ class _Job:
             next_doc_key=next_doc,
             next_chunk_id=next_chunk,
             vocab_pieces=vocab_pieces,
+            dense_index=dense,
         )
         blob = manifest.to_json()
         pieces = meta.write_blob(self.client, self.prefix, manifest_key(version), blob)

@@ -22,6 +22,25 @@ TEXT_MAX = 65_535
 KEYWORD_MODES = ("sparse", "bm25")
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
 HNSW_SEARCH = {"metric_type": "IP", "params": {"ef": 256}}
+IVF_FROM = 2_000_000  # chunks at build time from which the dense field gets IVF_FLAT, not HNSW
+
+
+def dense_index(chunks: int) -> dict:
+    """HNSW below :data:`IVF_FROM` chunks (fast, memory-hungry graph); IVF_FLAT above, with
+    nlist ≈ 4·√n (the FAISS guideline) — both exist in Milvus Lite and on a server."""
+    if chunks < IVF_FROM:
+        return HNSW
+    nlist = min(65_536, int(4 * chunks**0.5))
+    return {"index_type": "IVF_FLAT", "metric_type": "IP", "params": {"nlist": nlist}}
+
+
+def dense_search(index: dict) -> dict:
+    """Search parameters for a dense index made by :func:`dense_index`."""
+    if index.get("index_type") == "IVF_FLAT":
+        return {"metric_type": "IP", "params": {"nprobe": max(1, index["params"]["nlist"] // 8)}}
+    return HNSW_SEARCH
+
+
 ROW_FIELDS = ["id", "doc_key", "doc_id", "idx", "start", "stop"]
 DOC_FIELDS = ["idx", "start", "stop", "text", "head", "tail", "doc_chars", *CITATION_FIELDS]
 
@@ -36,7 +55,7 @@ def citation_values(doc: Document) -> dict[str, str]:
     return {name: clip(getattr(doc, name) or "", n) for name, n in CITATION_FIELDS.items()}
 
 
-def chunks_schema(client, dimension: int, keywords: str):
+def chunks_schema(client, dimension: int, keywords: str, dense: dict = HNSW):
     """The chunks collection's schema and index parameters."""
     from pymilvus import DataType, Function, FunctionType
 
@@ -67,7 +86,7 @@ def chunks_schema(client, dimension: int, keywords: str):
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
     schema.add_field("keywords", DataType.SPARSE_FLOAT_VECTOR)
     index = client.prepare_index_params()
-    index.add_index("dense", **HNSW)
+    index.add_index("dense", **dense)
     if keywords == "bm25":
         schema.add_function(
             Function(
