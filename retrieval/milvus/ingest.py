@@ -56,6 +56,7 @@ from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts
 K1, B = 1.2, 0.75  # as the local bm25s index
 INSERT_BATCH = 256
 PAD = 0  # token id 0 is never a token: it gives an empty chunk a (zero-weight) entry
+MAX_DEAD = 5_000  # changed + removed documents above which an update writes a new collection
 
 
 def _stderr(message: str) -> None:
@@ -134,6 +135,10 @@ class _Job:
         reusable = previous is not None and reason is None
         old = previous.content_hashes() if previous else {}
         plan = plan_documents(old, documents, reason)
+        if reusable and len(plan.changed) + len(plan.removed) > MAX_DEAD:
+            # every query filters out the dead documents' keys: a long list costs each search
+            reusable, reason = False, f"more than {MAX_DEAD:,} documents changed or removed"
+            plan.rebuild_reason = reason
         if reason and previous:
             self.say(f"full rebuild: {reason}")
         if not dry_run and reusable and _unchanged(previous, plan, documents, corpus):
@@ -226,10 +231,10 @@ class _Job:
     def _forget(self, vocab: dict[str, list[int]], base: MilvusManifest, gone: list[str]) -> None:
         """Take the chunks of ``gone`` documents out of the document frequencies."""
         keys = [int(base.documents[d][1]) for d in gone if d in base.documents]
-        for start in range(0, len(keys), 200):
+        for start in range(0, len(keys), 50):  # a query returns at most 16,384 rows
             rows = self.client.query(
                 base.collection,
-                filter=f"doc_key in {keys[start : start + 200]}",
+                filter=f"doc_key in {keys[start : start + 50]}",
                 output_fields=["text_hash", "text"],
                 limit=16_384,
             )
