@@ -183,14 +183,23 @@ def test_update_reembeds_only_what_changed_and_readers_switch(milvus_env, tmp_pa
     assert engine.chunks == second.chunks
 
     backend = open_backend(index_dir)
-    assert _rows(backend) > second.chunks  # the old rows stay for readers of the old version
+    dead_since_v2 = backend.live_manifest().dead
+    assert len(dead_since_v2) == 2  # the old transport.txt and ecology.txt
+    # their rows stay for readers of the old version
+    assert _rows(backend) == second.chunks + _dead_rows(backend) > second.chunks
     third = _ingest(index_dir, corpus, embedder)  # nothing changed: the same version
     assert third.version == second.version and third.embedded == 0
     docs["industry.txt"] += "\n雄安新区中关村科技园正式揭牌。"
     write_corpus(corpus, docs)
     fourth = _ingest(index_dir, corpus, embedder)
     assert fourth.plan.changed == ["industry.txt"]
-    assert _rows(backend) < fourth.chunks + second.chunks  # the rows dead since v2 are deleted
+    assert _rows(backend) == fourth.chunks + _dead_rows(backend)
+    gone = backend.client.query(
+        backend.live_manifest().collection,
+        filter=f"doc_key in {dead_since_v2}",
+        output_fields=["count(*)"],
+    )
+    assert gone[0]["count(*)"] == 0  # the rows dead since v2 were deleted by this ingest
 
 
 _KILLING_INGEST = """
