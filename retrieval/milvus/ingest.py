@@ -51,7 +51,7 @@ from retrieval.milvus.schema import (
     clip,
     dense_index,
 )
-from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts
+from retrieval.prepare import PreparedChunk, chunk_documents, token_strings
 
 K1, B = 1.2, 0.75  # as the local bm25s index
 INSERT_BATCH = 256
@@ -173,13 +173,15 @@ class _Job:
 
     # --- preparation --------------------------------------------------------------------
     def _tokens(self, texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
-        have = self.cache.tokens(TOKENS_KEY, list(texts))
-        todo = [h for h in texts if h not in have]
+        """Tokens of every text, tokenising (as the local ingest) what the cache lacks."""
+        self._cache_tokens(texts)
+        return self.cache.tokens(TOKENS_KEY, list(texts))
+
+    def _cache_tokens(self, texts: dict[str, str]) -> None:
+        todo = self.cache.missing_tokens(TOKENS_KEY, list(texts))
         if todo:
-            made = tokenize_texts([texts[h] for h in todo])
-            self.cache.put_tokens(TOKENS_KEY, zip(todo, made, strict=True))
-            have.update(zip(todo, made, strict=True))
-        return have
+            strings = token_strings([texts[h] for h in todo])
+            self.cache.put_token_strings(TOKENS_KEY, zip(todo, strings, strict=True))
 
     def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
         batch = 256
@@ -238,10 +240,8 @@ class _Job:
                 output_fields=["text_hash", "text"],
                 limit=16_384,
             )
+            self._cache_tokens({r["text_hash"]: r["text"] for r in rows})  # another host's
             cached = self.cache.tokens(TOKENS_KEY, [r["text_hash"] for r in rows])
-            lost = [r for r in rows if r["text_hash"] not in cached]
-            made = tokenize_texts([r["text"] for r in lost]) if lost else []
-            cached.update(zip((r["text_hash"] for r in lost), made, strict=True))
             for r in rows:
                 for token in set(cached[r["text_hash"]]):
                     entry = vocab.get(token)
