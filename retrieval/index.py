@@ -275,6 +275,14 @@ class LoadedIndex:
         """Store keys of the version's documents, in corpus order."""
         return list(self._doc_keys.values())
 
+    def sources(self) -> list[tuple]:
+        """(doc_id, title, date, source, url, characters) of every document, in corpus order."""
+        return self.store.sources(self.doc_keys())
+
+    def chunk_texts(self) -> Iterator[tuple[int, str, str]]:
+        """(chunk id, doc_id, chunk text) of every live chunk, for evaluation baselines."""
+        return iter(self.store.chunk_texts(self.doc_keys()))
+
     def doc_ids(self) -> Iterator[str]:
         """Document ids in corpus order."""
         return iter(self.manifest.documents)

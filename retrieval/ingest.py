@@ -129,7 +129,14 @@ def plan_ingest(
     """The plan, the live manifest, and whether the new version builds upon it."""
     manifest, reusable, reason = _previous(index_dir, identity, rebuild)
     old = manifest.content_hashes() if manifest and manifest.format == 2 else {}
-    plan = IngestPlan(rebuild_reason=reason)
+    return plan_documents(old, documents, reason), manifest, reusable
+
+
+def plan_documents(
+    old: dict[str, str], documents: Sequence[Document], rebuild_reason: str | None = None
+) -> IngestPlan:
+    """The plan from the live version's content hashes (doc_id -> hash); any backend."""
+    plan = IngestPlan(rebuild_reason=rebuild_reason)
     for doc in documents:
         if doc.doc_id not in old:
             plan.added.append(doc.doc_id)
@@ -139,7 +146,7 @@ def plan_ingest(
             plan.unchanged.append(doc.doc_id)
     current = {d.doc_id for d in documents}
     plan.removed = [doc_id for doc_id in old if doc_id not in current]
-    return plan, manifest, reusable
+    return plan
 
 
 def _log_to_stderr(message: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.index import LoadedIndex
+from retrieval.backend import Version
 from retrieval.store import ChunkRow
 
 
@@ -68,7 +68,7 @@ def fuse(
 
 
 def search(
-    index: LoadedIndex,
+    index: Version,
     query_vector: np.ndarray,
     query_tokens: list[str],
     limit: int,

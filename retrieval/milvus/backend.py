@@ -1,0 +1,328 @@
+"""The Milvus backend: versions published in Milvus, read by any number of processes.
+
+What a reader of version N sees (see docs/scale-out.md for why):
+
+* the manifest of N (meta ``manifest:<name>``) and its vocabulary (token -> id, df);
+* in the chunks collection it names, the rows with ``born <= N`` whose ``doc_key`` is not
+  in the manifest's ``dead`` list — rows of an ingest still under way (or killed) have
+  ``born > N``; rows of changed or removed documents are listed as dead until the next
+  ingest deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from corpus.document import Document
+from retrieval.backend import BackendSettings
+from retrieval.errors import IndexMismatchError, IndexNotFoundError
+from retrieval.index import Manifest
+from retrieval.keywords import lucene_idf
+from retrieval.milvus import client as meta
+from retrieval.milvus.schema import DOC_FIELDS, HNSW, ROW_FIELDS, STRUCTURE_FIELDS, dense_search
+from retrieval.store import ChunkRow
+
+REFRESH_EVERY = 1.0  # seconds between two reads of the ``current`` row
+
+
+@dataclass(frozen=True)
+class MilvusManifest(Manifest):
+    """A local manifest plus where the version's rows live and how to filter them."""
+
+    number: int = 0  # rows with born <= number belong to it
+    collection: str = ""
+    dead: list[int] = field(default_factory=list)  # doc_keys whose rows still exist
+    keywords: str = "sparse"
+    avgdl: float = 0.0  # average tokens per chunk when the collection was built
+    next_doc_key: int = 0
+    next_chunk_id: int = 0
+    vocab_pieces: int = 0
+    dense_index: dict = field(default_factory=lambda: dict(HNSW))  # see schema.dense_index
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> MilvusManifest:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def manifest_key(version: str) -> str:
+    return f"manifest:{version}"
+
+
+def vocab_key(version: str) -> str:
+    return f"vocab:{version}"
+
+
+def read_current(client, prefix: str) -> dict | None:
+    """The ``current`` pointer: {"version", "pieces"}, or None."""
+    value = meta.read_value(client, prefix, meta.CURRENT)
+    return json.loads(value) if value else None
+
+
+def read_manifest(client, prefix: str, pointer: dict) -> MilvusManifest:
+    data = meta.read_blob(client, prefix, manifest_key(pointer["version"]), pointer["pieces"])
+    return MilvusManifest.from_json(data)
+
+
+def live_filter(manifest: MilvusManifest) -> str:
+    """The filter that shows exactly the version's rows."""
+    expr = f"born <= {manifest.number}"
+    if manifest.dead:
+        expr += f" and doc_key not in {json.dumps(sorted(manifest.dead))}"
+    return expr
+
+
+class MilvusBackend:
+    """Versions in Milvus: a Milvus Lite file (``*.db``) or a server/cluster URI."""
+
+    name = "milvus"
+
+    def __init__(self, index_dir: Path, settings: BackendSettings) -> None:
+        self.index_dir = index_dir  # the embedding cache and the bot's state stay local
+        self.settings = settings
+        self.uri = settings.uri_for(index_dir)
+        self.prefix = settings.collection
+        self.where = f"Milvus {self.uri} (collection {self.prefix})"
+        self._client = None
+        self._seen: tuple[float, str | None] = (0.0, None)
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = meta.connect(self.uri, self.settings.milvus_token)
+        return self._client
+
+    def current_version(self) -> str | None:
+        at, name = self._seen
+        if time.monotonic() - at < REFRESH_EVERY:
+            return name
+        pointer = read_current(self.client, self.prefix)
+        name = pointer["version"] if pointer else None
+        self._seen = (time.monotonic(), name)
+        return name
+
+    def live_manifest(self) -> MilvusManifest | None:
+        pointer = read_current(self.client, self.prefix)
+        return read_manifest(self.client, self.prefix, pointer) if pointer else None
+
+    def load(self, model: dict | None = None, reuse=None) -> MilvusVersion:
+        pointer = read_current(self.client, self.prefix)
+        if pointer is None:
+            raise IndexNotFoundError(f"no index in {self.where} (run: python -m bot ingest)")
+        manifest = read_manifest(self.client, self.prefix, pointer)
+        if model is not None:
+            problem = manifest.mismatch(model, self.where)
+            if problem:
+                raise IndexMismatchError(problem)
+        vocab = meta.read_blob(
+            self.client, self.prefix, vocab_key(manifest.version), manifest.vocab_pieces
+        )
+        self._seen = (time.monotonic(), manifest.version)
+        return MilvusVersion(self.client, manifest, vocab)
+
+    def previous_corpus(self) -> list[str]:
+        manifest = self.live_manifest()
+        return list(manifest.corpus) if manifest else []
+
+    def ingest(
+        self, documents, embedder, rebuild=False, dry_run=False, progress=True, log=None, corpus=()
+    ):
+        from retrieval.milvus.ingest import ingest_milvus
+
+        return ingest_milvus(
+            self,
+            documents,
+            embedder,
+            rebuild=rebuild,
+            dry_run=dry_run,
+            progress=progress,
+            log=log,
+            corpus=corpus,
+        )
+
+
+class MilvusVersion:
+    """One published version in Milvus, searched as a consistent whole."""
+
+    def __init__(self, client, manifest: MilvusManifest, vocab: dict[str, list[int]]) -> None:
+        self.client = client
+        self.manifest = manifest
+        self.collection = manifest.collection
+        meta.ensure_loaded(client, self.collection)
+        self.vocab = vocab  # token -> [id, document frequency]
+        self.filter = live_filter(manifest)
+        self._doc_keys = {doc_id: int(e[1]) for doc_id, e in manifest.documents.items()}
+        self._documents: OrderedDict[int, Document | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def size(self) -> int:
+        return self.manifest.chunks
+
+    def idf(self, token: str) -> float:
+        entry = self.vocab.get(token)
+        df = entry[1] if entry else 0
+        return float(lucene_idf(max(1, df), max(1, self.manifest.chunks)))
+
+    # --- candidates -------------------------------------------------------------------
+    def _search(self, data, field: str, k: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+        hits = self.client.search(
+            self.collection,
+            data=[data],
+            anns_field=field,
+            limit=k,
+            filter=self.filter,
+            search_params=params,
+            output_fields=["id"],  # [] would return every field
+        )[0]
+        scores = np.array([h["distance"] for h in hits], np.float32)
+        ids = np.array([h["id"] for h in hits], np.int64)
+        order = np.lexsort((ids, -scores))
+        return scores[order], ids[order]
+
+    def dense_candidates(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.size == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        vector = np.asarray(query, np.float32).ravel().tolist()
+        return self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
+
+    def keyword_candidates(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        empty = np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if not tokens or self.size == 0:
+            return empty
+        if self.manifest.keywords == "bm25":  # Milvus's BM25 over its own jieba words
+            scores, ids = self._search(" ".join(tokens), "keywords", k, {"metric_type": "BM25"})
+            scores = np.abs(scores)  # Milvus Lite reports BM25 as a negative distance
+        else:
+            weights: dict[int, float] = {}
+            for token in tokens:  # a repeated query token counts again, as in bm25s
+                entry = self.vocab.get(token)
+                if entry:
+                    weights[entry[0]] = weights.get(entry[0], 0.0) + self.idf(token)
+            if not weights:
+                return empty
+            scores, ids = self._search(weights, "keywords", k, {"metric_type": "IP"})
+        keep = scores > 0
+        return scores[keep], ids[keep]
+
+    # --- rows and documents -------------------------------------------------------------
+    def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        wanted = [int(i) for i in dict.fromkeys(ids)]
+        found: dict[int, ChunkRow] = {}
+        for start in range(0, len(wanted), 1_000):
+            part = wanted[start : start + 1_000]
+            rows = self.client.query(
+                self.collection, filter=f"id in {part} and {self.filter}", output_fields=ROW_FIELDS
+            )
+            for r in rows:
+                found[int(r["id"])] = ChunkRow(
+                    int(r["id"]),
+                    int(r["doc_key"]),
+                    r["doc_id"],
+                    int(r["idx"]),
+                    int(r["start"]),
+                    int(r["stop"]),
+                    *(r.get(name) or None for name in STRUCTURE_FIELDS),
+                )
+        return found
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document rebuilt from its chunk rows (cached: a handful per question)."""
+        key = self._doc_keys.get(doc_id)
+        if key is None:
+            return None
+        with self._lock:
+            if key in self._documents:
+                self._documents.move_to_end(key)
+                return self._documents[key]
+        doc = self._assemble(doc_id, key)
+        with self._lock:
+            self._documents[key] = doc
+            while len(self._documents) > 256:
+                self._documents.popitem(last=False)
+        return doc
+
+    def _assemble(self, doc_id: str, key: int) -> Document | None:
+        rows = self.client.query(
+            self.collection, filter=f"doc_key == {key}", output_fields=DOC_FIELDS, limit=16_384
+        )
+        return assemble(doc_id, rows)
+
+    def doc_keys(self) -> list[int]:
+        return list(self._doc_keys.values())
+
+    def doc_ids(self) -> Iterator[str]:
+        return iter(self.manifest.documents)
+
+    def sources(self) -> list[tuple]:
+        keys = self.doc_keys()
+        found: dict[int, tuple] = {}
+        fields = ["doc_key", "doc_id", "title", "date", "source", "url", "doc_chars"]
+        for start in range(0, len(keys), 1_000):
+            part = keys[start : start + 1_000]
+            rows = self.client.query(
+                self.collection, filter=f"idx == 0 and doc_key in {part}", output_fields=fields
+            )
+            for r in rows:
+                found[int(r["doc_key"])] = (
+                    r["doc_id"],
+                    r["title"],
+                    r["date"] or None,
+                    r["source"] or None,
+                    r["url"] or None,
+                    int(r["doc_chars"]),
+                )
+        return [found[k] for k in keys if k in found]
+
+    def chunk_texts(self) -> Iterator[tuple[int, str, str]]:
+        for doc_id, key in self._doc_keys.items():
+            rows = self.client.query(
+                self.collection,
+                filter=f"doc_key == {key}",
+                output_fields=["id", "idx", "text"],
+                limit=16_384,
+            )
+            for r in sorted(rows, key=lambda r: r["idx"]):
+                yield int(r["id"]), doc_id, r["text"]
+
+
+def assemble(doc_id: str, rows: list[dict]) -> Document | None:
+    """A document's exact text from its chunks (they overlap; head and tails fill the gaps)."""
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda r: r["idx"])
+    parts = [rows[0]["head"]]
+    pos = int(rows[0]["start"])
+    for r in rows:
+        start, stop = int(r["start"]), int(r["stop"])
+        if stop > pos:
+            parts.append(r["text"][pos - start :])
+            pos = stop
+        if r["tail"]:
+            parts.append(r["tail"])
+            pos += len(r["tail"])
+    first = rows[0]
+    return Document(
+        doc_id,
+        first["title"],
+        "".join(parts),
+        first["source"] or None,
+        first["date"] or None,
+        first["url"] or None,
+    )

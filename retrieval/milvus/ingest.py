@@ -1,0 +1,421 @@
+"""Ingest into Milvus: plan by content hash, embed only what the shared cache lacks, write
+the new rows under the next version number, then publish by replacing one meta row.
+
+A kill at any point before the ``current`` row is replaced leaves the previous version
+answering: its readers filter on ``born <= N``, so the new rows stay invisible, and the
+next ingest deletes them before it starts. A full rebuild (another model, chunker or
+tokenizer, or ``--rebuild``) writes a new chunks collection and switches to it the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from corpus.chunking import CHUNKER_VERSION
+from corpus.document import Document
+from corpus.normalize import search_key
+from embeddings.model import Embedder
+from retrieval.embedding_cache import CACHE, EmbeddingCache
+from retrieval.errors import IndexBusyError, RetrievalError
+from retrieval.index import SEARCH_KEY_VERSION, new_version_name
+from retrieval.ingest import (
+    LOCK,
+    TOKENS_KEY,
+    IngestPlan,
+    IngestResult,
+    model_info,
+    plan_documents,
+)
+from retrieval.keywords import DEFAULT_TOKENIZER
+from retrieval.milvus import client as meta
+from retrieval.milvus.backend import (
+    MilvusBackend,
+    MilvusManifest,
+    manifest_key,
+    read_current,
+    vocab_key,
+)
+from retrieval.milvus.schema import (
+    KEYWORD_MODES,
+    TEXT_MAX,
+    chunks_schema,
+    citation_values,
+    clip,
+    dense_index,
+    structure_values,
+)
+from retrieval.prepare import PreparedChunk, chunk_documents, token_strings
+
+K1, B = 1.2, 0.75  # as the local bm25s index
+INSERT_BATCH = 256
+PAD = 0  # token id 0 is never a token: it gives an empty chunk a (zero-weight) entry
+MAX_DEAD = 5_000  # changed + removed documents above which an update writes a new collection
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ingest_milvus(
+    backend: MilvusBackend,
+    documents: Sequence[Document],
+    embedder: Embedder,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    corpus: Sequence[str] = (),
+) -> IngestResult:
+    """Build a new version in Milvus from ``documents`` and make it live."""
+    started = time.perf_counter()
+    log = log or _stderr
+    if backend.settings.keywords not in KEYWORD_MODES:
+        raise RetrievalError(
+            f"QABOT_MILVUS_KEYWORDS={backend.settings.keywords!r}: choose sparse or bm25"
+        )
+    backend.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(backend.index_dir / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IndexBusyError(
+            f"another ingest is already updating {backend.where}; try again when it has finished"
+        ) from None
+    try:
+        job = _Job(backend, embedder, progress, log)
+        try:
+            return job.run(documents, rebuild, dry_run, corpus, started)
+        finally:
+            job.cache.close()
+    finally:
+        lock.release()
+
+
+class _Job:
+    def __init__(self, backend: MilvusBackend, embedder: Embedder, progress: bool, log) -> None:
+        self.backend = backend
+        self.client = backend.client
+        self.prefix = backend.prefix
+        self.embedder = embedder
+        self.model = embedder.identity.fingerprint
+        self.keywords = backend.settings.keywords
+        self.progress = progress
+        self.log = log
+        self.cache = EmbeddingCache(backend.index_dir / CACHE)
+
+    def say(self, message: str) -> None:
+        if self.progress:
+            self.log(message)
+
+    def _previous(self, rebuild: bool) -> tuple[MilvusManifest | None, str | None]:
+        """(live manifest or None, why it cannot be built upon or None)."""
+        pointer = read_current(self.client, self.prefix)
+        if pointer is None:
+            return None, None
+        try:
+            previous = self.backend.live_manifest()
+        except (RetrievalError, ValueError, TypeError, KeyError):
+            return None, "the current index could not be read"
+        if rebuild:
+            return previous, "--rebuild was given"
+        reason = previous.incompatibility(model_info(self.embedder.identity), DEFAULT_TOKENIZER)
+        if reason is None and previous.keywords != self.keywords:
+            reason = f"keyword mode changed ({previous.keywords} → {self.keywords})"
+        return previous, reason
+
+    def run(self, documents, rebuild, dry_run, corpus, started) -> IngestResult:
+        previous, reason = self._previous(rebuild)
+        reusable = previous is not None and reason is None
+        old = previous.content_hashes() if previous else {}
+        plan = plan_documents(old, documents, reason)
+        if reusable and len(plan.changed) + len(plan.removed) > MAX_DEAD:
+            # every query filters out the dead documents' keys: a long list costs each search
+            reusable, reason = False, f"more than {MAX_DEAD:,} documents changed or removed"
+            plan.rebuild_reason = reason
+        if reason and previous:
+            self.say(f"full rebuild: {reason}")
+        if not dry_run and reusable and _unchanged(previous, plan, documents, corpus):
+            return IngestResult(plan, previous.version, previous.chunks, 0, _since(started))
+        fresh = set(plan.added) | set(plan.changed)
+        to_write = [d for d in documents if not reusable or d.doc_id in fresh]
+        per_doc = chunk_documents(to_write)
+        hashes = [c.text_hash for chunks in per_doc for c in chunks]
+        missing = self.cache.missing_vectors(self.model, hashes)
+        if dry_run:
+            gone = plan.changed + plan.removed if reusable else []
+            kept = (previous.chunks - self._count(previous, gone)) if reusable else 0
+            return IngestResult(plan, None, kept + len(hashes), len(missing), _since(started))
+        texts = {
+            c.text_hash: doc.text[c.start : c.end]
+            for doc, chunks in zip(to_write, per_doc, strict=True)
+            for c in chunks
+        }
+        tokens = self._tokens(texts)
+        self._embed(missing, texts)
+        manifest = self._write(
+            plan,
+            previous if reusable else None,
+            previous,
+            to_write,
+            per_doc,
+            tokens,
+            documents,
+            corpus,
+        )
+        return IngestResult(plan, manifest.version, manifest.chunks, len(missing), _since(started))
+
+    # --- preparation --------------------------------------------------------------------
+    def _tokens(self, texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
+        """Tokens of every text, tokenising (as the local ingest) what the cache lacks."""
+        self._cache_tokens(texts)
+        return self.cache.tokens(TOKENS_KEY, list(texts))
+
+    def _cache_tokens(self, texts: dict[str, str]) -> None:
+        todo = self.cache.missing_tokens(TOKENS_KEY, list(texts))
+        if todo:
+            strings = token_strings([texts[h] for h in todo])
+            self.cache.put_token_strings(TOKENS_KEY, zip(todo, strings, strict=True))
+
+    def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
+        batch = 256
+        for i in range(0, len(missing), batch):
+            part = missing[i : i + batch]
+            vectors = self.embedder.encode_documents(
+                [search_key(texts[h]) for h in part], progress=False
+            )
+            self.cache.put_vectors(self.model, part, vectors)
+            self.say(f"embedded {min(i + batch, len(missing))}/{len(missing)} chunks")
+
+    def _count(self, manifest: MilvusManifest, doc_ids: list[str]) -> int:
+        keys = [int(manifest.documents[d][1]) for d in doc_ids if d in manifest.documents]
+        total = 0
+        for start in range(0, len(keys), 1_000):
+            rows = self.client.query(
+                manifest.collection,
+                filter=f"doc_key in {keys[start : start + 1_000]}",
+                output_fields=["count(*)"],
+            )
+            total += int(rows[0]["count(*)"]) if rows else 0
+        return total
+
+    # --- writing ------------------------------------------------------------------------
+    def _open_collection(self, base: MilvusManifest | None, number: int, dense: dict) -> str:
+        """The collection the new rows go to, cleared of what a killed ingest left."""
+        if base is not None:
+            name = base.collection
+            meta.ensure_loaded(self.client, name)
+            self.client.delete(name, filter=f"born > {base.number}")  # a killed ingest's rows
+            if base.dead:  # rows no reader of the live version sees
+                self.client.delete(name, filter=f"doc_key in {sorted(base.dead)}")
+            return name
+        name = f"{self.prefix}_chunks_{number}"
+        if self.client.has_collection(name):  # left by a killed rebuild
+            self.client.drop_collection(name)
+            meta.forget_loaded(self.client, name)
+        dimension = self.embedder.identity.dimension
+        schema, index = chunks_schema(self.client, dimension, self.keywords, dense)
+        self.client.create_collection(name, schema=schema, index_params=index)
+        meta.ensure_loaded(self.client, name)
+        return name
+
+    def _old_vocab(self, base: MilvusManifest | None) -> dict[str, list[int]]:
+        if base is None:
+            return {}
+        return meta.read_blob(self.client, self.prefix, vocab_key(base.version), base.vocab_pieces)
+
+    def _forget(self, vocab: dict[str, list[int]], base: MilvusManifest, gone: list[str]) -> None:
+        """Take the chunks of ``gone`` documents out of the document frequencies."""
+        keys = [int(base.documents[d][1]) for d in gone if d in base.documents]
+        for start in range(0, len(keys), 50):  # a query returns at most 16,384 rows
+            rows = self.client.query(
+                base.collection,
+                filter=f"doc_key in {keys[start : start + 50]}",
+                output_fields=["text_hash", "text"],
+                limit=16_384,
+            )
+            self._cache_tokens({r["text_hash"]: r["text"] for r in rows})  # another host's
+            cached = self.cache.tokens(TOKENS_KEY, [r["text_hash"] for r in rows])
+            for r in rows:
+                for token in set(cached[r["text_hash"]]):
+                    entry = vocab.get(token)
+                    if entry:
+                        entry[1] -= 1
+                        if entry[1] <= 0:
+                            del vocab[token]
+
+    def _write(
+        self, plan: IngestPlan, base, previous, to_write, per_doc, tokens, documents, corpus
+    ) -> MilvusManifest:
+        number = (previous.number + 1) if previous else 1
+        version = new_version_name()
+        chunks = sum(len(c) for c in per_doc)
+        dense = base.dense_index if base else dense_index(chunks)
+        collection = self._open_collection(base, number, dense)
+        vocab = self._old_vocab(base)
+        gone = plan.changed + plan.removed if base else []
+        if base is not None:
+            self._forget(vocab, base, gone)
+        next_token = max((e[0] for e in vocab.values()), default=PAD) + 1
+        all_tokens = [tokens[c.text_hash] for chunks in per_doc for c in chunks]
+        for toks in all_tokens:
+            for token in set(toks):
+                entry = vocab.get(token)
+                if entry is None:
+                    vocab[token] = [next_token, 1]
+                    next_token += 1
+                else:
+                    entry[1] += 1
+        avgdl = base.avgdl if base else float(np.mean([len(t) for t in all_tokens] or [1.0]))
+        next_doc = base.next_doc_key if base else 1
+        next_chunk = base.next_chunk_id if base else 1
+        keys: dict[str, int] = {}
+        batch: list[dict] = []
+        written = 0
+        dimension = self.embedder.identity.dimension
+        for doc, chunks in zip(to_write, per_doc, strict=True):
+            keys[doc.doc_id] = next_doc
+            vectors = self.cache.vectors(self.model, [c.text_hash for c in chunks], dimension)
+            for row in _rows(doc, chunks, next_doc, next_chunk, number, vectors):
+                if self.keywords == "sparse":
+                    row["keywords"] = _sparse(tokens[row["text_hash"]], vocab, avgdl)
+                batch.append(row)
+                if len(batch) >= INSERT_BATCH:
+                    self.client.insert(collection, batch)
+                    written += len(batch)
+                    batch = []
+            next_doc += 1
+            next_chunk += len(chunks)
+        if batch:
+            self.client.insert(collection, batch)
+            written += len(batch)
+        self.client.flush(collection)
+        self.say(f"rows written: {written} chunks into {collection} (version {version})")
+
+        old = previous.documents if base else {}
+        entries = {
+            d.doc_id: [
+                d.content_hash,
+                keys.get(d.doc_id, old[d.doc_id][1] if d.doc_id in old else None),
+            ]
+            for d in documents
+        }
+        kept = (base.chunks - self._count(base, gone)) if base else 0
+        dead = sorted(int(base.documents[d][1]) for d in gone if d in base.documents)
+        vocab_pieces = meta.write_blob(self.client, self.prefix, vocab_key(version), vocab)
+        manifest = MilvusManifest(
+            version=version,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            model=model_info(self.embedder.identity),
+            chunker_version=CHUNKER_VERSION,
+            search_key_version=SEARCH_KEY_VERSION,
+            tokenizer=DEFAULT_TOKENIZER,
+            documents=entries,
+            chunks=int(kept + written),
+            corpus=list(corpus),
+            number=number,
+            collection=collection,
+            dead=dead,
+            keywords=self.keywords,
+            avgdl=avgdl,
+            next_doc_key=next_doc,
+            next_chunk_id=next_chunk,
+            vocab_pieces=vocab_pieces,
+            dense_index=dense,
+        )
+        blob = manifest.to_json()
+        pieces = meta.write_blob(self.client, self.prefix, manifest_key(version), blob)
+        self.client.flush(meta.meta_name(self.prefix))
+        self.say(f"publishing version {version}")
+        pointer = {"version": version, "pieces": pieces, "number": number}
+        meta.write_value(self.client, self.prefix, meta.CURRENT, json.dumps(pointer))
+        self.client.flush(meta.meta_name(self.prefix))
+        self._prune(manifest, previous)
+        return manifest
+
+    def _prune(self, live: MilvusManifest, previous: MilvusManifest | None) -> None:
+        """Drop meta entries and chunk collections neither the live nor the previous version
+        names (a reader still on the previous one keeps answering until it refreshes)."""
+        keep = {live.version} | ({previous.version} if previous else set())
+        stale = [
+            k
+            for prefix in ("manifest:", "vocab:")
+            for k in meta.list_keys(self.client, self.prefix, prefix)
+            if k.split(":")[1] not in keep
+        ]
+        if stale:
+            meta.delete_keys(self.client, self.prefix, stale)
+        collections = {live.collection} | ({previous.collection} if previous else set())
+        for name in self.client.list_collections():
+            if name.startswith(f"{self.prefix}_chunks_") and name not in collections:
+                self.client.drop_collection(name)
+                meta.forget_loaded(self.client, name)
+
+
+def _rows(
+    doc: Document,
+    chunks: list[PreparedChunk],
+    doc_key: int,
+    first_id: int,
+    born: int,
+    vectors: np.ndarray,
+) -> list[dict]:
+    """The rows of one document's chunks; concatenating them rebuilds ``doc.text``."""
+    citation = citation_values(doc)
+    rows = []
+    pos = chunks[0].start if chunks else 0
+    for i, c in enumerate(chunks):
+        pos = max(pos, c.end)
+        upto = chunks[i + 1].start if i + 1 < len(chunks) else len(doc.text)
+        tail = doc.text[pos:upto] if upto > pos else ""
+        pos = max(pos, upto)
+        head = doc.text[: c.start] if i == 0 else ""
+        if len(tail.encode("utf-8")) > TEXT_MAX or len(head.encode("utf-8")) > TEXT_MAX:
+            tail, head = clip(tail, TEXT_MAX), clip(head, TEXT_MAX)  # only whitespace is lost
+        rows.append(
+            {
+                "id": first_id + i,
+                "born": born,
+                "doc_key": doc_key,
+                "doc_id": doc.doc_id,
+                "idx": c.index,
+                "start": c.start,
+                "stop": c.end,
+                "doc_chars": len(doc.text),
+                "text_hash": c.text_hash,
+                "text": doc.text[c.start : c.end],
+                "head": head,
+                "tail": tail,
+                **citation,
+                **structure_values(c.section, c.article),
+                "dense": vectors[i].tolist(),
+            }
+        )
+    return rows
+
+
+def _sparse(tokens: Sequence[str], vocab: dict[str, list[int]], avgdl: float) -> dict[int, float]:
+    """The chunk's BM25 term weights without IDF (applied to the query side)."""
+    counts = Counter(tokens)
+    norm = K1 * ((1 - B) + B * len(tokens) / (avgdl or 1.0))
+    weights = {vocab[t][0]: float(tf / (tf + norm)) for t, tf in counts.items()}
+    return weights or {PAD: 1e-9}
+
+
+def _unchanged(previous: MilvusManifest, plan: IngestPlan, documents, corpus) -> bool:
+    if plan.added or plan.changed or plan.removed or plan.rebuild_reason:
+        return False
+    return list(previous.documents) == [d.doc_id for d in documents] and previous.corpus == list(
+        corpus
+    )
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
