@@ -325,6 +325,17 @@ def test_cli_ingest_and_ask_with_backend_flag(seed_index, seed_engine, tmp_path)
     assert milvus.returncode == 0, milvus.stderr
     assert json.loads(milvus.stdout) == seed_engine.ask(question, top_k=3).to_json()
 
+    # Milvus Lite writes its index files in place: a kill -9 while it builds them leaves
+    # truncated files (seen in the kill -9 test). The next load rebuilds them from the rows.
+    damaged = [p for p in (tmp_path / "cli.db").rglob("*") if p.suffix in {".idx", ".sidx"}]
+    assert damaged
+    for path in damaged:
+        path.write_bytes(b"")
+    again = bot("ask", "--backend", "milvus", "--json", question)
+    assert again.returncode == 0, again.stderr
+    assert "rebuilding its indexes" in again.stderr
+    assert json.loads(again.stdout) == json.loads(milvus.stdout)
+
 
 def test_ivf_flat_dense_index_above_the_size_threshold(tmp_path, monkeypatch, embedder):
     from retrieval.milvus import schema

@@ -27,7 +27,14 @@ from retrieval.errors import IndexMismatchError, IndexNotFoundError
 from retrieval.index import Manifest
 from retrieval.keywords import lucene_idf
 from retrieval.milvus import client as meta
-from retrieval.milvus.schema import DOC_FIELDS, HNSW, ROW_FIELDS, STRUCTURE_FIELDS, dense_search
+from retrieval.milvus.schema import (
+    DOC_FIELDS,
+    HNSW,
+    ROW_FIELDS,
+    STRUCTURE_FIELDS,
+    chunks_schema,
+    dense_search,
+)
 from retrieval.store import ChunkRow
 
 REFRESH_EVERY = 1.0  # seconds between two reads of the ``current`` row
@@ -160,12 +167,19 @@ class MilvusVersion:
         self.client = client
         self.manifest = manifest
         self.collection = manifest.collection
-        meta.ensure_loaded(client, self.collection)
+        meta.ensure_loaded(client, self.collection, self._index_params)
         self.vocab = vocab  # token -> [id, document frequency]
         self.filter = live_filter(manifest)
         self._doc_keys = {doc_id: int(e[1]) for doc_id, e in manifest.documents.items()}
         self._documents: OrderedDict[int, Document | None] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _index_params(self):
+        """The chunks collection's index parameters, as ingest created them."""
+        dimension = int(self.manifest.model["dimension"])
+        return chunks_schema(
+            self.client, dimension, self.manifest.keywords, self.manifest.dense_index
+        )[1]
 
     @property
     def version(self) -> str:

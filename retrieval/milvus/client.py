@@ -78,12 +78,33 @@ def connect(uri: str, token: str = ""):
         return client
 
 
-def ensure_loaded(client, name: str) -> None:
-    """Load ``name`` for search and query once per process (Milvus keeps it released)."""
+log = logging.getLogger(__name__)
+
+
+def ensure_loaded(client, name: str, index_params=None) -> None:
+    """Load ``name`` for search and query once per process (Milvus keeps it released).
+
+    ``index_params`` (a callable giving the collection's index parameters) allows one
+    repair when the load fails: Milvus Lite writes its per-segment index files in place,
+    not through a temporary file and a rename, so a ``kill -9`` while it builds them
+    leaves a truncated file that every later load trips over. Indexes are derived from
+    the rows, which are intact, so they are dropped and built again.
+    """
     key = (id(client), name)
     if key in _loaded:
         return
-    client.load_collection(name)
+    try:
+        client.load_collection(name)
+    except Exception as exc:  # noqa: BLE001 - any engine error: try the one known repair
+        if index_params is None:
+            raise
+        log.warning("loading %s failed (%s); rebuilding its indexes", name, str(exc)[:200])
+        client.release_collection(name)
+        for index_name in client.list_indexes(name):  # Milvus Lite drops all at the first
+            if index_name in client.list_indexes(name):
+                client.drop_index(name, index_name)
+        client.create_index(name, index_params())
+        client.load_collection(name)
     _loaded.add(key)
 
 
@@ -101,17 +122,21 @@ def ensure_meta(client, prefix: str) -> str:
 
     name = meta_name(prefix)
     if client.has_collection(name):
-        ensure_loaded(client, name)
+        ensure_loaded(client, name, lambda: _meta_index(client))
         return name
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=256)
     schema.add_field("value", DataType.VARCHAR, max_length=65_535)
     schema.add_field("vec", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants one vector field
+    client.create_collection(name, schema=schema, index_params=_meta_index(client))
+    ensure_loaded(client, name, lambda: _meta_index(client))
+    return name
+
+
+def _meta_index(client):
     index = client.prepare_index_params()
     index.add_index("vec", index_type="FLAT", metric_type="L2")
-    client.create_collection(name, schema=schema, index_params=index)
-    ensure_loaded(client, name)
-    return name
+    return index
 
 
 def read_value(client, prefix: str, key: str) -> str | None:
@@ -119,7 +144,7 @@ def read_value(client, prefix: str, key: str) -> str | None:
     name = meta_name(prefix)
     if not client.has_collection(name):
         return None
-    ensure_loaded(client, name)
+    ensure_loaded(client, name, lambda: _meta_index(client))
     rows = client.query(name, filter=f'key == "{key}"', output_fields=["value"])
     return rows[0]["value"] if rows else None
 
@@ -148,7 +173,7 @@ def write_blob(client, prefix: str, key: str, data: object) -> int:
 def read_blob(client, prefix: str, key: str, pieces: int) -> object:
     """What :func:`write_blob` stored under ``key``; IndexNotFoundError if a piece is missing."""
     name = meta_name(prefix)
-    ensure_loaded(client, name)
+    ensure_loaded(client, name, lambda: _meta_index(client))
     keys = [f"{key}:{i}" for i in range(pieces)]
     found: dict[str, str] = {}
     for start in range(0, len(keys), 64):
@@ -172,6 +197,6 @@ def list_keys(client, prefix: str, starting: str) -> list[str]:
     name = meta_name(prefix)
     if not client.has_collection(name):
         return []
-    ensure_loaded(client, name)
+    ensure_loaded(client, name, lambda: _meta_index(client))
     rows = client.query(name, filter=f'key like "{starting}%"', output_fields=["key"], limit=16_384)
     return [r["key"] for r in rows]

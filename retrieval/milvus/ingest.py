@@ -211,7 +211,12 @@ class _Job:
         """The collection the new rows go to, cleared of what a killed ingest left."""
         if base is not None:
             name = base.collection
-            meta.ensure_loaded(self.client, name)
+            dimension = self.embedder.identity.dimension
+            meta.ensure_loaded(  # with a repair if Milvus Lite left a truncated index file
+                self.client,
+                name,
+                lambda: chunks_schema(self.client, dimension, base.keywords, base.dense_index)[1],
+            )
             self.client.delete(name, filter=f"born > {base.number}")  # a killed ingest's rows
             if base.dead:  # rows no reader of the live version sees
                 self.client.delete(name, filter=f"doc_key in {sorted(base.dead)}")
