@@ -36,12 +36,16 @@ class Answer:
 
     ``off_topic``: the question's content words occur nowhere in the corpus, so the
     results (still listed, for scripts) are unrelated and a reply should not show them.
+    ``probability``: the confidence model's estimate that the top result answers;
+    ``features``: what it was computed from (see retrieval/confidence.py).
     """
 
     question: str
     confident: bool
     results: list[Result] = field(default_factory=list)
     off_topic: bool = False
+    probability: float = 0.0
+    features: dict[str, float] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         """The stable JSON contract used by ``ask --json`` and scripts."""
