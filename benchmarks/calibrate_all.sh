@@ -28,10 +28,10 @@ DRCD=$EVAL/drcd_s2-test/queries.jsonl
 DRCD_T=$EVAL/drcd-test/queries.jsonl
 # answerable: each set against its own corpus
 collect cmrc cmrc "$CMRC" --limit 1000
-collect seed seed "$SEED_Q/seed_questions.jsonl"
-collect seed-heldout seed "$SEED_Q/seed_questions_heldout.jsonl" --heldout-file
-collect seed-hard seed "$SEED_Q/seed_unanswerable.jsonl"
-collect seed-hard-heldout seed "$SEED_Q/seed_unanswerable_heldout.jsonl" --heldout-file
+collect seed seed "$SEED_Q/seed_questions.jsonl" --split fit
+collect seed-heldout seed "$SEED_Q/seed_questions_heldout.jsonl" --split heldout
+collect seed-hard seed "$SEED_Q/seed_unanswerable.jsonl" --split fit
+collect seed-hard-heldout seed "$SEED_Q/seed_unanswerable_heldout.jsonl" --split heldout
 collect drcd drcd "$DRCD" --limit "$LIMIT"
 collect drcd-traditional drcd "$DRCD_T" --limit "$LIMIT"
 # unanswerable: each set against a corpus that cannot answer it
@@ -39,9 +39,9 @@ collect drcd-vs-cmrc cmrc "$DRCD" --unanswerable --limit "$LIMIT"
 collect drcd-traditional-vs-cmrc cmrc "$DRCD_T" --unanswerable --limit $((LIMIT / 2))
 collect cmrc-vs-drcd drcd "$CMRC" --unanswerable --limit "$LIMIT"
 for idx in cmrc drcd; do
-  collect "seed-vs-$idx" "$idx" "$SEED_Q/seed_questions.jsonl" --unanswerable
+  collect "seed-vs-$idx" "$idx" "$SEED_Q/seed_questions.jsonl" --unanswerable --split fit
   collect "seed-heldout-vs-$idx" "$idx" "$SEED_Q/seed_questions_heldout.jsonl" --unanswerable \
-    --heldout-file
+    --split heldout
 done
 $PY benchmarks/calibrate.py fit --work "$WORK/sets" --out retrieval/data/confidence.json
 $PY benchmarks/calibrate.py plot --work "$WORK/sets" --out docs/reliability.png

@@ -46,6 +46,7 @@ FEATURES = (
     "keyword_strength",  # best BM25 score / summed IDF of the question's distinct tokens
     "keyword_margin",  # (best - second BM25 score) / best
     "agree",  # 1 if the best dense and the best BM25 chunk lie in the top passage's document
+    "unseen",  # IDF share of the content words the index uses at most once (深圳 in 京津冀 texts)
 )
 SHIPPED = Path(__file__).parent / "data" / "confidence.json"
 ENV_MODEL = "QABOT_CONFIDENCE_MODEL"
@@ -95,6 +96,7 @@ def question_features(
         "keyword_strength": kw_top / token_mass if token_mass else 0.0,
         "keyword_margin": (kw_top - kw_second) / kw_top if kw_top > 0 else 0.0,
         "agree": float(signals.dense_top_doc == signals.keyword_top_doc == top.doc_id),
+        "unseen": sum(v for v in weights.values() if v >= rarest - 1e-9) / total if total else 0.0,
     }
 
 
