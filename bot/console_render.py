@@ -38,15 +38,17 @@ def use_colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+WHERE_CHARS = 80  # a terminal line has room for most heading paths
+
+
 def citation(r: Result | Source) -> str:
-    """title · date · source · where (document id and character range)."""
-    parts = [f"《{r.title}》"]
-    parts += [p for p in (r.date, r.source) if p]
-    if isinstance(r, Result):
-        parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
-    else:
-        parts.append(r.doc_id)
-    return " · ".join(parts)
+    """《title》（document number） · heading path › article · date · source · issuer ·
+    document id and character range (for a Result; a Source has title, date, source, id)."""
+    if not isinstance(r, Result):
+        return " · ".join([f"《{r.title}》", *(p for p in (r.date, r.source) if p), r.doc_id])
+    parts = [layout.titled(r), layout.where(r, WHERE_CHARS), r.date, r.source, layout.issuer(r)]
+    parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
+    return " · ".join(p for p in parts if p)
 
 
 def marked_excerpt(r: Result, style: Style) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 
 from corpus.chunking import split_sentences
+from corpus.structure import SEPARATOR, marker_of
 from retrieval.answer import Answer, Result
 
 Span = tuple[int, int]
@@ -29,6 +30,9 @@ WEAK_SHOWN = 2  # candidates shown under a not-confident note
 LEAD_CHARS = 300  # the answer line is cut around its marks beyond this
 LINE_CHARS = 120  # a compact result's sentence
 CONTEXT_CHARS = 450  # the context shown under the answer line
+WHERE_CHARS = 40  # heading path and article in an answer's citation
+WHERE_SHORT_CHARS = 24  # … in a compact result's citation
+ELLIPSIS = "…"
 
 
 class Kind(Enum):
@@ -119,3 +123,56 @@ def context(result: Result, size: int = CONTEXT_CHARS) -> tuple[str, list[Span],
     body = text.strip()
     marks = [(a - lead, b - lead) for a, b in merge(result.marks, len(text))]
     return window(body, marks, size)
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: max(size - 1, 0)] + ELLIPSIS
+
+
+def short_section(section: str | None, size: int = WHERE_CHARS) -> str | None:
+    """A heading path within about ``size`` characters: whole if it fits; else the outer
+    headings shortened to their numbers (``二、…``), then middle ones dropped (``…``), so
+    the innermost heading keeps a readable start; it is cut to the room left."""
+    if not section or len(section) <= size:
+        return section
+    labels = section.split(SEPARATOR)
+    last = labels[-1]
+    outer = [(marker_of(label) or label[:4]) + ELLIPSIS for label in labels[:-1]]
+    choices = [outer]
+    if len(outer) > 2:
+        choices.append([outer[0], ELLIPSIS, outer[-1]])
+    if len(outer) > 1:
+        choices.append([outer[0], ELLIPSIS])
+    choices += [[ELLIPSIS], []] if outer else [[]]
+    readable = max(len(marker_of(last)) + 1, min(len(last), 12))
+    for heads in choices:
+        head = SEPARATOR.join([*heads, ""]) if heads else ""
+        if size - len(head) >= readable or not heads:
+            return head + _clip(last, max(size - len(head), 2))
+    return _clip(last, size)
+
+
+def where(result: Result, size: int = WHERE_CHARS) -> str | None:
+    """Where the answer stands: heading path (shortened to ``size``) and article,
+    e.g. ``第四章 法律责任 › 第十一条``; None when the document shows no structure there."""
+    parts = []
+    if result.section:
+        room = size - (len(result.article) + len(SEPARATOR) if result.article else 0)
+        parts.append(short_section(result.section, max(room, 8)))
+    if result.article:
+        parts.append(result.article)
+    return SEPARATOR.join(parts) or None
+
+
+def titled(result: Result) -> str:
+    """《title》, followed by the document number (文号) when the title does not hold it."""
+    title = f"《{result.title}》"
+    if result.doc_number and result.doc_number not in result.title:
+        title += f"（{result.doc_number}）"
+    return title
+
+
+def issuer(result: Result) -> str | None:
+    """The issuing body when it adds to the title and source, else None."""
+    known = f"{result.title} {result.source or ''}"
+    return result.issuer if result.issuer and result.issuer not in known else None

@@ -6,8 +6,11 @@ import re
 from dataclasses import dataclass
 
 from corpus.document import Document
+from corpus.structure import positions
 
-CHUNKER_VERSION = "1"
+# Bump when chunk spans or their stored fields change: the next ingest re-chunks every
+# document (vectors and tokens are cached by text hash, so nothing is re-embedded).
+CHUNKER_VERSION = "2"  # 2: each chunk records its heading path and article
 
 # A sentence ends after a run of terminators (plus any closing quotes/brackets) or at \n.
 _SENTENCE_END = re.compile(r"[。！？；…!?;]+[”’」』）)】》\"']*|\n")
@@ -17,13 +20,19 @@ _SOFT_BREAK = re.compile(r"[，,、：:]")
 
 @dataclass(frozen=True)
 class Chunk:
-    """A run of whole sentences: ``text == document.text[start:end]``."""
+    """A run of whole sentences: ``text == document.text[start:end]``.
+
+    ``section`` is the heading path and ``article`` the article (第X条) in force where
+    the chunk begins (see :mod:`corpus.structure`); None where there is none.
+    """
 
     doc_id: str
     index: int
     start: int
     end: int
     text: str
+    section: str | None = None
+    article: str | None = None
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -125,8 +134,9 @@ def chunk_document(
         windows = [(0, len(units) - 1)]
     else:
         windows = _merge_tail(_windows(units, target, max_chars), units, max_chars, min_chars)
-    chunks = []
-    for index, (first, last) in enumerate(windows):
-        start, end = units[first][0], units[last][1]
-        chunks.append(Chunk(doc.doc_id, index, start, end, text[start:end]))
-    return chunks
+    spans = [(units[first][0], units[last][1]) for first, last in windows]
+    where = positions(text, [start for start, _ in spans])
+    return [
+        Chunk(doc.doc_id, index, start, end, text[start:end], pos.section, pos.article)
+        for index, ((start, end), pos) in enumerate(zip(spans, where, strict=True))
+    ]

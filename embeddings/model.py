@@ -98,8 +98,26 @@ class Embedder:
         return self.identity.dimension
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors (the model's query prompt applied), shape (n, dim)."""
-        return self._encode(texts, self.query_prompt, batch_size=32, progress=False, bf16=False)
+        """Query vectors (the model's query prompt applied), shape (n, dim).
+
+        On CPU only the tokenizer is locked: two threads answering at once run the
+        model side by side (each with its own share of the cores) instead of queueing.
+        """
+        texts = list(texts)
+        if self.model.device.type != "cpu" or not texts or len(texts) > 32:
+            return self._encode(texts, self.query_prompt, 32, progress=False, bf16=False)
+        import torch
+
+        prompt = (getattr(self.model, "prompts", {}) or {}).get(self.query_prompt or "", "")
+        with self._lock:
+            if hasattr(self.model, "preprocess"):  # sentence-transformers >= 5.2
+                features = self.model.preprocess(texts, prompt=prompt or None)
+            else:
+                features = self.model.tokenize([prompt + t for t in texts])
+        with torch.inference_mode():
+            vectors = self.model.forward(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors.float(), dim=1)
+        return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 16, progress: bool = False

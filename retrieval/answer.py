@@ -11,6 +11,9 @@ class Result:
 
     ``marks`` are (start, end) offsets *relative to the excerpt* of the
     sentence(s) that best answer the question; JSON gives them as ``[[start, end], …]``.
+    ``section`` (heading path, ``二、重点任务 › （三）推动交通一体化``) and ``article``
+    (``第十二条``) are where the first marked sentence stands; ``doc_number`` (文号) and
+    ``issuer`` are what the document states about itself; each None where absent.
     """
 
     rank: int
@@ -23,6 +26,10 @@ class Result:
     start: int
     end: int
     marks: tuple[tuple[int, int], ...] = ()
+    section: str | None = None
+    article: str | None = None
+    doc_number: str | None = None
+    issuer: str | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -18,6 +18,13 @@ import numpy as np
 
 CACHE = "cache.sqlite"
 _SEP = "\x1f"
+
+
+def join_tokens(tokens: Sequence[str]) -> str:
+    """One chunk's tokens as the cache stores them."""
+    return _SEP.join(tokens)
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
@@ -112,6 +119,19 @@ class EmbeddingCache:
             found.update((h, tuple(t.split(_SEP)) if t else ()) for h, t in rows)
         return found
 
+    def missing_tokens(self, tokenizer: str, hashes: Sequence[str]) -> list[str]:
+        """The hashes (in order, without repeats) whose tokens are not cached yet."""
+        unique = list(dict.fromkeys(hashes))
+        have: set[str] = set()
+        for part in _chunks(unique):
+            marks = ",".join("?" * len(part))
+            rows = self._con.execute(
+                f"SELECT text_hash FROM tokens WHERE tokenizer = ? AND text_hash IN ({marks})",
+                (tokenizer, *part),
+            )
+            have.update(h for (h,) in rows)
+        return [h for h in unique if h not in have]
+
     def iter_tokens(
         self, tokenizer: str, hashes: Sequence[str], batch: int = 5_000
     ) -> Iterator[tuple[str, ...]]:
@@ -124,6 +144,12 @@ class EmbeddingCache:
 
     def put_tokens(self, tokenizer: str, items: Iterable[tuple[str, Sequence[str]]]) -> None:
         """Store (text hash, tokens) pairs and commit."""
-        rows = ((tokenizer, h, _SEP.join(t)) for h, t in items)
+        self.put_token_strings(tokenizer, ((h, join_tokens(t)) for h, t in items))
+
+    def put_token_strings(self, tokenizer: str, items: Iterable[tuple[str, str]]) -> None:
+        """Store (text hash, ``join_tokens(tokens)``) pairs and commit."""
         with self._con:
-            self._con.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)", rows)
+            self._con.executemany(
+                "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)",
+                ((tokenizer, h, joined) for h, joined in items),
+            )

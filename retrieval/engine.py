@@ -13,6 +13,7 @@ from pathlib import Path
 
 from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.normalize import search_key
+from corpus.structure import Position, advance
 from embeddings.model import Embedder, load_embedder
 from retrieval import threads
 from retrieval.answer import Answer, Result, Source
@@ -23,6 +24,7 @@ from retrieval.ingest import ingest, model_info
 from retrieval.keywords import lucene_idf, tokenize, warm_up
 from retrieval.marking import Idf, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search_with_signals
+from retrieval.store import ChunkRow
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +175,11 @@ class AnswerEngine:
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)
+        page = passages[offset : offset + top_k]
+        rows = index.rows([cid for p in page for cid in p.chunk_ids]) if _cites(index) else {}
         results = [
-            self._result(index, rank, p, key, idf)
-            for rank, p in enumerate(passages[offset : offset + top_k], start=offset + 1)
+            self._result(index, rank, p, key, idf, rows)
+            for rank, p in enumerate(page, start=offset + 1)
         ]
         unrelated = not confident and off_topic(
             content_words(key),
@@ -191,9 +195,13 @@ class AnswerEngine:
             features=features,
         )
 
-    def _result(self, index: LoadedIndex, rank: int, p: Passage, key: str, idf: Idf) -> Result:
+    def _result(
+        self, index: LoadedIndex, rank: int, p: Passage, key: str, idf: Idf, rows: dict
+    ) -> Result:
         doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
+        marks = mark_sentences(excerpt, key, idf)
+        where, row = _where(doc.text, p, marks, rows)
         return Result(
             rank=rank,
             doc_id=doc.doc_id,
@@ -204,7 +212,11 @@ class AnswerEngine:
             excerpt=excerpt,
             start=p.start,
             end=p.end,
-            marks=mark_sentences(excerpt, key, idf),
+            marks=marks,
+            section=where.section,
+            article=where.article,
+            doc_number=row.doc_number if row else None,
+            issuer=row.issuer if row else None,
         )
 
     def sources(self) -> list[Source]:
@@ -228,3 +240,24 @@ class AnswerEngine:
             cut = max(text.rfind(ch, end, hi) for ch in ends)
             hi = cut + 1 if cut >= 0 else hi
         return text[lo:hi], lo, hi
+
+
+def _where(
+    text: str, passage: Passage, marks: tuple[tuple[int, int], ...], rows: dict[int, ChunkRow]
+) -> tuple[Position, ChunkRow | None]:
+    """The heading path and article at the passage's first marked sentence (else its start):
+    from the stored position of the last of its chunks that begins at or before that point,
+    advanced over the headings between the two. Also that chunk's row."""
+    anchor = passage.start + (marks[0][0] if marks else 0)
+    found = [rows[c] for c in passage.chunk_ids if c in rows]
+    before = [r for r in found if r.start <= anchor]
+    if not before:
+        return Position(), found[0] if found else None
+    row = max(before, key=lambda r: r.start)
+    return advance(text, Position.of(row.section, row.article), row.start, anchor), row
+
+
+def _cites(index: LoadedIndex) -> bool:
+    """Whether the version's chunk rows carry citation fields (chunker 2 on); an older
+    index shows none until the next ingest re-chunks it."""
+    return index.manifest.chunker_version.isdigit() and int(index.manifest.chunker_version) >= 2

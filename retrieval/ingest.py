@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ from retrieval.index import (
     version_dir,
 )
 from retrieval.keywords import DEFAULT_TOKENIZER
-from retrieval.prepare import PreparedChunk, chunk_documents, tokenize_texts, workers
+from retrieval.prepare import PreparedChunk, chunk_documents, token_strings, workers
 from retrieval.segments import SEGMENTS, SegmentSettings, write_segment
 from retrieval.store import STORE, StoreWriter
 
@@ -259,14 +260,14 @@ class _Job:
     # --- preparation --------------------------------------------------------------------
     def _tokens(self, texts: dict[str, str]) -> None:
         """Tokenise (on every core) the chunk texts whose tokens the cache lacks."""
-        have = self.cache.tokens(TOKENS_KEY, list(texts))
-        todo = [h for h in texts if h not in have]
+        todo = self.cache.missing_tokens(TOKENS_KEY, list(texts))
         step = 20_000  # committed in parts, so a kill loses little
         with self._bar(len(todo), "tokenising") as bar:
+            joined = token_strings([texts[h] for h in todo], bar.update)
             for i in range(0, len(todo), step):
                 part = todo[i : i + step]
-                tokens = tokenize_texts([texts[h] for h in part], bar.update)
-                self.cache.put_tokens(TOKENS_KEY, zip(part, tokens, strict=True))
+                strings = islice(joined, len(part))  # the next len(part) results
+                self.cache.put_token_strings(TOKENS_KEY, zip(part, strings, strict=True))
 
     def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
         """Encode what the cache lacks, committing every batch."""
@@ -296,7 +297,10 @@ class _Job:
             keys[doc.doc_id] = next_doc
             doc_rows.append((next_doc, doc))
             for c in doc_chunks:
-                chunk_rows.append((next_chunk, next_doc, c.index, c.start, c.end, c.text_hash))
+                chunk_rows.append(
+                    (next_chunk, next_doc, c.index, c.start, c.end, c.text_hash)
+                    + (c.section, c.article)
+                )
                 next_chunk += 1
             next_doc += 1
         self.store.append(doc_rows, chunk_rows)

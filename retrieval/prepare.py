@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.normalize import search_key
+from retrieval.embedding_cache import join_tokens
 from retrieval.keywords import tokenize
 from retrieval.store import text_hash
 
@@ -25,13 +26,16 @@ _BATCH = 256
 
 @dataclass(frozen=True)
 class PreparedChunk:
-    """A chunk of a document, located and hashed (its text is ``doc.text[start:end]``)."""
+    """A chunk of a document, located and hashed (its text is ``doc.text[start:end]``);
+    ``section``/``article`` as in :class:`corpus.chunking.Chunk`."""
 
     doc_id: str
     index: int
     start: int
     end: int
     text_hash: str
+    section: str | None = None
+    article: str | None = None
 
 
 def workers() -> int:
@@ -43,48 +47,52 @@ def workers() -> int:
 def _chunk_batch(documents: Sequence[Document]) -> list[list[PreparedChunk]]:
     return [
         [
-            PreparedChunk(c.doc_id, c.index, c.start, c.end, text_hash(c.text))
+            PreparedChunk(
+                c.doc_id, c.index, c.start, c.end, text_hash(c.text), c.section, c.article
+            )
             for c in chunk_document(doc)
         ]
         for doc in documents
     ]
 
 
-def _token_batch(texts: Sequence[str]) -> list[tuple[str, ...]]:
-    return [tuple(tokenize(search_key(text))) for text in texts]
+def _token_batch(texts: Sequence[str]) -> list[str]:
+    # Joined in the worker: one string per chunk crosses the process boundary, not a
+    # tuple of hundreds (unpickling those was the parent's bottleneck at 1M chunks).
+    return [join_tokens(tokenize(search_key(text))) for text in texts]
 
 
 def _batches(items: Sequence, size: int = _BATCH) -> list[Sequence]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _map(fn: Callable, items: Sequence, tick: Callable[[int], None]) -> list:
-    """``fn`` over batches of ``items``, in order, in worker processes when worth it."""
-    out: list = []
+def _imap(fn: Callable, items: Sequence, tick: Callable[[int], None]) -> Iterator:
+    """``fn`` over batches of ``items``, item by item in order, in worker processes when
+    worth it. One pool serves the whole sequence (each spawn re-imports jieba: seconds)."""
     n_workers = workers()
     if len(items) < PARALLEL_FROM or n_workers == 1:
         for batch in _batches(items):
-            out.extend(fn(batch))
+            yield from fn(batch)
             tick(len(batch))
-        return out
+        return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
         batches = _batches(items)
         for batch, result in zip(batches, pool.map(fn, batches), strict=True):
-            out.extend(result)
+            yield from result
             tick(len(batch))
-    return out
 
 
 def chunk_documents(
     documents: Sequence[Document], tick: Callable[[int], None] = lambda _n: None
 ) -> list[list[PreparedChunk]]:
     """Each document's chunks, in document order."""
-    return _map(_chunk_batch, documents, tick)
+    return list(_imap(_chunk_batch, documents, tick))
 
 
-def tokenize_texts(
+def token_strings(
     texts: Sequence[str], tick: Callable[[int], None] = lambda _n: None
-) -> list[tuple[str, ...]]:
-    """Keyword tokens of each text's search key."""
-    return _map(_token_batch, texts, tick)
+) -> Iterator[str]:
+    """Keyword tokens of each text's search key, joined for the cache (``join_tokens``),
+    yielded in order as the workers finish them."""
+    return _imap(_token_batch, texts, tick)

@@ -5,6 +5,13 @@ Rows are written once and never changed: a changed document gets a new
 manifest and segments name. Rows that no kept version names any more are
 deleted by :meth:`ChunkStore.collect_garbage`. Readers fetch only the rows of
 the results they show; nothing of size *n* is held in memory.
+
+Citation fields (chunker version 2): ``chunks.section`` and ``chunks.article`` (the
+heading path and article where the chunk begins), ``documents.doc_number`` and
+``documents.issuer`` (as the text states them). A store written before them gets the
+columns added, empty (NULL), on the next ingest; its old rows keep NULL and are
+collected once no kept version names them. Readers of a store that lacks the columns
+read NULL.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.document import Document
+from corpus.structure import document_info
 
 STORE = "store.sqlite"
 SCHEMA = """
@@ -28,7 +36,9 @@ CREATE TABLE IF NOT EXISTS documents (
     source TEXT,
     date TEXT,
     url TEXT,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    doc_number TEXT,
+    issuer TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -36,12 +46,21 @@ CREATE TABLE IF NOT EXISTS chunks (
     idx INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text_hash TEXT NOT NULL
+    text_hash TEXT NOT NULL,
+    section TEXT,
+    article TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_key);
 -- covers "SELECT doc_key FROM documents" (garbage collection) without reading the texts
 CREATE INDEX IF NOT EXISTS documents_by_id ON documents(doc_id);
 """
+# Columns added after the first release: (table, column), all TEXT and nullable.
+ADDED_COLUMNS = (
+    ("chunks", "section"),
+    ("chunks", "article"),
+    ("documents", "doc_number"),
+    ("documents", "issuer"),
+)
 _BATCH = 500
 
 
@@ -51,7 +70,8 @@ def text_hash(text: str) -> str:
 
 @dataclass(frozen=True)
 class ChunkRow:
-    """Where a chunk is: its document and its span of the document's clean text."""
+    """Where a chunk is: its document, its span of the document's clean text, the heading
+    path and article where it begins, and its document's number and issuer."""
 
     id: int
     doc_key: int
@@ -59,6 +79,14 @@ class ChunkRow:
     index: int
     start: int
     end: int
+    section: str | None = None
+    article: str | None = None
+    doc_number: str | None = None
+    issuer: str | None = None
+
+
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
 
 
 class ChunkStore:
@@ -73,7 +101,18 @@ class ChunkStore:
         if con is None:
             con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
             self._local.con = con
+            self._local.select = self._chunk_select(con)
         return con
+
+    @staticmethod
+    def _chunk_select(con: sqlite3.Connection) -> str:
+        """The columns of a ChunkRow; NULL for citation columns an older store lacks."""
+        have = {(t, c) for t in ("chunks", "documents") for c in _columns(con, t)}
+        extra = [
+            f"{'c' if table == 'chunks' else 'd'}.{column}" if (table, column) in have else "NULL"
+            for table, column in ADDED_COLUMNS
+        ]
+        return 'c.id, c.doc_key, d.doc_id, c.idx, c.start, c."end", ' + ", ".join(extra)
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
         """The rows of ``ids`` that exist, by id."""
@@ -82,8 +121,9 @@ class ChunkStore:
         for i in range(0, len(wanted), _BATCH):
             part = wanted[i : i + _BATCH]
             marks = ",".join("?" * len(part))
-            rows = self._con().execute(
-                'SELECT c.id, c.doc_key, d.doc_id, c.idx, c.start, c."end"'
+            con = self._con()
+            rows = con.execute(
+                f"SELECT {self._local.select}"
                 f" FROM chunks c JOIN documents d USING (doc_key) WHERE c.id IN ({marks})",
                 part,
             )
@@ -127,6 +167,11 @@ class ChunkStore:
                 yield cid, doc.doc_id, doc.text[start:end]
 
 
+def _info(doc: Document) -> tuple[str | None, str | None]:
+    info = document_info(doc.text, doc.title)
+    return info.doc_number, info.issuer
+
+
 class StoreWriter:
     """Write side, used by the one ingest holding the lock."""
 
@@ -134,6 +179,14 @@ class StoreWriter:
         self._con = sqlite3.connect(path, timeout=30)
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the citation columns to a store written before them (old rows: NULL)."""
+        with self._con:
+            for table, column in ADDED_COLUMNS:
+                if column not in _columns(self._con, table):
+                    self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._con.close()
@@ -147,18 +200,25 @@ class StoreWriter:
     def append(
         self,
         documents: Sequence[tuple[int, Document]],
-        chunks: Sequence[tuple[int, int, int, int, int, str]],
+        chunks: Sequence[tuple],
     ) -> None:
-        """Add (doc_key, document) and (id, doc_key, idx, start, end, text_hash) rows; commit."""
+        """Add (doc_key, document) rows, with the number and issuer the text states, and
+        (id, doc_key, idx, start, end, text_hash[, section, article]) rows; commit."""
         with self._con:
             self._con.executemany(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents (doc_key, doc_id, title, text, source, date, url,"
+                " content_hash, doc_number, issuer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     (k, d.doc_id, d.title, d.text, d.source, d.date, d.url, d.content_hash)
+                    + _info(d)
                     for k, d in documents
                 ),
             )
-            self._con.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", chunks)
+            self._con.executemany(
+                'INSERT INTO chunks (id, doc_key, idx, start, "end", text_hash, section, article)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((*row, None, None)[:8] for row in chunks),
+            )
 
     def chunk_ids(self, doc_keys: Iterable[int]) -> list[int]:
         """Chunk ids of the given documents."""

@@ -32,6 +32,10 @@ def test_json_contract_excerpt_is_verbatim_clean_text(seed_engine):
             "start",
             "end",
             "marks",
+            "section",  # citations down to the article (issue 11): null where absent
+            "article",
+            "doc_number",
+            "issuer",
         }
         text = seed_engine.index.document(r["doc_id"]).text
         assert r["excerpt"] == text[r["start"] : r["end"]]

@@ -123,3 +123,15 @@ def test_device_setting_is_checked_with_one_clear_error(monkeypatch):
             load_embedder()
         monkeypatch.setenv("QABOT_DEVICE", "auto")
         assert load_embedder().model.device.type == "cpu"
+
+
+def test_query_path_matches_sentence_transformers_encode_and_is_thread_safe(embedder):
+    """encode_queries runs the model outside the tokenizer lock: same vectors as
+    sentence-transformers' own encode(), also when many threads encode at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reference = embedder._encode(SENTENCES, "query", 32, False, bf16=False)
+    np.testing.assert_allclose(embedder.encode_queries(SENTENCES), reference, atol=1e-5)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: embedder.encode_queries([s])[0], SENTENCES * 3))
+    np.testing.assert_allclose(np.stack(together), np.vstack([reference] * 3), atol=1e-5)

@@ -183,7 +183,7 @@ def test_question_gets_the_answer_line_first(
     top = expected.results[0]
     start, end = top.marks[0]
     line = plain.index(" ".join(top.excerpt[start:end].split()))
-    citation = plain.index(f"{tongwulang_title} · 2023-05-31")
+    citation = plain.index(f"《{tongwulang_title}》 · 2023-05-31")
     folded = answer["text"].index("<blockquote expandable>")
     assert line < citation and line < 60  # the answer line sits right under the question
     assert answer["text"].index("</b>", folded) > folded  # context repeats the mark in bold

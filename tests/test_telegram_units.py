@@ -44,7 +44,7 @@ def test_excerpt_is_escaped_marked_and_cited() -> None:
     )
     plain = parse_html(message)
     assert excerpt in plain and "a<b>&c" in plain
-    assert "“通武廊”<协议> · 2023-05-31 · 天津日报" in plain
+    assert "《“通武廊”<协议>》 · 2023-05-31 · 天津日报" in plain
     assert "<b>&lt;script&gt;&amp;“协议”&lt;/script&gt;是关键。</b>" in message
 
 
@@ -72,7 +72,7 @@ def test_answer_line_first_then_citation_then_folded_context() -> None:
     plain = parse_html(message)
     assert render.visible_len(message) <= render.FIRST_MESSAGE_CHARS
     line = plain.index(answer_line)
-    citation = plain.index("“通武廊”合作协议 · 2023-05-31 · 天津日报")
+    citation = plain.index("《“通武廊”合作协议》 · 2023-05-31 · 天津日报")
     context = plain.index("这是关于其他话题")
     assert line < citation < context < plain.index("2. 第2条结果的句子。")
     assert line < 40  # right under the question

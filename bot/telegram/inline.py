@@ -19,6 +19,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot import layout
 from retrieval.answer import Answer, Result
 from retrieval.errors import RetrievalError
 
@@ -63,8 +64,12 @@ class InlineState:
 
 
 def _description(result: Result, confident: bool) -> str:
+    """Where the sentence stands (heading path › article), then the marked sentence."""
     a, b = result.marks[0] if result.marks else (0, len(result.excerpt))
     sentence = " ".join(result.excerpt[a:b].split())
+    place = layout.where(result, layout.WHERE_SHORT_CHARS)
+    if place:
+        sentence = f"〔{place}〕{sentence}"
     if len(sentence) > DESCRIPTION_CHARS:
         sentence = sentence[: DESCRIPTION_CHARS - 1] + render.ELLIPSIS
     return sentence if confident else WEAK + sentence

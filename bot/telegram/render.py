@@ -64,9 +64,12 @@ def quote_html(
     return f"<{tag}>{_cut(mark_html(text, marks), cut_left, cut_right)}</blockquote>"
 
 
-def meta_line(title: str, date: str | None, source: str | None, url: str | None = None) -> str:
-    """``title · date · source`` (escaped), with a link when there is a URL."""
-    parts = [html.escape(p) for p in (title, date, source) if p]
+def meta_line(
+    title: str, date: str | None, source: str | None, url: str | None = None, *extra: str | None
+) -> str:
+    """``title · date · source`` (escaped), then any ``extra`` parts, with a link when
+    there is a URL."""
+    parts = [html.escape(p) for p in (title, date, source, *extra) if p]
     line = " · ".join(parts)
     if url:
         line += f' · <a href="{html.escape(url, quote=True)}">链接</a>'
@@ -83,6 +86,21 @@ def fit_block(head: str, text: str, marks: Sequence[Span], tail: str, budget: in
     return block
 
 
+def _cited_title(result: Result, size: int) -> str:
+    """``《title》（文号） · 二、… › （三）… › 第X条``, the path shortened to ``size``."""
+    place = layout.where(result, size)
+    return f"{layout.titled(result)} · {place}" if place else layout.titled(result)
+
+
+def citation(result: Result, size: int = layout.WHERE_CHARS, full: bool = True) -> str:
+    """``《title》（文号） · 二、… › （三）… · 第X条 · date`` (escaped, italic), plus the source
+    and issuing body when ``full``; the heading path is shortened to ``size`` characters."""
+    title = _cited_title(result, size)
+    if not full:
+        return meta_line(title, result.date, None)
+    return meta_line(title, result.date, result.source, None, layout.issuer(result))
+
+
 def _line(result: Result, size: int) -> str:
     text, cut_left, cut_right = layout.lead_text(result, size)
     return _cut(html.escape(text), cut_left, cut_right)
@@ -90,9 +108,8 @@ def _line(result: Result, size: int) -> str:
 
 def compact_block(result: Result) -> str:
     """A further result in two lines: its marked sentence, then title · date."""
-    return f"<b>{result.rank}.</b> {_line(result, layout.LINE_CHARS)}\n" + meta_line(
-        result.title, result.date, None
-    )
+    line = _line(result, layout.LINE_CHARS)
+    return f"<b>{result.rank}.</b> {line}\n" + citation(result, layout.WHERE_SHORT_CHARS, False)
 
 
 def lead_block(result: Result, context_chars: int = layout.CONTEXT_CHARS) -> str:
@@ -100,7 +117,7 @@ def lead_block(result: Result, context_chars: int = layout.CONTEXT_CHARS) -> str
     line = _line(result, layout.LEAD_CHARS)
     if result.marks:
         line = f"<b>{line}</b>"
-    block = f"<b>{result.rank}.</b> {line}\n" + meta_line(result.title, result.date, result.source)
+    block = f"<b>{result.rank}.</b> {line}\n" + citation(result)
     if context_chars >= _MIN_WINDOW:
         text, marks, cut_left, cut_right = layout.context(result, context_chars)
         body = _cut(mark_html(text, marks), cut_left, cut_right)
@@ -199,7 +216,8 @@ def render_context(
 ) -> str:
     """The passage around an excerpt, the excerpt itself in bold."""
     head = "<b>原文</b>\n"
-    tail = "\n" + meta_line(source.title, source.date, source.source, url)
+    title = _cited_title(source, layout.WHERE_CHARS) if isinstance(source, Result) else None
+    tail = "\n" + meta_line(title or source.title, source.date, source.source, url)
     return fit_block(head, text, [span], tail, limit)
 
 
