@@ -45,6 +45,8 @@ class Answer:
     results (still listed, for scripts) are unrelated and a reply should not show them.
     ``version``: the index version that answered (not part of the JSON contract); buttons
     under an answer use it to notice that the index changed since.
+    ``probability``: the confidence model's estimate that the top result answers;
+    ``features``: what it was computed from (see retrieval/confidence.py).
     """
 
     question: str
@@ -52,6 +54,8 @@ class Answer:
     results: list[Result] = field(default_factory=list)
     off_topic: bool = False
     version: str | None = field(default=None, compare=False)
+    probability: float = 0.0
+    features: dict[str, float] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         """The stable JSON contract used by ``ask --json`` and scripts."""

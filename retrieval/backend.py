@@ -48,6 +48,12 @@ class Version(Protocol):
         """Live chunks."""
         ...
 
+    @property
+    def total(self) -> int:
+        """The number of chunks IDF is computed over (the local index counts deleted rows
+        too, as Lucene does)."""
+        ...
+
     def idf(self, token: str) -> float:
         """BM25 IDF of ``token`` over the whole version."""
         ...

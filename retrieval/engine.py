@@ -18,13 +18,13 @@ from embeddings.model import Embedder, load_embedder
 from retrieval import threads
 from retrieval.answer import Answer, Result, Source
 from retrieval.backend import Backend, Version, open_backend
-from retrieval.confidence import AbstentionPolicy, content_words, word_coverage
+from retrieval.confidence import AbstentionPolicy, content_words, question_features
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import default_index_dir
 from retrieval.ingest import model_info
-from retrieval.keywords import tokenize, warm_up
+from retrieval.keywords import lucene_idf, tokenize, warm_up
 from retrieval.marking import Idf, mark_sentences, off_topic
-from retrieval.search import Passage, SearchSettings, search
+from retrieval.search import Passage, SearchSettings, search_with_signals
 from retrieval.store import ChunkRow
 
 log = logging.getLogger(__name__)
@@ -169,11 +169,17 @@ class AnswerEngine:
         vector = self.embedder.encode_queries([key])[0]
         # Ranking at a fixed depth keeps each result's merged span the same for any top_k.
         depth = max(offset + top_k, MIN_DEPTH)
-        passages = search(index, vector, tokens, depth, self.settings)
+        passages, signals = search_with_signals(index, vector, tokens, depth, self.settings)
         passages = [p for p in passages if index.document(p.doc_id) is not None]
         idf = lru_cache(maxsize=None)(index.idf)  # one question's tokens, looked up once each
-        coverage = self._coverage(index, key, passages[0], idf) if passages else 0.0
-        confident = bool(passages) and self.policy.confident(coverage)
+        features, probability = None, 0.0
+        if passages:
+            top = passages[0]
+            top_key = search_key(index.document(top.doc_id).text[top.start : top.end])
+            rarest = float(lucene_idf(1, index.total))
+            features = question_features(key, tokens, top, top_key, signals, idf, rarest)
+            probability = self.policy.probability(features)
+        confident = bool(passages) and self.policy.confident(probability)
         page = passages[offset : offset + top_k]
         rows = index.rows([cid for p in page for cid in p.chunk_ids]) if _cites(index) else {}
         results = [
@@ -185,11 +191,15 @@ class AnswerEngine:
             (search_key(index.document(p.doc_id).text[p.start : p.end]) for p in passages),
             idf,
         )
-        return Answer(question, confident, results, off_topic=unrelated, version=index.version)
-
-    def _coverage(self, index: Version, key: str, passage: Passage, idf: Idf) -> float:
-        doc = index.document(passage.doc_id)
-        return word_coverage(key, search_key(doc.text[passage.start : passage.end]), idf)
+        return Answer(
+            question,
+            confident,
+            results,
+            off_topic=unrelated,
+            probability=round(probability, 4),
+            features=features,
+            version=index.version,
+        )
 
     def _result(
         self, index: Version, rank: int, p: Passage, key: str, idf: Idf, rows: dict

@@ -67,6 +67,21 @@ def fuse(
     raise ValueError(f"unknown fusion {settings.fusion!r}")
 
 
+@dataclass(frozen=True)
+class SearchSignals:
+    """What the two searches said about a question, for the confidence model.
+
+    Read off the candidate lists search has anyway: no extra work per question.
+    """
+
+    dense_top: float = 0.0  # best dense (cosine) similarity
+    dense_median: float = 0.0  # median similarity of the dense candidates
+    keyword_top: float = 0.0  # best BM25 score (0: no keyword match)
+    keyword_second: float = 0.0  # second-best BM25 score
+    dense_top_doc: str | None = None  # document of the best dense chunk
+    keyword_top_doc: str | None = None  # document of the best BM25 chunk
+
+
 def search(
     index: Version,
     query_vector: np.ndarray,
@@ -79,9 +94,20 @@ def search(
     Only the fusion candidates are scored and read: the cost of a question does
     not grow with the index beyond what FAISS and BM25 themselves need.
     """
+    return search_with_signals(index, query_vector, query_tokens, limit, settings)[0]
+
+
+def search_with_signals(
+    index: Version,
+    query_vector: np.ndarray,
+    query_tokens: list[str],
+    limit: int,
+    settings: SearchSettings | None = None,
+) -> tuple[list[Passage], SearchSignals]:
+    """:func:`search`, plus the :class:`SearchSignals` of its candidate lists."""
     settings = settings or SearchSettings()
     if index.size == 0:
-        return []
+        return [], SearchSignals()
     dense_scores, dense_ids = index.dense_candidates(query_vector, settings.candidates)
     kw_scores, kw_ids = index.keyword_candidates(query_tokens, settings.candidates)
     fused = fuse(dense_ids, dense_scores, kw_ids, kw_scores, settings)
@@ -92,7 +118,28 @@ def search(
     if len(passages) < limit and len(ranked) > limit * 4:  # many neighbours merged: read on
         rows.update(index.rows([cid for cid, _ in ranked[limit * 4 :]]))
         passages = _merge(rows, ranked, dense_of, limit, settings.max_merged_chars)
-    return passages
+    return passages, _signals(rows, dense_ids, dense_scores, kw_ids, kw_scores)
+
+
+def _signals(
+    rows: dict[int, ChunkRow],
+    dense_ids: np.ndarray,
+    dense_scores: np.ndarray,
+    kw_ids: np.ndarray,
+    kw_scores: np.ndarray,
+) -> SearchSignals:
+    def doc(ids: np.ndarray) -> str | None:  # the best chunks score high, so their rows are read
+        row = rows.get(int(ids[0])) if len(ids) else None
+        return row.doc_id if row is not None else None
+
+    return SearchSignals(
+        dense_top=float(dense_scores[0]) if len(dense_scores) else 0.0,
+        dense_median=float(np.median(dense_scores)) if len(dense_scores) else 0.0,
+        keyword_top=float(kw_scores[0]) if len(kw_scores) else 0.0,
+        keyword_second=float(kw_scores[1]) if len(kw_scores) > 1 else 0.0,
+        dense_top_doc=doc(dense_ids),
+        keyword_top_doc=doc(kw_ids),
+    )
 
 
 def _merge(

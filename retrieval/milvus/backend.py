@@ -189,10 +189,15 @@ class MilvusVersion:
     def size(self) -> int:
         return self.manifest.chunks
 
+    @property
+    def total(self) -> int:
+        """The N of IDF: live chunks (the vocabulary counts live chunks only)."""
+        return max(1, self.manifest.chunks)
+
     def idf(self, token: str) -> float:
         entry = self.vocab.get(token)
         df = entry[1] if entry else 0
-        return float(lucene_idf(max(1, df), max(1, self.manifest.chunks)))
+        return float(lucene_idf(max(1, df), self.total))
 
     # --- candidates -------------------------------------------------------------------
     def _search(self, data, field: str, k: int, params: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Refit the confidence model on the shared public sets and the seed corpus (see
+# benchmarks/calibrate.py). Usage:
+#   benchmarks/calibrate_all.sh [EVAL_DIR] [WORK_DIR]   (defaults: ../shared/eval, /tmp/qabot-calib)
+# Builds (or reuses) one index per corpus in WORK_DIR, asks each question set against its own
+# corpus (answerable) and against the others (unanswerable), then fits, reports and plots.
+# LIMIT caps each public set (default 800 questions; 30 % of them held out).
+set -euo pipefail
+EVAL=${1:-../shared/eval}
+WORK=${2:-/tmp/qabot-calib}
+LIMIT=${LIMIT:-800}
+PY=${PYTHON:-python}
+SEED_Q=tests/data
+mkdir -p "$WORK"
+for name in cmrc:cmrc2018-trial/corpus.jsonl drcd:drcd_s2-test/corpus.jsonl seed:corpus/seed; do
+  idx=${name%%:*}; src=${name#*:}
+  [ "$idx" = seed ] || src="$EVAL/$src"
+  [ -f "$WORK/index-$idx/CURRENT" ] || $PY -m bot ingest --index "$WORK/index-$idx" --corpus "$src"
+done
+collect() {  # set index queries [flags…]
+  local set=$1 idx=$2 queries=$3; shift 3
+  [ -s "$WORK/sets/$set.jsonl" ] && return 0  # collected already (delete the file to redo it)
+  $PY benchmarks/calibrate.py collect --work "$WORK/sets" --set "$set" \
+    --index "$WORK/index-$idx" --queries "$queries" "$@"
+}
+CMRC=$EVAL/cmrc2018-trial/queries.jsonl
+DRCD=$EVAL/drcd_s2-test/queries.jsonl
+DRCD_T=$EVAL/drcd-test/queries.jsonl
+# answerable: each set against its own corpus
+collect cmrc cmrc "$CMRC" --limit 1000
+collect seed seed "$SEED_Q/seed_questions.jsonl" --split fit
+collect seed-heldout seed "$SEED_Q/seed_questions_heldout.jsonl" --split heldout
+collect seed-hard seed "$SEED_Q/seed_unanswerable.jsonl" --split fit
+collect seed-hard-heldout seed "$SEED_Q/seed_unanswerable_heldout.jsonl" --split heldout
+collect drcd drcd "$DRCD" --limit "$LIMIT"
+collect drcd-traditional drcd "$DRCD_T" --limit "$LIMIT"
+# unanswerable: each set against a corpus that cannot answer it
+collect drcd-vs-cmrc cmrc "$DRCD" --unanswerable --limit "$LIMIT"
+collect drcd-traditional-vs-cmrc cmrc "$DRCD_T" --unanswerable --limit $((LIMIT / 2))
+collect cmrc-vs-drcd drcd "$CMRC" --unanswerable --limit "$LIMIT"
+for idx in cmrc drcd; do
+  collect "seed-vs-$idx" "$idx" "$SEED_Q/seed_questions.jsonl" --unanswerable --split fit
+  collect "seed-heldout-vs-$idx" "$idx" "$SEED_Q/seed_questions_heldout.jsonl" --unanswerable \
+    --split heldout
+done
+$PY benchmarks/calibrate.py fit --work "$WORK/sets" --out retrieval/data/confidence.json
+$PY benchmarks/calibrate.py plot --work "$WORK/sets" --out docs/reliability.png

@@ -1,0 +1,134 @@
+"""The calibrated confidence model: the shipped coefficients, and the policy on the seed index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.confidence import (
+    FEATURES,
+    SHIPPED,
+    AbstentionPolicy,
+    ConfidenceModel,
+    ConfidenceModelError,
+    load_model,
+)
+from retrieval.evaluation import evaluate, read_queries
+from tests.test_cli import assert_one_line_error, bot
+
+DATA = Path(__file__).parent / "data"
+SEED_FILES = ("seed_questions.jsonl", "seed_questions_heldout.jsonl")
+HARD_FILES = ("seed_unanswerable.jsonl", "seed_unanswerable_heldout.jsonl")
+
+
+def test_shipped_model_loads_and_says_what_it_was_fitted_on():
+    model = load_model(SHIPPED)
+    assert model.features == FEATURES
+    assert 0 < model.threshold < 1
+    fitted = model.notes["fitted_on"]
+    assert fitted["questions"] >= 2000 and fitted["heldout_questions"] >= 1000
+    assert "calibrate" in model.notes["refit"]
+    strong = {name: 1.0 for name in FEATURES} | {"missing_rare": 0.0, "dense_top": 0.9}
+    weak = {name: 0.0 for name in FEATURES} | {"missing_rare": 1.0, "dense_top": 0.8}
+    assert model.probability(strong) > model.threshold > model.probability(weak)
+
+
+def _shipped() -> dict:
+    return json.loads(SHIPPED.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda d: d.pop("weights"), "'weights' must be a list"),
+        (lambda d: d.update(weights=d["weights"][:-1]), "'weights' must be a list"),
+        (lambda d: d.update(bias="high"), "'bias' holds 'high'"),
+        (lambda d: d.update(threshold=1.5), "'threshold' must lie between 0 and 1"),
+        (lambda d: d.update(features=["coverage", "shoe_size"] + d["features"][2:]), "features"),
+        (lambda d: d.update(format="something-else"), "format is 'something-else'"),
+        (lambda d: d["scale"].__setitem__(0, 0), "'scale' values must be positive"),
+    ],
+)
+def test_malformed_model_is_refused_with_one_line(tmp_path, change, fragment):
+    data = _shipped()
+    change(data)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfidenceModelError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert fragment in message and str(path) in message and "\n" not in message
+
+
+def test_unreadable_or_non_json_model_is_refused(tmp_path):
+    with pytest.raises(ConfidenceModelError, match="cannot read confidence model"):
+        load_model(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfidenceModelError, match="not JSON"):
+        load_model(tmp_path / "broken.json")
+
+
+def test_a_malformed_model_named_in_the_environment_stops_the_cli_with_one_line(
+    tmp_path, seed_index
+):
+    bad = tmp_path / "model.json"
+    bad.write_text('{"format": "qabot-confidence/1", "features": []}', encoding="utf-8")
+    proc = bot(
+        "ask", "--index", str(seed_index), "京津冀", env={"QABOT_CONFIDENCE_MODEL": str(bad)}
+    )
+    assert_one_line_error(proc, "'features' must be a non-empty list")
+
+
+def test_a_refitted_model_in_the_environment_is_used(tmp_path, seed_index):
+    data = _shipped() | {"threshold": 0.999999}  # nothing is confident any more
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    proc = bot(
+        "ask",
+        "--json",
+        "--index",
+        str(seed_index),
+        "通武廊签署了什么协议？",
+        env={"QABOT_CONFIDENCE_MODEL": str(path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["confident"] is False
+
+
+def test_answer_carries_probability_and_features(seed_engine):
+    answer = seed_engine.ask("通武廊签署了什么协议？")
+    assert set(answer.features) == set(FEATURES)
+    assert answer.confident and seed_engine.policy.model.threshold <= answer.probability <= 1
+
+
+def _rates(engine, files: tuple[str, ...]):
+    queries = [q for name in files for q in read_queries(DATA / name)]
+    return evaluate(engine, queries)
+
+
+def test_answerable_seed_questions_are_confident(seed_engine):
+    """Both seed files (calibration and held-out). The issue's band is 0.90; the model
+    reaches 0.80 (78 of 97; the old coverage rule 0.67) and 15 of the 18 unanswerable ones
+    are not confident. These bars guard the measured figures (docs/quality.md)."""
+    report = _rates(seed_engine, SEED_FILES)
+    assert report.answerable >= 95 and report.unanswerable >= 18
+    assert report.answerable_confident >= 0.78
+    assert report.unanswerable_not_confident >= 0.80
+
+
+def test_hard_unanswerable_seed_questions_are_not_confident(seed_engine):
+    """Questions about the seed corpus's own subjects asking for a detail no document states.
+    Far below the issue's 0.95: 19 of 41 are not confident (the old rule: about 0.8, at the
+    price of a third of the answerable questions). Word and similarity features cannot tell
+    "which year did 通武廊 plan the bus card" from an answerable question; see docs/quality.md."""
+    report = _rates(seed_engine, HARD_FILES)
+    assert report.unanswerable >= 40 and report.answerable == 0
+    assert report.unanswerable_not_confident >= 0.40
+
+
+def test_policy_threshold_decides(seed_engine):
+    model = seed_engine.policy.model
+    looser = AbstentionPolicy(ConfidenceModel(**{**model.__dict__, "threshold": 0.01}))
+    assert looser.confident(0.02) and not AbstentionPolicy(model).confident(0.0)
