@@ -16,6 +16,9 @@ layer reads its settings from here; the older helpers (``embeddings.settings``,
 ``QABOT_QUERY_THREADS``    torch threads per question
 ``QABOT_INGEST_THREADS``   torch/FAISS threads while ingesting
 ``QABOT_MAX_FILE_MB``      files larger than this are skipped at ingest (default 50)
+``QABOT_CONFIDENCE_MODEL`` another confidence model file (retrieval/confidence.py)
+``QABOT_BACKEND``          ``local`` / ``milvus``, and ``QABOT_MILVUS_URI``,
+                           ``_TOKEN``, ``_COLLECTION``, ``_KEYWORDS`` (retrieval/backend.py)
 ``TELEGRAM_*``             the Telegram bot (bot/telegram/config.py)
 =========================  ======================================================
 """

@@ -14,7 +14,6 @@ Settings: ``QABOT_BACKEND`` (or ``--backend``), ``QABOT_MILVUS_URI``, ``QABOT_MI
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+import qabot_settings
 from retrieval.errors import RetrievalError
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class Backend(Protocol):
 
 
 def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
+    return qabot_settings.raw(name, default)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import qabot_settings
 from retrieval.errors import RetrievalError
 from retrieval.keywords import jieba_words
 from retrieval.marking import Idf
@@ -172,7 +172,7 @@ def _number(value: object, key: str, bad) -> float:
 
 def load_model(path: Path | str | None = None) -> ConfidenceModel:
     """The model in ``path``, else in ``$QABOT_CONFIDENCE_MODEL``, else the shipped one."""
-    path = Path(path or os.environ.get(ENV_MODEL) or SHIPPED)
+    path = Path(path or qabot_settings.raw(ENV_MODEL) or SHIPPED)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -193,7 +193,9 @@ def _cached_model(path: str | None) -> ConfidenceModel:
 class AbstentionPolicy:
     """Confident when the model's probability reaches its fitted threshold."""
 
-    model: ConfidenceModel = field(default_factory=lambda: _cached_model(os.environ.get(ENV_MODEL)))
+    model: ConfidenceModel = field(
+        default_factory=lambda: _cached_model(qabot_settings.raw(ENV_MODEL) or None)
+    )
 
     def probability(self, values: Mapping[str, float]) -> float:
         return self.model.probability(values)

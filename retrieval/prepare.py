@@ -8,11 +8,11 @@ is forked). Small batches — a typical update — stay in this process.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import qabot_settings
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.normalize import search_key
@@ -40,8 +40,7 @@ class PreparedChunk:
 
 def workers() -> int:
     """Worker processes for preparation: ``QABOT_WORKERS``, else every core."""
-    value = os.environ.get("QABOT_WORKERS", "").strip()
-    return max(1, int(value)) if value.isdigit() else max(1, os.cpu_count() or 1)
+    return qabot_settings.workers()
 
 
 def _chunk_batch(documents: Sequence[Document]) -> list[list[PreparedChunk]]:
