@@ -65,16 +65,7 @@ class EmbeddingCache:
     # --- vectors --------------------------------------------------------------------
     def missing_vectors(self, model: str, hashes: Sequence[str]) -> list[str]:
         """The hashes (in order, without repeats) that have no vector for ``model`` yet."""
-        unique = list(dict.fromkeys(hashes))
-        have: set[str] = set()
-        for part in _chunks(unique):
-            marks = ",".join("?" * len(part))
-            rows = self._con.execute(
-                f"SELECT text_hash FROM vectors WHERE model = ? AND text_hash IN ({marks})",
-                (model, *part),
-            )
-            have.update(h for (h,) in rows)
-        return [h for h in unique if h not in have]
+        return self._missing("SELECT text_hash FROM vectors WHERE model = ?", model, hashes)
 
     def put_vectors(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         """Store one batch and commit it."""
@@ -121,14 +112,14 @@ class EmbeddingCache:
 
     def missing_tokens(self, tokenizer: str, hashes: Sequence[str]) -> list[str]:
         """The hashes (in order, without repeats) whose tokens are not cached yet."""
+        return self._missing("SELECT text_hash FROM tokens WHERE tokenizer = ?", tokenizer, hashes)
+
+    def _missing(self, select: str, key: str, hashes: Sequence[str]) -> list[str]:
         unique = list(dict.fromkeys(hashes))
         have: set[str] = set()
         for part in _chunks(unique):
             marks = ",".join("?" * len(part))
-            rows = self._con.execute(
-                f"SELECT text_hash FROM tokens WHERE tokenizer = ? AND text_hash IN ({marks})",
-                (tokenizer, *part),
-            )
+            rows = self._con.execute(f"{select} AND text_hash IN ({marks})", (key, *part))
             have.update(h for (h,) in rows)
         return [h for h in unique if h not in have]
 
