@@ -34,7 +34,9 @@ def test_every_answer_arrives_in_order_when_telegram_says_429(seed_engine: Any) 
                 timeout=120,
             )
             heads = [m["_plain"].split("\n", 1)[0] for m in sent]
-            assert heads == [f"问：{q}" for q in QUESTIONS], heads
+            # A confident reply opens with 问：question, a doubtful one with a note quoting it.
+            assert len(heads) == len(QUESTIONS), heads
+            assert all(q in head for q, head in zip(QUESTIONS, heads, strict=True)), heads
         assert len(api.flooded) >= 2  # Telegram did refuse some, and each was retried
         assert not any(handlers.FAILED in m["_plain"] for c in chats for m in api.sent(c))
     finally:
