@@ -181,9 +181,9 @@ class AnswerEngine:
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)
         page = passages[offset : offset + top_k]
-        rows = index.rows([cid for p in page for cid in p.chunk_ids]) if _cites(index) else {}
+        cites = _cites(index)
         results = [
-            self._result(index, rank, p, key, idf, rows)
+            self._result(index, rank, p, key, idf, cites)
             for rank, p in enumerate(page, start=offset + 1)
         ]
         unrelated = not confident and off_topic(
@@ -202,12 +202,12 @@ class AnswerEngine:
         )
 
     def _result(
-        self, index: Version, rank: int, p: Passage, key: str, idf: Idf, rows: dict
+        self, index: Version, rank: int, p: Passage, key: str, idf: Idf, cites: bool
     ) -> Result:
         doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
         marks = mark_sentences(excerpt, key, idf, doc.title)
-        where, row = _where(doc.text, p, marks, rows)
+        where, row = _where(doc.text, p, marks) if cites else (Position(), None)
         return Result(
             rank=rank,
             doc_id=doc.doc_id,
@@ -248,13 +248,13 @@ class AnswerEngine:
 
 
 def _where(
-    text: str, passage: Passage, marks: tuple[tuple[int, int], ...], rows: dict[int, ChunkRow]
+    text: str, passage: Passage, marks: tuple[tuple[int, int], ...]
 ) -> tuple[Position, ChunkRow | None]:
     """The heading path and article at the passage's first marked sentence (else its start):
     from the stored position of the last of its chunks that begins at or before that point,
     advanced over the headings between the two. Also that chunk's row."""
     anchor = passage.start + (marks[0][0] if marks else 0)
-    found = [rows[c] for c in passage.chunk_ids if c in rows]
+    found = passage.chunks
     before = [r for r in found if r.start <= anchor]
     if not before:
         return Position(), found[0] if found else None

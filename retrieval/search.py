@@ -30,7 +30,11 @@ class Passage:
     end: int
     score: float
     dense: float  # best dense (cosine) similarity among its chunks (-1: keyword-only)
-    chunk_ids: list[int]
+    chunks: list[ChunkRow]  # the chunk rows it was merged from, best first
+
+    @property
+    def chunk_ids(self) -> list[int]:
+        return [chunk.id for chunk in self.chunks]
 
 
 def _ranks(scores: np.ndarray, ids: np.ndarray) -> dict[int, int]:
@@ -167,10 +171,10 @@ def _merge(
         if home is not None:
             if max(home.end, chunk.end) - min(home.start, chunk.start) <= max_chars:
                 home.start, home.end = min(home.start, chunk.start), max(home.end, chunk.end)
-                home.chunk_ids.append(cid)
+                home.chunks.append(chunk)
                 home.dense = max(home.dense, dense_of.get(cid, -1.0))
             continue
         passages.append(
-            Passage(chunk.doc_id, chunk.start, chunk.end, score, dense_of.get(cid, -1.0), [cid])
+            Passage(chunk.doc_id, chunk.start, chunk.end, score, dense_of.get(cid, -1.0), [chunk])
         )
     return passages
