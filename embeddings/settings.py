@@ -10,6 +10,8 @@ Thin wrappers over :mod:`qabot_settings`, where every environment setting is rea
                      document encoding on CPUs with native bf16 (AMX/AVX512-BF16).
 ``QABOT_DEVICE``     ``cpu`` (default), ``cuda`` or ``auto`` (cuda when available):
                      where the model runs, e.g. to embed a large corpus on a GPU.
+``QABOT_QUERY_RUNTIME`` ``auto`` (default: ONNX Runtime for questions on CPU when the
+                     model can be exported), ``onnx`` (required) or ``torch``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import qabot_settings
-from qabot_settings import APP_NAME, DEFAULT_HUB_MODEL, DEVICES
+from qabot_settings import APP_NAME, DEFAULT_HUB_MODEL, DEVICES, QUERY_RUNTIMES
 
-__all__ = ["APP_NAME", "DEFAULT_HUB_MODEL", "DEVICES"]
+__all__ = ["APP_NAME", "DEFAULT_HUB_MODEL", "DEVICES", "QUERY_RUNTIMES"]
 
 
 def model_setting() -> str | None:
@@ -36,3 +38,11 @@ def bf16_setting() -> str:
 
 def device_setting() -> str:
     return qabot_settings.device()
+
+
+def query_runtime_setting() -> str:
+    return qabot_settings.query_runtime()
+
+
+def query_threads() -> int:
+    return qabot_settings.query_threads()

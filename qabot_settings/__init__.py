@@ -13,7 +13,8 @@ layer reads its settings from here; the older helpers (``embeddings.settings``,
 ``QABOT_DEVICE``           ``cpu`` / ``cuda`` / ``auto``
 ``QABOT_WORKERS``          processes that chunk and tokenise a large ingest
 ``QABOT_EMBED_BATCH``      chunks embedded and committed at a time
-``QABOT_QUERY_THREADS``    torch threads per question
+``QABOT_QUERY_THREADS``    threads that encode one question (ONNX Runtime or torch)
+``QABOT_QUERY_RUNTIME``    ``auto`` / ``onnx`` / ``torch``: what encodes questions
 ``QABOT_INGEST_THREADS``   torch/FAISS threads while ingesting
 ``QABOT_MAX_FILE_MB``      files larger than this are skipped at ingest (default 50)
 ``QABOT_CONFIDENCE_MODEL`` another confidence model file (retrieval/confidence.py)
@@ -77,6 +78,15 @@ def bf16() -> str:
 def device() -> str:
     value = raw("QABOT_DEVICE", "cpu").lower()
     return value if value in DEVICES else "invalid:" + value
+
+
+QUERY_RUNTIMES = ("auto", "onnx", "torch")
+
+
+def query_runtime() -> str:
+    """``QABOT_QUERY_RUNTIME``: what encodes questions on CPU (auto: ONNX Runtime when it can)."""
+    value = raw("QABOT_QUERY_RUNTIME", "auto").lower()
+    return value if value in QUERY_RUNTIMES else "invalid:" + value
 
 
 def workers() -> int:

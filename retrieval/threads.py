@@ -6,8 +6,9 @@ fight over the cores and each takes several times longer than alone. So:
 
 * ``OMP_WAIT_POLICY=PASSIVE`` (set before torch or FAISS load, by ``python -m
   bot``): idle OpenMP threads sleep instead of spinning.
-* Serving: one question runs on one core — torch encodes the query with
-  ``QABOT_QUERY_THREADS`` threads (default 1) and FAISS searches with one.
+* Serving: one question runs on one core — ONNX Runtime (or torch, see
+  embeddings/onnx_runtime.py) encodes the query with ``QABOT_QUERY_THREADS``
+  threads (default 1) and FAISS searches with one.
   Parallelism comes from answering several questions at once (the bot's
   worker threads, or several processes), which is what a burst needs.
 * Ingest: batch encoding, IVF training and adding use every core
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
 import qabot_settings
@@ -36,10 +38,12 @@ def _env_threads(name: str, default: int) -> int:
 
 
 def _apply(torch_threads: int, faiss_threads: int) -> None:
+    """Set both pools; torch only if this process has loaded it (serving need not)."""
     import faiss
-    import torch
 
-    torch.set_num_threads(torch_threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
     faiss.omp_set_num_threads(faiss_threads)
 
 
