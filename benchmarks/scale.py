@@ -9,8 +9,12 @@ documents that recombine those passages' sentences at random, up to N chunks.
 Embedding a million chunks on 2 cores would take about five hours, so the
 embedding cache is filled before the ingest: real chunks get real e5 vectors
 (encoded once by the model and kept in the work folder); a synthetic chunk
-gets the normalised mean of the real vectors of the chunks its sentences come
-from. Everything after that is the product's own code path, unchanged:
+gets the normalised mean of the real e5 vectors of the sentences it is made of
+(``--derive sentences``, the default; each distinct sentence is encoded once as a
+passage), or of the real chunks its sentences come from (``--derive passages``,
+the cruder method used before 2026-11-23). ``--fidelity K`` encodes K synthetic
+chunks for real and prints how close each derivation comes to the true vector.
+Everything after that is the product's own code path, unchanged:
 ``retrieval.ingest.ingest`` (chunking, tokenising, store, segments, versions),
 ``AnswerEngine`` (load, search, marking, confidence), and a one-document update.
 
@@ -96,18 +100,62 @@ def real_vectors(work: Path, documents, embedder) -> dict[str, np.ndarray]:
     return dict(zip(hashes, vectors, strict=True))
 
 
-def synthetic_corpus(documents, vectors, target_chunks: int, seed: int = 0):
-    """Documents recombining real sentences, and a derived vector for each of their chunks."""
+def real_sentences(documents) -> dict[str, str]:
+    """Each distinct sentence (8+ characters) of the real chunks -> hash of its chunk."""
     from corpus.chunking import chunk_document, split_sentences
-    from corpus.document import Document
     from retrieval.store import text_hash
 
-    source: dict[str, str] = {}  # sentence -> hash of the real chunk it comes from
+    source: dict[str, str] = {}
     for doc in documents:
         for chunk in chunk_document(doc):
             for s, e in split_sentences(chunk.text):
-                source.setdefault(chunk.text[s:e], text_hash(chunk.text))
-    sentences = [s for s in source if len(s) >= 8]
+                if e - s >= 8:
+                    source.setdefault(chunk.text[s:e], text_hash(chunk.text))
+    return source
+
+
+def sentence_vectors(work: Path, sentences: list[str], embedder) -> dict[str, np.ndarray]:
+    """Real e5 passage vectors of single sentences (encoded once, then kept)."""
+    from corpus.normalize import search_key
+
+    path = work / f"sentence-vectors-{embedder.identity.fingerprint[:12]}.npz"
+    if path.is_file():
+        data = np.load(path)
+        if data["sentences"].tolist() == sentences:
+            return dict(zip(sentences, data["vectors"], strict=True))
+    print(f"encoding {len(sentences):,} real sentences once (kept in {path}) …", flush=True)
+    vectors = embedder.encode_documents([search_key(x) for x in sentences], progress=True)
+    np.savez(path, sentences=np.array(sentences), vectors=vectors)
+    return dict(zip(sentences, vectors, strict=True))
+
+
+class Derivation:
+    """A synthetic chunk's vector: the normalised mean of real vectors of its parts."""
+
+    def __init__(self, source: dict[str, str], chunk_vectors, sentence_vecs=None) -> None:
+        self.source, self.chunk_vectors, self.sentence_vecs = source, chunk_vectors, sentence_vecs
+
+    def __call__(self, text: str, rng: random.Random) -> np.ndarray:
+        from corpus.chunking import split_sentences
+
+        pieces = [text[s:e] for s, e in split_sentences(text)]
+        if self.sentence_vecs is not None:
+            parts = [self.sentence_vecs[p] for p in pieces if p in self.sentence_vecs]
+        else:
+            hashes = [self.source.get(p) for p in pieces]
+            parts = [self.chunk_vectors[h] for h in hashes if h in self.chunk_vectors]
+        if not parts:
+            parts = [self.chunk_vectors[rng.choice(list(self.chunk_vectors))]]
+        mean = np.mean(parts, axis=0)
+        return (mean / np.linalg.norm(mean)).astype(np.float32)
+
+
+def synthetic_corpus(sentences: list[str], derive: Derivation, target_chunks: int, seed: int = 0):
+    """Documents recombining real sentences, and a derived vector for each of their chunks."""
+    from corpus.chunking import chunk_document
+    from corpus.document import Document
+    from retrieval.store import text_hash
+
     rng = random.Random(seed)
     out, derived, made = [], {}, 0
     while made < target_chunks:
@@ -123,13 +171,29 @@ def synthetic_corpus(documents, vectors, target_chunks: int, seed: int = 0):
         for chunk in chunk_document(doc):
             h = text_hash(chunk.text)
             if h not in derived:
-                parts = [source.get(chunk.text[s:e]) for s, e in split_sentences(chunk.text)]
-                parts = [vectors[p] for p in parts if p in vectors]
-                mean = np.mean(parts, axis=0) if parts else vectors[rng.choice(list(vectors))]
-                derived[h] = (mean / np.linalg.norm(mean)).astype(np.float32)
+                derived[h] = derive(chunk.text, rng)
             made += 1
         out.append(doc)
     return out, derived
+
+
+def fidelity(sentences, derivations: dict[str, Derivation], embedder, k: int) -> dict:
+    """Cosine between the true vector of k synthetic chunks and each derivation of it."""
+    from corpus.chunking import chunk_document
+    from corpus.normalize import search_key
+
+    docs, _ = synthetic_corpus(sentences, next(iter(derivations.values())), k, seed=12345)
+    texts = [c.text for d in docs for c in chunk_document(d)][:k]
+    true = embedder.encode_documents([search_key(t) for t in texts], progress=True)
+    out = {}
+    for name, derive in derivations.items():
+        rng = random.Random(0)
+        cos = np.array([float(derive(t, rng) @ v) for t, v in zip(texts, true, strict=True)])
+        out[name] = {
+            "mean": round(float(cos.mean()), 4),
+            "p5": round(float(np.percentile(cos, 5)), 4),
+        }
+    return {"chunks": len(texts), "cosine_to_true_vector": out}
 
 
 def fill_cache(index_dir: Path, embedder, vectors: dict[str, np.ndarray]) -> None:
@@ -234,7 +298,7 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict
     return out
 
 
-def run(n: int, args: argparse.Namespace, embedder, real, vectors) -> dict:
+def run(n: int, args: argparse.Namespace, embedder, real, vectors, sentences, derive) -> dict:
     from corpus.document import Document
     from retrieval.engine import AnswerEngine
     from retrieval.ingest import ingest
@@ -244,7 +308,7 @@ def run(n: int, args: argparse.Namespace, embedder, real, vectors) -> dict:
     shutil.rmtree(index_dir, ignore_errors=True)
     real_chunks = len(vectors)
     started = time.perf_counter()
-    synthetic, derived = synthetic_corpus(real, vectors, max(0, n - real_chunks))
+    synthetic, derived = synthetic_corpus(sentences, derive, max(0, n - real_chunks))
     fill_cache(index_dir, embedder, {**vectors, **derived})
     del derived
     documents = real + synthetic
@@ -357,6 +421,15 @@ def main() -> None:
     p.add_argument("--ann-questions", type=int, default=200, help="questions for ANN recall")
     p.add_argument("--progress", action="store_true", help="show ingest progress bars")
     p.add_argument("--keep", action="store_true", help="keep the indexes afterwards")
+    p.add_argument(
+        "--derive",
+        choices=("sentences", "passages"),
+        default="sentences",
+        help="a synthetic chunk's vector: mean of its sentences' or of their passages' vectors",
+    )
+    p.add_argument(
+        "--fidelity", type=int, default=0, metavar="K", help="encode K synthetic chunks for real"
+    )
     args = p.parse_args()
     Path(args.work).mkdir(parents=True, exist_ok=True)
 
@@ -365,8 +438,17 @@ def main() -> None:
     embedder = load_embedder()
     real = real_documents(Path(args.eval))
     vectors = real_vectors(Path(args.work), real, embedder)
+    source = real_sentences(real)
+    sentences = list(source)  # first-seen order: the corpus the earlier runs measured
+    by_sentence = sentence_vectors(Path(args.work), sentences, embedder)
+    derivations = {
+        "sentences": Derivation(source, vectors, by_sentence),
+        "passages": Derivation(source, vectors),
+    }
+    if args.fidelity:
+        print(json.dumps({"fidelity": fidelity(sentences, derivations, embedder, args.fidelity)}))
     for n in args.chunks:
-        figures = run(n, args, embedder, real, vectors)
+        figures = run(n, args, embedder, real, vectors, sentences, derivations[args.derive])
         print(json.dumps({"N": n, **figures}, ensure_ascii=False), flush=True)
         if not args.keep:
             shutil.rmtree(Path(args.work) / f"index-{n}", ignore_errors=True)
