@@ -1,0 +1,94 @@
+"""Where a warm question's time goes, stage by stage, on an existing index (not a test).
+
+    python benchmarks/query_stages.py --index /tmp/qabot-scale/index-250000 [--questions 100]
+
+Opens the index as the product does (``AnswerEngine.open``), wraps the engine's stages
+with timers, asks the CMRC trial and DRCD questions of ``benchmarks/scale.py`` one at a
+time on one thread after a warm-up, and prints one JSON line: p50/p95/mean per question
+and the mean milliseconds of each stage. Stages nest: ``search`` includes ``dense`` and
+``keywords``; ``rows``, ``marking`` and ``off_topic`` come after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from retrieval.threads import set_process_defaults  # noqa: E402
+
+set_process_defaults()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--index", required=True, help="an index folder")
+    p.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval"), help="shared eval dir")
+    p.add_argument("--questions", type=int, default=100, help="questions per set")
+    args = p.parse_args()
+
+    import scale
+
+    import retrieval.engine as engine_module
+    import retrieval.index as index_module
+
+    spent: dict[str, float] = collections.defaultdict(float)
+
+    def timed(owner, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*a, **k):
+            started = time.perf_counter()
+            try:
+                return inner(*a, **k)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        setattr(owner, name, wrapper)
+
+    engine = engine_module.AnswerEngine.open(Path(args.index), build_if_missing=False)
+    timed(engine.embedder, "encode_queries", "encode")
+    timed(engine_module, "tokenize", "tokenize")
+    timed(engine_module, "search_with_signals", "search")
+    timed(index_module.LoadedIndex, "dense_candidates", "dense")
+    timed(index_module.LoadedIndex, "keyword_candidates", "keywords")
+    timed(engine_module, "question_features", "confidence")
+    timed(engine_module, "mark_sentences", "marking")
+    timed(engine_module, "off_topic", "off_topic")
+    rows = scale.questions(Path(args.eval), args.questions)
+    for row in rows[:10]:
+        engine.ask(row["question"], top_k=1)
+    spent.clear()
+    times = []
+    for row in rows:
+        started = time.perf_counter()
+        engine.ask(row["question"], top_k=1)
+        times.append(time.perf_counter() - started)
+    ms = np.array(times) * 1000
+    stages = {k: round(v / len(rows) * 1000, 2) for k, v in spent.items()}
+    print(
+        json.dumps(
+            {
+                "chunks": engine.index.total,
+                "runtime": engine.embedder.runtime,
+                "questions": len(rows),
+                "p50_ms": round(float(np.percentile(ms, 50)), 1),
+                "p95_ms": round(float(np.percentile(ms, 95)), 1),
+                "mean_ms": round(float(ms.mean()), 1),
+                "stages_mean_ms": stages,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
