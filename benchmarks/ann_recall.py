@@ -1,0 +1,94 @@
+"""IVF recall on true e5 vectors against the scale benchmark's derived ones (not a test).
+
+    python benchmarks/ann_recall.py [--eval ../shared/eval] [--work /tmp/qabot-scale]
+
+``benchmarks/scale.py`` cannot embed a million chunks on 2 cores, so its synthetic
+chunks get derived vectors (means of real ones). Means crowd together, and IVF
+finds neighbours in a crowd harder. This script measures how much that matters, at
+the largest size where every vector can be a true one here: the real passages'
+chunks plus every distinct sentence of them, each encoded by the model (~16k
+vectors, cached in the work folder by scale.py's helpers). The same number of
+derived vectors is built the way scale.py builds them. For each set it prints the
+mean cosine of random pairs (how crowded it is) and recall@10 against exact search
+of the CMRC trial and DRCD questions, for IVF-SQ8 as the product builds it
+(nlist = 4·√n) and with twice the lists, at several probed shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def recall_table(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict:
+    import faiss
+
+    n = len(vectors)
+    rng = np.random.default_rng(0)
+    a, b = rng.choice(n, 3000), rng.choice(n, 3000)
+    out = {"n": n, "mean_pair_cos": round(float(np.mean(np.sum(vectors[a] * vectors[b], 1))), 3)}
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, k)
+    for per_sqrt in (4, 8):
+        nlist = int(per_sqrt * math.sqrt(n))
+        ivf = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(vectors.shape[1]),
+            vectors.shape[1],
+            nlist,
+            faiss.ScalarQuantizer.QT_8bit,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+        ivf.train(vectors)
+        ivf.add(vectors)
+        for share in (16, 8, 4):
+            ivf.nprobe = max(1, nlist // share)
+            _, got = ivf.search(queries, k)
+            hits = [len(set(x) & set(y)) for x, y in zip(got.tolist(), truth.tolist(), strict=True)]
+            out[f"{per_sqrt}√n lists, nlist/{share}"] = round(sum(hits) / (k * len(hits)), 3)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval"), help="shared eval dir")
+    p.add_argument("--work", default="/tmp/qabot-scale", help="scale.py's work folder")
+    p.add_argument("--questions", type=int, default=200, help="questions per set")
+    args = p.parse_args()
+    import faiss
+    import scale
+
+    from corpus.normalize import search_key
+    from embeddings.model import load_embedder
+
+    faiss.omp_set_num_threads(1)
+    embedder = load_embedder()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    real = scale.real_documents(Path(args.eval))
+    chunk_vectors = scale.real_vectors(work, real, embedder)
+    source = scale.real_sentences(real)
+    sentences = list(source)
+    by_sentence = scale.sentence_vectors(work, sentences, embedder)
+    rows = scale.questions(Path(args.eval), args.questions)
+    queries = embedder.encode_queries([search_key(r["question"]) for r in rows])
+
+    true = np.stack([*chunk_vectors.values(), *by_sentence.values()]).astype(np.float32)
+    derive = scale.Derivation(source, chunk_vectors, by_sentence)
+    _, derived = scale.synthetic_corpus(sentences, derive, len(true) - len(chunk_vectors))
+    made = np.stack([*chunk_vectors.values(), *derived.values()]).astype(np.float32)[: len(true)]
+    for name, vectors in (("true vectors", true), ("derived vectors (scale.py)", made)):
+        print(json.dumps({"set": name, **recall_table(vectors, queries)}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
