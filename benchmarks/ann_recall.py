@@ -12,6 +12,7 @@ derived vectors is built the way scale.py builds them. For each set it prints th
 mean cosine of random pairs (how crowded it is) and recall@10 against exact search
 of the CMRC trial and DRCD questions, for IVF-SQ8 as the product builds it
 (nlist = 4·√n) and with twice the lists, at several probed shares.
+``--derived N`` also measures N derived vectors alone (e.g. 250000, one segment).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main() -> None:
     p.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval"), help="shared eval dir")
     p.add_argument("--work", default="/tmp/qabot-scale", help="scale.py's work folder")
     p.add_argument("--questions", type=int, default=200, help="questions per set")
+    p.add_argument("--derived", type=int, default=0, metavar="N", help="also N derived vectors")
     args = p.parse_args()
     import faiss
     import scale
@@ -88,6 +90,13 @@ def main() -> None:
     made = np.stack([*chunk_vectors.values(), *derived.values()]).astype(np.float32)[: len(true)]
     for name, vectors in (("true vectors", true), ("derived vectors (scale.py)", made)):
         print(json.dumps({"set": name, **recall_table(vectors, queries)}, ensure_ascii=False))
+    if args.derived:
+        del true, made, derived
+        _, derived = scale.synthetic_corpus(sentences, derive, args.derived - len(chunk_vectors))
+        made = np.stack([*chunk_vectors.values(), *derived.values()]).astype(np.float32)
+        del derived
+        table = recall_table(made, queries)
+        print(json.dumps({"set": "derived vectors (scale.py)", **table}, ensure_ascii=False))
 
 
 if __name__ == "__main__":
