@@ -95,6 +95,24 @@ def tokenize(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
     raise ValueError(f"unknown tokenizer {mode!r}; choose from {', '.join(TOKENIZERS)}")
 
 
+COMMON_SHARE = 0.03  # a token in more than this share of passages is "common" for pruning
+
+
+def _best(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of the ``k`` highest scores above zero, best first."""
+    return _best_of(scores, np.arange(len(scores)), k)
+
+
+def _best_of(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    top = top[scores[top] > 0]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return scores[top], rows[top].astype(np.int64)
+
+
 def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray | float:
     """BM25's (Lucene) inverse document frequency, as bm25s computes it."""
     return np.log(1 + (n - df + 0.5) / (df + 0.5))
@@ -111,6 +129,7 @@ class KeywordIndex:
     def __init__(self, bm25) -> None:
         self._bm25 = bm25
         self.size = int(bm25.scores["num_docs"]) if getattr(bm25, "scores", None) else 0
+        self._max: dict[int, np.float32] = {}  # column start -> its largest weight
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75):
@@ -183,6 +202,106 @@ class KeywordIndex:
             return None
         return int(indptr[token_id]), int(indptr[token_id + 1])
 
+    def top(
+        self,
+        query_tokens: Sequence[str],
+        k: int,
+        idf: dict[str, float] | None = None,
+        dead_rows: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows) of the ``k`` best live passages with a score above zero, best first
+        (ties in any order): the same as the top of :meth:`scores`, usually without summing
+        the long postings of common tokens over every passage.
+
+        MaxScore-style pruning: rare tokens score every passage they occur in; the best
+        of those get their common tokens' weights looked up; a passage without any rare
+        token cannot reach the k-th best score when the common tokens' largest weights
+        add up to less, and only then is the shortcut taken. Otherwise all postings
+        are summed, as in :meth:`scores`.
+        """
+        terms = self._terms(query_tokens, idf)
+        common = [t for t in terms if t[1] - t[0] > self.size * COMMON_SHARE]
+        rare = [t for t in terms if t[1] - t[0] <= self.size * COMMON_SHARE]
+        if common and rare and k > 0:
+            found = self._pruned_top(rare, common, k, dead_rows)
+            if found is not None:
+                return found
+        return _best(self._sum(terms, dead_rows), k)
+
+    def _terms(
+        self, query_tokens: Sequence[str], idf: dict[str, float] | None
+    ) -> list[tuple[int, int, np.float32]]:
+        """(start, end, weight factor) of each query token's column (repeats count again)."""
+        terms = []
+        for token in query_tokens:
+            span = self.column(token)
+            if span is None or span[0] == span[1]:
+                continue
+            factor = 1.0
+            if idf is not None:
+                factor = idf[token] / lucene_idf(span[1] - span[0], self.size)
+            terms.append((span[0], span[1], np.float32(factor)))
+        return terms
+
+    def _sum(self, terms, dead_rows: np.ndarray | None) -> np.ndarray:
+        """Every passage's summed weight over ``terms`` (zero for dead rows)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
+        if terms:
+            rows = np.concatenate([indices[a:b] for a, b, _ in terms])
+            weights = np.concatenate([np.asarray(data[a:b]) * f for a, b, f in terms])
+            out += np.bincount(rows, weights, minlength=self.size).astype(np.float32)
+        if dead_rows is not None and len(dead_rows):
+            out[dead_rows] = 0.0
+        return out
+
+    def _pruned_top(self, rare, common, k: int, dead_rows) -> tuple | None:
+        """The exact top k by MaxScore pruning, or None where pruning cannot prove it."""
+        candidates, partial = self._sparse_sum(rare, dead_rows)
+        if len(candidates) < k:
+            return None  # passages with common tokens only could still be in the top k
+        bound = float(sum(self._max_weight(a, b) * f for a, b, f in common)) * (1 + 1e-5)
+        m = min(len(candidates), 4 * k)  # the best by rare tokens: their full scores set a floor
+        best = np.argpartition(-partial, m - 1)[:m]
+        floor = float(
+            np.partition(self._add(common, candidates[best], partial[best]), m - k)[m - k]
+        )
+        if bound >= floor * (1 - 1e-5):
+            return None  # a passage without rare tokens might still beat the k-th best
+        alive = partial + bound >= floor * (1 - 1e-5)
+        rows = candidates[alive]
+        return _best_of(self._add(common, rows, partial[alive]), rows, k)
+
+    def _sparse_sum(self, terms, dead_rows) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, summed weights) of the live passages that hold any of ``terms``."""
+        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
+        rows = np.concatenate([indices[a:b] for a, b, _ in terms])
+        weights = np.concatenate([np.asarray(data[a:b]) * f for a, b, f in terms])
+        rows, where = np.unique(rows, return_inverse=True)
+        sums = np.bincount(where, weights, minlength=len(rows)).astype(np.float32)
+        if dead_rows is not None and len(dead_rows):
+            live = ~np.isin(rows, dead_rows)
+            rows, sums = rows[live], sums[live]
+        return rows, sums
+
+    def _add(self, terms, rows: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """``base`` plus each term's weight in each of ``rows`` (sorted postings: binary search)."""
+        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
+        out = base.astype(np.float32, copy=True)
+        for a, b, factor in terms:
+            posting = indices[a:b]
+            at = np.searchsorted(posting, rows)
+            hit = at < len(posting)
+            hit[hit] = posting[at[hit]] == rows[hit]
+            out[hit] += np.asarray(data[a:b])[at[hit]] * factor
+        return out
+
+    def _max_weight(self, start: int, end: int) -> np.float32:
+        found = self._max.get(start)
+        if found is None:
+            found = self._max[start] = np.float32(np.max(self._bm25.scores["data"][start:end]))
+        return found
+
     def document_frequency(self, token: str) -> int:
         span = self.column(token)
         return span[1] - span[0] if span else 0
@@ -195,24 +314,6 @@ class KeywordIndex:
         With ``idf`` (token -> IDF over the whole index) each token's column is
         re-weighted from this segment's own IDF to the global one.
         """
-        out = np.zeros(self.size, dtype=np.float32)
         if not self.size:
-            return out
-        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
-        parts_i, parts_w = [], []
-        for token in query_tokens:  # repeated query tokens count again, as in bm25s
-            span = self.column(token)
-            if span is None or span[0] == span[1]:
-                continue
-            weights = np.asarray(data[span[0] : span[1]], dtype=np.float32)
-            if idf is not None:
-                weights = weights * np.float32(
-                    idf[token] / lucene_idf(span[1] - span[0], self.size)
-                )
-            parts_i.append(indices[span[0] : span[1]])
-            parts_w.append(weights)
-        if parts_i:
-            out += np.bincount(
-                np.concatenate(parts_i), np.concatenate(parts_w), minlength=self.size
-            ).astype(np.float32)
-        return out
+            return np.zeros(0, dtype=np.float32)
+        return self._sum(self._terms(query_tokens, idf), None)

@@ -128,12 +128,5 @@ class Segment:
         self, tokens: Sequence[str], k: int, idf: dict[str, float], dead_rows: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, chunk ids) of the ``k`` best live chunks with a score above zero."""
-        scores = self.keywords.scores(tokens, idf)
-        if dead_rows is not None and len(dead_rows):
-            scores[dead_rows] = 0.0
-        k = min(k, len(scores))
-        if k <= 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[scores[top] > 0]
-        return scores[top], np.asarray(self.ids[top], np.int64)
+        scores, rows = self.keywords.top(tokens, k, idf, dead_rows)
+        return scores, np.asarray(self.ids[rows], np.int64)

@@ -79,6 +79,47 @@ def test_keyword_index_matches_bm25s_and_survives_save_and_mmap_load(tmp_path):
         np.testing.assert_allclose(loaded.scores(query), expected, atol=1e-4)
 
 
+def test_pruned_keyword_top_k_equals_scoring_every_passage(monkeypatch):
+    """KeywordIndex.top skips summing common tokens over every passage (MaxScore), yet
+    returns exactly the best k of the full scores, also with deleted rows; both the
+    shortcut and its fallback are exercised."""
+    import random
+
+    from retrieval.keywords import _best
+
+    sentences = [
+        s + "。" for d in load_corpus([shipped_corpus_dir()]).documents for s in d.text.split("。")
+    ]
+    rng = random.Random(7)
+    passages = ["".join(rng.choice(sentences) for _ in range(6)) for _ in range(3000)]
+    index = KeywordIndex.build(tokenize(search_key(p)) for p in passages)
+    dead = np.array(sorted(rng.sample(range(len(passages)), 300)))
+    taken = []
+    real = KeywordIndex._pruned_top
+    monkeypatch.setattr(
+        KeywordIndex,
+        "_pruned_top",
+        lambda self, *a: taken.append(real(self, *a)) or taken[-1],
+    )
+    questions = [*SEED_QUESTIONS, "京津冀协同发展的目标是什么", "雄安新区 交通 2019年", "完全无关"]
+    questions += [p[i : i + 20] for p in passages[:40] for i in (0, 35)]
+    for question in questions:
+        query = tokenize(search_key(question))
+        idf = {t: 1.5 + (len(t) % 3) for t in query}  # another (global) IDF, as segments use
+        for k, deleted in ((10, None), (100, dead)):
+            scores, rows = index.top(query, k, idf, deleted)
+            expected = index.scores(query, idf)
+            if deleted is not None:
+                expected[deleted] = 0
+            want_scores, want_rows = _best(expected, k)
+            np.testing.assert_allclose(scores, want_scores, rtol=1e-5)
+            clear = scores > (scores[-1] if len(scores) == k else 0) * (1 + 1e-5)
+            assert set(rows[clear]) <= set(want_rows)  # ties at the k-th score may differ
+            assert deleted is None or not set(rows) & set(deleted)
+    shortcuts = sum(r is not None for r in taken)
+    assert 20 <= shortcuts < len(taken)  # both paths were checked, the shortcut many times
+
+
 def test_embedding_cache_keys_vectors_by_model_and_commits_each_batch(tmp_path):
     with EmbeddingCache(tmp_path / CACHE) as cache:
         cache.put_vectors("model-a", ["h1", "h2"], np.eye(2, 4, dtype=np.float32))
