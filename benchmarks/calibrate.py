@@ -45,6 +45,10 @@ from retrieval.confidence import FEATURES, ConfidenceModel  # noqa: E402
 HELDOUT_SHARE = 3  # of 10
 TARGET_ANSWERABLE = 0.90  # answerable questions marked confident
 TARGET_UNANSWERABLE = 0.95  # unanswerable questions marked not confident
+# The threshold keeps this share of the calibration split's public answerable questions
+# confident: a threshold set at exactly 0.90 there kept 0.897 on 5-fold cross-validation
+# (the quantile is optimistic on the rows it was set on); 0.91 kept 0.907 (docs/quality.md).
+KEEP_CONFIDENT = 0.91
 
 
 def heldout(qid: str) -> bool:
@@ -181,8 +185,8 @@ def fit(args: argparse.Namespace) -> None:
             "label": "1 if the top result is the gold document, 0 otherwise "
             "(always 0 for unanswerable questions)",
             "collected_sets": sets,
-            "threshold": "the strictest keeping 90 % of the public answerable calibration "
-            "questions confident",
+            "threshold": f"the strictest keeping {KEEP_CONFIDENT:.0%} of the public answerable "
+            "calibration questions confident",
             "questions": len(train),
             "heldout_questions": len(rows) - len(train),
             "by_group": dict(sorted(counts.items())),
@@ -215,7 +219,7 @@ def rates(rows: list[dict], model: ConfidenceModel) -> tuple[float | None, float
 
 def choose_threshold(train: list[dict], probs: list[float]) -> float:
     """The strictest threshold that keeps the public sets' answerable questions of the
-    calibration split at :data:`TARGET_ANSWERABLE` marked confident.
+    calibration split at :data:`KEEP_CONFIDENT` marked confident.
 
     The seed families cannot meet both targets at once with these features (see
     docs/quality.md); they shape the coefficients through their weight, not the threshold."""
@@ -223,9 +227,7 @@ def choose_threshold(train: list[dict], probs: list[float]) -> float:
         [p for r, p in zip(train, probs, strict=True) if group(r) == "public-answerable"]
     )
     grid = np.linspace(0.05, 0.95, 181)
-    return float(
-        max((t for t in grid if np.mean(answerable >= t) >= TARGET_ANSWERABLE), default=0.5)
-    )
+    return float(max((t for t in grid if np.mean(answerable >= t) >= KEEP_CONFIDENT), default=0.5))
 
 
 def fmt(value: float | None) -> str:
