@@ -27,11 +27,13 @@ CMRC=$EVAL/cmrc2018-trial/queries.jsonl
 DRCD=$EVAL/drcd_s2-test/queries.jsonl
 DRCD_T=$EVAL/drcd-test/queries.jsonl
 # answerable: each set against its own corpus
-collect cmrc cmrc "$CMRC" --limit 1000
 collect seed seed "$SEED_Q/seed_questions.jsonl" --split fit
 collect seed-heldout seed "$SEED_Q/seed_questions_heldout.jsonl" --split heldout
 collect seed-hard seed "$SEED_Q/seed_unanswerable.jsonl" --split fit
 collect seed-hard-heldout seed "$SEED_Q/seed_unanswerable_heldout.jsonl" --split heldout
+collect seed-english seed "$SEED_Q/seed_english.jsonl" --split fit
+collect seed-english-heldout seed "$SEED_Q/seed_english_heldout.jsonl" --split heldout
+collect cmrc cmrc "$CMRC" --limit 1000
 collect drcd drcd "$DRCD" --limit "$LIMIT"
 collect drcd-traditional drcd "$DRCD_T" --limit "$LIMIT"
 # unanswerable: each set against a corpus that cannot answer it
@@ -42,6 +44,11 @@ for idx in cmrc drcd; do
   collect "seed-vs-$idx" "$idx" "$SEED_Q/seed_questions.jsonl" --unanswerable --split fit
   collect "seed-heldout-vs-$idx" "$idx" "$SEED_Q/seed_questions_heldout.jsonl" --unanswerable \
     --split heldout
+  collect "seed-english-vs-$idx" "$idx" "$SEED_Q/seed_english.jsonl" --unanswerable --split fit
+  collect "seed-english-heldout-vs-$idx" "$idx" "$SEED_Q/seed_english_heldout.jsonl" \
+    --unanswerable --split heldout
 done
+# the answer-reading features, recomputed from the kept text (sets collected by older code)
+$PY benchmarks/calibrate.py refeature --work "$WORK/sets"
 $PY benchmarks/calibrate.py fit --work "$WORK/sets" --out retrieval/data/confidence.json
 $PY benchmarks/calibrate.py plot --work "$WORK/sets" --out docs/reliability.png

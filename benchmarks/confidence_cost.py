@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.confidence import question_features  # noqa: E402
+from retrieval.confidence import answer_features, content_words, question_features  # noqa: E402
 from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.evaluation import read_queries  # noqa: E402
 from retrieval.keywords import lucene_idf, tokenize  # noqa: E402
@@ -34,7 +34,7 @@ def main() -> None:
     questions = [q.question for q in read_queries(args.queries)]
     for q in questions[:5]:  # warm up
         engine.ask(q)
-    asking = features = 0.0
+    asking = features = reading = 0.0
     for q in questions:
         started = time.perf_counter()
         engine.ask(q)
@@ -50,10 +50,15 @@ def main() -> None:
         started = time.perf_counter()
         question_features(key, tokens, top, top_key, signals, idf, rarest)
         features += time.perf_counter() - started
+        weights = {w: idf(w) for w in content_words(key)}
+        started = time.perf_counter()
+        answer_features(key, top_key, weights)  # the answer-reading part alone (warm IDF)
+        reading += time.perf_counter() - started
     n = len(questions)
     print(
         f"{n} questions: ask {asking / n * 1000:.1f} ms, features {features / n * 1000:.2f} ms "
-        f"({features / asking:.1%} of ask)"
+        f"({features / asking:.1%} of ask), of which reading the answer "
+        f"{reading / n * 1000:.2f} ms ({reading / asking:.2%} of ask)"
     )
 
 

@@ -47,9 +47,102 @@ FEATURES = (
     "keyword_margin",  # (best - second BM25 score) / best
     "agree",  # 1 if the best dense and the best BM25 chunk lie in the top passage's document
     "unseen",  # IDF share of the content words the index uses at most once (深圳 in 京津冀 texts)
+    "type_missing",  # 1 if the question asks for a number, date or place the best sentences lack
+    "numbers_missing",  # share of the question's numbers (2019, 130, 第一次) the top passage lacks
+    "latin_agree",  # 1 for a Latin-script question whose dense and BM25 best chunks agree
 )
 SHIPPED = Path(__file__).parent / "data" / "confidence.json"
 ENV_MODEL = "QABOT_CONFIDENCE_MODEL"
+
+
+_NUM = "0-9零〇一二两三四五六七八九十百千万亿"
+_NUMBER = re.compile(rf"[0-9]+(?:\.[0-9]+)?|第[{_NUM}]+")
+# The asked-for type, in a folded question (search_key: simplified, lower case).
+_ASKS_DATE = re.compile(
+    r"什么时候|何时|哪一?年|哪一?天|几月|几号|什么时间|何年|哪个月"
+    r"|when|what year|which year|what date"
+)
+_ASKS_PLACE = re.compile(r"哪里|在哪|哪[个些](?:城市|省|市|县|区|地方)|何地|何处|where|which city")
+_ASKS_AMOUNT = re.compile(
+    r"多少|几|多大|多长|多高|多远|多重|多久|how many|how much|how large|how long|what percentage"
+)
+_ASKS_PERSON = re.compile(r"([\u4e00-\u9fff]{2})(?:是|为)谁[?？]?$")  # …的组长是谁
+_UNITS = frozenset(
+    "平方公里 平方米 公里 千米 米 亿元 万元 元 万人 人次 人 吨 万吨 公顷 亩 张 个 项 家 次 座 "
+    "所 名 位 条 种 批 届 年 天 岁 倍 辆 台 户 % 百分点".split()
+)
+_AREA = "平方公里|平方米|公顷|亩|km2|m2"
+_MONEY = "亿元|万元|元"
+_DATE = re.compile(
+    rf"[0-9]{{1,4}}年|[0-9{_NUM}]{{1,3}}月|[0-9{_NUM}]{{1,3}}日|[0-9]{{4}}[.\-/][0-9]{{1,2}}"
+    r"|[元初末]年|世纪|年代"
+)
+_PROVINCES = (
+    "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|"
+    "广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门|雄安"
+)
+_PLACE = re.compile(rf"[\u4e00-\u9fff]{{1,6}}?(?:省|市|县|区|镇|村|乡|岛|州|湾|港)|{_PROVINCES}")
+_SENTENCE_END = re.compile(r"[。！？；!?;\n]+")
+_AMOUNT = rf"(?:[0-9]+(?:\.[0-9]+)?|[{_NUM}]+)[{_NUM}]*"
+
+
+def asked_types(question_key: str) -> list[re.Pattern[str]]:
+    """Patterns for what the question asks for: a date, a place, an amount (with its unit
+    where the question names one), the holder of a role (…的组长是谁); empty if none."""
+    wanted = []
+    if _ASKS_DATE.search(question_key):
+        wanted.append(_DATE)
+    if _ASKS_PLACE.search(question_key):
+        wanted.append(_PLACE)
+    person = _ASKS_PERSON.search(question_key)
+    if person and person.group(1)[-1] in "长任席编记监":  # 会长, 主任, 主席, 主编, 书记
+        role = re.escape(person.group(1))  # with a name beside it that the question lacks
+        wanted.append(re.compile(f"{role}[\u4e00-\u9fff]{{2}}|[\u4e00-\u9fff]{{2}}{role}"))
+    amount = _ASKS_AMOUNT.search(question_key)
+    if amount and not _ASKS_DATE.match(question_key, amount.start()):
+        after = question_key[amount.end() :].lstrip("万亿千百")
+        first = next(iter(jieba_words(after)), "") if after else ""
+        if first == "年":  # 几年: a span of years, not a year such as 2019年
+            unit = "(?<![0-9])[0-9]{1,2}年|[一二三四五六七八九十两]+年"
+            wanted.append(re.compile(unit))
+            return wanted
+        unit = re.escape(first) if first in _UNITS else ""
+        if not unit and "面积" in question_key:
+            unit = f"(?:{_AREA})"
+        elif not unit and re.search("金额|投资|资金|总额|多少钱", question_key):
+            unit = f"(?:{_MONEY})"
+        wanted.append(re.compile(f"{_AMOUNT}[多余]?{unit}"))
+    return wanted
+
+
+def best_sentences(question_words: Mapping[str, float], passage_key: str, keep: int = 3) -> str:
+    """The ``keep`` sentences of the passage that hold the most IDF of the question's words."""
+    sentences = [s for s in _SENTENCE_END.split(passage_key) if s.strip()]
+    scored = sorted(sentences, key=lambda s: -sum(v for w, v in question_words.items() if w in s))
+    return "\n".join(scored[:keep])
+
+
+def answer_features(
+    question_key: str, passage_key: str, weights: Mapping[str, float]
+) -> dict[str, float]:
+    """``type_missing`` and ``numbers_missing``: does the passage hold what is asked?
+
+    Cheap string checks on the best sentences: a question asking 多少张床位 needs a number
+    followed by 张 there (one the question does not itself contain); a question naming
+    2021 or 第一次 needs those in the passage."""
+    wanted = asked_types(question_key)
+    missing_type = 0.0
+    if wanted:
+        # a Latin-script question's words match no sentence: read the whole passage
+        where = best_sentences(weights, passage_key) if _CJK.search(question_key) else passage_key
+        found = [m for w in wanted for m in w.findall(where) if m not in question_key]
+        missing_type = 0.0 if found else 1.0
+    numbers = set(_NUMBER.findall(question_key))
+    absent = [n for n in numbers if n not in passage_key]
+    return {
+        "type_missing": missing_type,
+        "numbers_missing": len(absent) / len(numbers) if numbers else 0.0,
+    }
 
 
 def content_words(key: str) -> list[str]:
@@ -86,17 +179,21 @@ def question_features(
     rare = [w for w in found if weights[w] >= RARE * rarest]
     token_mass = sum(idf(t) for t in set(tokens))
     kw_top, kw_second = signals.keyword_top, signals.keyword_second
+    chinese = sum(1 for w in words if _CJK.search(w)) / len(words) if words else 0.0
+    agree = float(signals.dense_top_doc == signals.keyword_top_doc == top.doc_id)
     return {
         "coverage": sum(weights[w] for w in found) / total if total else 0.0,
         "missing_rare": max(missing) / rarest if missing and rarest else 0.0,
         "rare_found": min(len(rare), 3) / 3,
-        "chinese": sum(1 for w in words if _CJK.search(w)) / len(words) if words else 0.0,
+        "chinese": chinese,
         "dense_top": signals.dense_top,
         "dense_margin": signals.dense_top - signals.dense_median,
         "keyword_strength": kw_top / token_mass if token_mass else 0.0,
         "keyword_margin": (kw_top - kw_second) / kw_top if kw_top > 0 else 0.0,
-        "agree": float(signals.dense_top_doc == signals.keyword_top_doc == top.doc_id),
+        "agree": agree,
         "unseen": sum(v for v in weights.values() if v >= rarest - 1e-9) / total if total else 0.0,
+        **answer_features(question_key, top_key, weights),
+        "latin_agree": agree if chinese < 0.5 else 0.0,
     }
 
 
