@@ -117,3 +117,39 @@ def test_a_very_long_sentence_is_cut_to_its_best_clauses_within_the_excerpt():
     assert b - a <= CLAUSE_WINDOW
     assert "雄安新区医疗卫生机构对口帮扶5所" in text[a:b]
     assert not text[a:b].endswith("，")
+
+
+def test_a_why_answer_that_the_best_sentence_follows_on_from_is_marked_with_it():
+    text = (
+        "次磷酸是一种无机酸。它能把碘还原为氢碘酸，进而制成冰毒。"
+        "因此，次磷酸的购买及使用受到严格管制。实验室常用它做还原剂。"
+    )
+    because = "它能把碘还原为氢碘酸，进而制成冰毒。"
+    result = "因此，次磷酸的购买及使用受到严格管制。"
+    assert marked(text, "为什么次磷酸的购买及使用受到严格管制？") == [because, result]
+    # not a why/how question: the sentence that answers stands alone
+    assert marked(text, "次磷酸的购买及使用受到什么限制？") == [result]
+
+
+def test_a_sentence_that_goes_on_from_the_best_one_is_marked_with_it():
+    question = "印度野驴与非洲野驴的分别是什么？"
+    text = "印度野驴是一种野驴。印度野驴与非洲野驴有些分别。其中牠们的毛多呈沙色。栖息于荒漠。"
+    assert marked(text, question) == ["印度野驴与非洲野驴有些分别。", "其中牠们的毛多呈沙色。"]
+    text = "印度野驴是一种野驴。印度野驴与非洲野驴有些分别。牠们的毛多呈沙色。栖息于荒漠。"
+    assert marked(text, question) == ["印度野驴与非洲野驴有些分别。"]
+
+
+def test_a_neighbour_holding_the_asked_for_date_is_marked_when_the_best_lacks_one():
+    text = (
+        "占旭刚出生于浙江。2004年，他第三次参加奥运会，卫冕失败。"
+        "赛后，占旭刚正式结束运动生涯，着手行政工作。"
+    )
+    assert marked(text, "占旭刚什么时候正式结束运动生涯？") == [
+        "2004年，他第三次参加奥运会，卫冕失败。",
+        "赛后，占旭刚正式结束运动生涯，着手行政工作。",
+    ]
+    # the answer to 为何 runs back too (赛后 follows on from the sentence before)
+    assert len(marked(text, "占旭刚为何结束运动生涯？")) == 2
+    assert marked(text, "占旭刚正式结束运动生涯后做什么？") == [
+        "赛后，占旭刚正式结束运动生涯，着手行政工作。"
+    ]
