@@ -97,9 +97,9 @@ PAIR_CHARS = 200  # two marks longer than this together: only the best (the line
 HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
 # Semantic tie-break (opt-in): sentences scoring within SEMANTIC_NEAR of the best are
 # re-ranked by lexical share + SEMANTIC_WEIGHT * cosine to the question.
-SEMANTIC_NEAR = 0.7
+SEMANTIC_NEAR = 0.5
 SEMANTIC_CANDIDATES = 3
-SEMANTIC_WEIGHT = 5.0
+SEMANTIC_WEIGHT = 20.0
 SEMANTIC_CHARS = 160  # a candidate is embedded by its first this many characters
 
 

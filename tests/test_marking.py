@@ -153,3 +153,34 @@ def test_a_neighbour_holding_the_asked_for_date_is_marked_when_the_best_lacks_on
     assert marked(text, "占旭刚正式结束运动生涯后做什么？") == [
         "赛后，占旭刚正式结束运动生涯，着手行政工作。"
     ]
+
+
+def test_close_candidates_are_compared_by_meaning_in_one_call():
+    filler = "，" + "各方代表在会上交流了意见并表示将继续推进" * 5
+    lexical = "协议涉及养老服务和护理服务" + filler + "。"  # all of the question's words
+    meant = "协议涉及医疗合作的具体安排" + filler + "。"  # fewer, but it answers
+    text = lexical + "天气很好。" + meant
+    question = "协议涉及什么服务？"
+    calls = []
+
+    def meaning(texts):
+        calls.append(list(texts))
+        return [0.9 if "医疗" in t else 0.2 for t in texts]
+
+    assert marked(text, question)[0].startswith("协议涉及养老服务")
+    marks = mark_sentences(text, question, common, similarity=meaning)
+    assert len(calls) == 1 and len(calls[0]) == 2  # the close ones only, in one call
+    assert [text[a:b][:8] for a, b in marks] == ["协议涉及医疗合作"]
+
+
+def test_a_clear_best_sentence_needs_no_model_call():
+    text = "通武廊签署了区域一体化合作协议。天气很好。会议在北京举行。"
+    calls = []
+
+    def meaning(texts):
+        calls.append(texts)
+        return [0.0] * len(texts)
+
+    assert marked(text, "通武廊签署了什么协议？") == ["通武廊签署了区域一体化合作协议。"]
+    mark_sentences(text, "通武廊签署了什么协议？", common, similarity=meaning)
+    assert calls == []
