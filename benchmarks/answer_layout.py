@@ -9,7 +9,10 @@ For every answerable question of the given sets it asks the engine once (top 5),
   question, and checks whether a gold answer lies inside the first ``--window`` visible
   characters;
 * the visible length of the first Telegram message of each answer, and of the replies to
-  off-topic questions.
+  off-topic questions;
+* why each Telegram miss misses: the top result is not the gold document, or the passage
+  shown lacks the answer (retrieval), the marked sentence misses it (marking), each split
+  by whether the reply was weak (not confident).
 
 Each ``--set INDEX QUERIES`` pairs an index with its questions (``--index`` + ``--queries``
 does the same with one index for all). ``--part tune`` / ``--part held-out`` keep the
@@ -36,6 +39,7 @@ import json
 import re
 import statistics
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -137,10 +141,22 @@ def answers(
         yield q, engine.ask(q.question, top_k=5)
 
 
+def miss_reason(answer: Answer, q: Query, marked_ok: bool) -> str:
+    """Why a reply misses: retrieval (top result), confidence (a weak reply), or marking."""
+    top = answer.results[0] if answer.results else None
+    weak = "weak: " if not answer.confident else ""
+    if top is None or top.doc_id != q.doc_id:
+        return weak + "top result not the gold document"
+    if not contains_answer(top.excerpt, q.answers):
+        return weak + "gold document, passage lacks the answer"
+    return weak + ("marked, but past the window" if marked_ok else "marking picks another sentence")
+
+
 def measure(pairs: Iterator[tuple[Query, Answer]], window: int, saved: list[dict]) -> dict:
     n = marked_hits = tg_hits = ask_hits = 0
     first_lengths: list[int] = []
     misses: list[str] = []
+    why: Counter[str] = Counter()
     for q, answer in pairs:
         saved.append({**answer.to_json(), "off_topic": answer.off_topic})
         top = answer.results[0] if answer.results else None
@@ -157,6 +173,8 @@ def measure(pairs: Iterator[tuple[Query, Answer]], window: int, saved: list[dict
         tg_hits += tg_ok
         ask_hits += ask_ok
         first_lengths.append(len(visible(tg[0])))
+        if not tg_ok:
+            why[miss_reason(answer, q, marked_ok)] += 1
         if not (tg_ok and ask_ok and marked_ok):
             flags = "".join(
                 c if ok else "-" for c, ok in zip("MTA", (marked_ok, tg_ok, ask_ok), strict=True)
@@ -169,6 +187,7 @@ def measure(pairs: Iterator[tuple[Query, Answer]], window: int, saved: list[dict
         f"ask_answer_in_first_{window}": round(ask_hits / n, 3) if n else None,
         "first_message_chars_p50": statistics.median(first_lengths) if n else None,
         "first_message_chars_max": max(first_lengths) if n else None,
+        "telegram_misses": dict(sorted(why.items())),
         "_misses": misses,
     }
 
