@@ -18,8 +18,13 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
   so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
   (an answer often runs on into the next sentence);
+* otherwise an answer that runs over a sentence boundary brings one neighbour: the cause
+  before a sentence that follows on from it (因此…, 后来…) for a why/how question, a
+  neighbour holding the asked-for type the best lacks, a next sentence that goes on (以及…);
 * a marked sentence longer than :data:`LONG_SENTENCE` is cut to its best-matching run of
-  clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short.
+  clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short;
+* opt-in (``similarity``, the engine's ``QABOT_SEMANTIC_MARKS=1``): sentences scoring close
+  to the best are compared with the question by the embedding model, in one batched call.
 
 The constants were tuned on half of the CMRC 2018 trial questions (split by passage) and
 checked on the other half; see docs/answers.md.
