@@ -9,7 +9,10 @@ For every answerable question of the given sets it asks the engine once (top 5),
   question, and checks whether a gold answer lies inside the first ``--window`` visible
   characters;
 * the visible length of the first Telegram message of each answer, and of the replies to
-  off-topic questions.
+  off-topic questions;
+* why each Telegram miss misses: the top result is not the gold document, or the passage
+  shown lacks the answer (retrieval), the marked sentence misses it (marking), each split
+  by whether the reply was weak (not confident).
 
 Each ``--set INDEX QUERIES`` pairs an index with its questions (``--index`` + ``--queries``
 does the same with one index for all). ``--part tune`` / ``--part held-out`` keep the
@@ -18,7 +21,9 @@ can be tuned on one half and reported on the other. ``--save FILE`` keeps the an
 ``--replay FILE`` re-marks and re-renders saved answers with the current code (no model
 needed: only the index's IDF is read), which makes trying a marking rule take seconds;
 ``--replay FILE --as-saved`` renders them with the marks they were saved with (the
-"before" of a marking change, with this script's layout code).
+"before" of a marking change, with this script's layout code). ``--semantic`` marks the
+top result with the opt-in semantic tie-break (``QABOT_SEMANTIC_MARKS=1``; loads the model
+also when replaying).
 
     python benchmarks/answer_layout.py --index ~/.local/share/qabot/index \\
         --queries tests/data/seed_questions.jsonl --queries tests/data/seed_questions_heldout.jsonl
@@ -34,6 +39,7 @@ import json
 import re
 import statistics
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -42,8 +48,9 @@ from bot.console_render import Style
 from bot.console_render import render_answer as render_console
 from bot.telegram.render import render_answer as render_telegram
 from corpus.normalize import search_key
+from embeddings.model import Embedder
 from retrieval.answer import Answer, Result
-from retrieval.engine import MAX_QUESTION_CHARS, AnswerEngine
+from retrieval.engine import MAX_QUESTION_CHARS, AnswerEngine, shared_embedder
 from retrieval.evaluation import Query, contains_answer, read_queries
 from retrieval.index import load_index
 from retrieval.marking import mark_sentences
@@ -90,12 +97,27 @@ def answer_from_json(data: dict) -> Answer:
     return Answer(data["question"], data["confident"], results, data.get("off_topic", False))
 
 
-def remarked(answer: Answer, idf) -> Answer:
-    """The same answer with every result marked again by the current marking code."""
+def remarked(answer: Answer, idf, embedder: Embedder | None = None) -> Answer:
+    """The same answer with every result marked again by the current marking code (with
+    ``embedder``, the top result with the semantic tie-break, as ``QABOT_SEMANTIC_MARKS=1``)."""
     key = search_key(answer.question[:MAX_QUESTION_CHARS])
+    similarity = None
+    if embedder is not None:
+        vector = embedder.encode_queries([key])[0]
+
+        def similarity(texts):
+            return (embedder.encode_sentences(texts) @ vector).tolist()
+
     results = [
-        Result(**{**r.__dict__, "marks": mark_sentences(r.excerpt, key, idf, r.title)})
-        for r in answer.results
+        Result(
+            **{
+                **r.__dict__,
+                "marks": mark_sentences(
+                    r.excerpt, key, idf, r.title, similarity if i == 0 else None
+                ),
+            }
+        )
+        for i, r in enumerate(answer.results)
     ]
     return Answer(answer.question, answer.confident, results, answer.off_topic)
 
@@ -106,22 +128,35 @@ def answers(
     queries: list[Query],
     replay: dict[str, dict],
     as_saved: bool = False,
+    embedder: Embedder | None = None,
 ) -> Iterator[tuple[Query, Answer]]:
     """Each question's top-5 answer: asked, or replayed (re-marked unless ``as_saved``)."""
     if engine is None:
         idf = lru_cache(maxsize=None)(load_index(index).idf)
         for q in queries:
             saved = answer_from_json(replay[q.question])
-            yield q, saved if as_saved else remarked(saved, idf)
+            yield q, saved if as_saved else remarked(saved, idf, embedder)
         return
     for q in queries:
         yield q, engine.ask(q.question, top_k=5)
+
+
+def miss_reason(answer: Answer, q: Query, marked_ok: bool) -> str:
+    """Why a reply misses: retrieval (top result), confidence (a weak reply), or marking."""
+    top = answer.results[0] if answer.results else None
+    weak = "weak: " if not answer.confident else ""
+    if top is None or top.doc_id != q.doc_id:
+        return weak + "top result not the gold document"
+    if not contains_answer(top.excerpt, q.answers):
+        return weak + "gold document, passage lacks the answer"
+    return weak + ("marked, but past the window" if marked_ok else "marking picks another sentence")
 
 
 def measure(pairs: Iterator[tuple[Query, Answer]], window: int, saved: list[dict]) -> dict:
     n = marked_hits = tg_hits = ask_hits = 0
     first_lengths: list[int] = []
     misses: list[str] = []
+    why: Counter[str] = Counter()
     for q, answer in pairs:
         saved.append({**answer.to_json(), "off_topic": answer.off_topic})
         top = answer.results[0] if answer.results else None
@@ -138,6 +173,8 @@ def measure(pairs: Iterator[tuple[Query, Answer]], window: int, saved: list[dict
         tg_hits += tg_ok
         ask_hits += ask_ok
         first_lengths.append(len(visible(tg[0])))
+        if not tg_ok:
+            why[miss_reason(answer, q, marked_ok)] += 1
         if not (tg_ok and ask_ok and marked_ok):
             flags = "".join(
                 c if ok else "-" for c, ok in zip("MTA", (marked_ok, tg_ok, ask_ok), strict=True)
@@ -150,6 +187,7 @@ def measure(pairs: Iterator[tuple[Query, Answer]], window: int, saved: list[dict
         f"ask_answer_in_first_{window}": round(ask_hits / n, 3) if n else None,
         "first_message_chars_p50": statistics.median(first_lengths) if n else None,
         "first_message_chars_max": max(first_lengths) if n else None,
+        "telegram_misses": dict(sorted(why.items())),
         "_misses": misses,
     }
 
@@ -173,6 +211,9 @@ def main() -> None:
         "--as-saved", action="store_true", help="with --replay: keep the saved marks"
     )
     parser.add_argument("--no-off-topic", action="store_true", help="skip the off-topic replies")
+    parser.add_argument(
+        "--semantic", action="store_true", help="mark with the semantic tie-break (loads the model)"
+    )
     args = parser.parse_args()
     if args.queries and not args.index:
         parser.error("--queries needs --index (or use --set INDEX QUERIES)")
@@ -187,17 +228,20 @@ def main() -> None:
             replay[record["question"]] = record
     saved: list[dict] = []
     engines: dict[Path, AnswerEngine] = {}
+    embedder = shared_embedder() if args.semantic and args.replay else None
     for index, path in sets:
         engine = None
         if not args.replay:
             if index not in engines:
                 engines[index] = AnswerEngine.open(index, build_if_missing=False)
+                engines[index].semantic_marks = args.semantic
             engine = engines[index]
         answerable = [
             q for q in read_queries(path) if q.doc_id and q.answers and q.question.strip()
         ]
         queries = [q for q in answerable[: args.limit] if in_part(q.doc_id, args.part)]
-        report = measure(answers(engine, index, queries, replay, args.as_saved), args.window, saved)
+        pairs = answers(engine, index, queries, replay, args.as_saved, embedder)
+        report = measure(pairs, args.window, saved)
         misses = report.pop("_misses")
         print(json.dumps({"set": str(path), "part": args.part, **report}, ensure_ascii=False))
         for miss in misses[: args.show]:

@@ -30,6 +30,7 @@ WEAK_SHOWN = 2  # candidates shown under a not-confident note
 LEAD_CHARS = 300  # the answer line is cut around its marks beyond this
 LINE_CHARS = 160  # a compact result's sentence (a long marked sentence is cut to ~150)
 CONTEXT_CHARS = 450  # the context shown under the answer line
+LEAD_IN_CHARS = 100  # ... starting at most this far before the answer line's text
 WHERE_CHARS = 40  # heading path and article in an answer's citation
 WHERE_SHORT_CHARS = 24  # … in a compact result's citation
 ELLIPSIS = "…"
@@ -67,8 +68,12 @@ def merge(marks: Iterable[Span], length: int) -> list[Span]:
     return merged
 
 
-def window(text: str, marks: Sequence[Span], size: int) -> tuple[str, list[Span], bool, bool]:
-    """Cut ``text`` to at most ``size`` chars, centred on the marked span(s).
+def window(
+    text: str, marks: Sequence[Span], size: int, lead_in: int | None = None
+) -> tuple[str, list[Span], bool, bool]:
+    """Cut ``text`` to at most ``size`` chars, centred on the marked span(s), or, with
+    ``lead_in``, starting at most that many chars before them (at a sentence start where
+    one lies in that stretch), so what follows the marks comes early.
 
     Returns the cut text, the marks relative to it, and whether the left/right was cut.
     """
@@ -83,12 +88,24 @@ def window(text: str, marks: Sequence[Span], size: int) -> tuple[str, list[Span]
     else:
         focus = (0, 0)
     left = max(0, focus[0] - (size - (focus[1] - focus[0])) // 2)
+    if lead_in is not None and merged:
+        left = _sentence_start(text, max(0, focus[0] - lead_in), focus[0])
     right = min(len(text), left + size)
     left = max(0, right - size)
     inside = [
         (max(a, left) - left, min(b, right) - left) for a, b in merged if b > left and a < right
     ]
     return text[left:right], inside, left > 0, right < len(text)
+
+
+def _sentence_start(text: str, start: int, limit: int) -> int:
+    """The first sentence start in ``text[start:limit]``, else ``start``."""
+    if start == 0:
+        return 0
+    for a, _b in split_sentences(text[start - 1 : limit]):
+        if a > 0:  # a sentence that begins inside the stretch, not one cut at its start
+            return start - 1 + a
+    return start
 
 
 def lead_spans(result: Result) -> list[Span]:
@@ -117,12 +134,14 @@ def lead_text(result: Result, size: int = LEAD_CHARS) -> tuple[str, bool, bool]:
 
 
 def context(result: Result, size: int = CONTEXT_CHARS) -> tuple[str, list[Span], bool, bool]:
-    """The excerpt around the lead sentence(s), at most ``size`` chars (whitespace trimmed)."""
+    """The excerpt around the lead sentence(s), at most ``size`` chars (whitespace trimmed),
+    from at most :data:`LEAD_IN_CHARS` before them, so the text that goes on from the
+    answer line is near the top (docs/answers.md)."""
     text = result.excerpt
     lead = len(text) - len(text.lstrip())
     body = text.strip()
     marks = [(a - lead, b - lead) for a, b in merge(result.marks, len(text))]
-    return window(body, marks, size)
+    return window(body, marks, size, LEAD_IN_CHARS)
 
 
 def _clip(text: str, size: int) -> str:

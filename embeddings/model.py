@@ -152,14 +152,23 @@ class Embedder:
         On CPU only the tokenizer is locked: two threads answering at once run the
         model side by side (each with its own share of the cores) instead of queueing.
         """
+        return self._encode_few(texts, self.query_prompt)
+
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of a few short texts with the document prompt, in float32, by the same
+        path as :meth:`encode_queries` (ONNX Runtime, or torch locking only the tokenizer):
+        for question-time use, not ingest."""
+        return self._encode_few(texts, self.document_prompt)
+
+    def _encode_few(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
         texts = list(texts)
+        prompt = self.prompts.get(prompt_name or "", "")
         if self.queries is not None:
-            return self.queries.encode(texts, self.prompts.get(self.query_prompt or "", ""))
+            return self.queries.encode(texts, prompt)
         if self.model.device.type != "cpu" or not texts or len(texts) > 32:
-            return self._encode(texts, self.query_prompt, 32, progress=False, bf16=False)
+            return self._encode(texts, prompt_name, 32, progress=False, bf16=False)
         import torch
 
-        prompt = self.prompts.get(self.query_prompt or "", "")
         with self._lock:
             if hasattr(self.model, "preprocess"):  # sentence-transformers >= 5.2
                 features = self.model.preprocess(texts, prompt=prompt or None)

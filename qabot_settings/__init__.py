@@ -18,6 +18,7 @@ layer reads its settings from here; the older helpers (``embeddings.settings``,
 ``QABOT_INGEST_THREADS``   torch/FAISS threads while ingesting
 ``QABOT_MAX_FILE_MB``      files larger than this are skipped at ingest (default 50)
 ``QABOT_CONFIDENCE_MODEL`` another confidence model file (retrieval/confidence.py)
+``QABOT_SEMANTIC_MARKS``   ``1``: close marking ties broken by the model (retrieval/marking.py)
 ``QABOT_BACKEND``          ``local`` / ``milvus``, and ``QABOT_MILVUS_URI``,
                            ``_TOKEN``, ``_COLLECTION``, ``_KEYWORDS`` (retrieval/backend.py)
 ``TELEGRAM_*``             the Telegram bot (bot/telegram/config.py)
@@ -99,6 +100,12 @@ def embed_batch() -> int:
 
 def query_threads() -> int:
     return positive_int("QABOT_QUERY_THREADS", 1)
+
+
+def semantic_marks() -> bool:
+    """``QABOT_SEMANTIC_MARKS=1``: the top result's close marking candidates are compared
+    with the question by the embedding model too (more query time; docs/answers.md)."""
+    return raw("QABOT_SEMANTIC_MARKS") == "1"
 
 
 def ingest_threads() -> int:

@@ -11,6 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
+import qabot_settings
 from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.normalize import search_key
 from corpus.structure import Position, advance
@@ -23,7 +26,7 @@ from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError,
 from retrieval.index import default_index_dir
 from retrieval.ingest import model_info
 from retrieval.keywords import lucene_idf, tokenize, warm_up
-from retrieval.marking import Idf, mark_sentences, off_topic
+from retrieval.marking import Idf, Similarity, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search_with_signals
 from retrieval.store import ChunkRow
 
@@ -71,6 +74,7 @@ class AnswerEngine:
         self._swap = threading.Lock()
         self._failed: dict[str, str] = {}  # version -> why it could not be loaded
         self.refresh_error: str | None = None  # the last refusal, for a console to show
+        self.semantic_marks = qabot_settings.semantic_marks()  # opt-in: adds query time
         wanted = model_info(embedder.identity)
         where = self.backend.where
         problem = loaded.manifest.mismatch(wanted, where) if loaded is not None else None
@@ -182,8 +186,9 @@ class AnswerEngine:
         confident = bool(passages) and self.policy.confident(probability)
         page = passages[offset : offset + top_k]
         cites = _cites(index)
+        meaning = self._similarity(vector) if self.semantic_marks else None
         results = [
-            self._result(index, rank, p, key, idf, cites)
+            self._result(index, rank, p, key, idf, cites, meaning if rank == 1 else None)
             for rank, p in enumerate(page, start=offset + 1)
         ]
         unrelated = not confident and off_topic(
@@ -201,12 +206,27 @@ class AnswerEngine:
             version=index.version,
         )
 
+    def _similarity(self, vector: np.ndarray) -> Similarity:
+        """Cosine of a few sentences to the question (its vector already computed)."""
+
+        def similarity(texts):
+            return (self.embedder.encode_sentences(texts) @ vector).tolist()
+
+        return similarity
+
     def _result(
-        self, index: Version, rank: int, p: Passage, key: str, idf: Idf, cites: bool
+        self,
+        index: Version,
+        rank: int,
+        p: Passage,
+        key: str,
+        idf: Idf,
+        cites: bool,
+        similarity: Similarity | None = None,
     ) -> Result:
         doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
-        marks = mark_sentences(excerpt, key, idf, doc.title)
+        marks = mark_sentences(excerpt, key, idf, doc.title, similarity)
         where, row = _where(doc.text, p, marks) if cites else (Position(), None)
         return Result(
             rank=rank,

@@ -18,8 +18,13 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
   so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
   (an answer often runs on into the next sentence);
+* otherwise an answer that runs over a sentence boundary brings one neighbour: the cause
+  before a sentence that follows on from it (因此…, 后来…) for a why/how question, a
+  neighbour holding the asked-for type the best lacks, a next sentence that goes on (以及…);
 * a marked sentence longer than :data:`LONG_SENTENCE` is cut to its best-matching run of
-  clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short.
+  clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short;
+* opt-in (``similarity``, the engine's ``QABOT_SEMANTIC_MARKS=1``): sentences scoring close
+  to the best are compared with the question by the embedding model, in one batched call.
 
 The constants were tuned on half of the CMRC 2018 trial questions (split by passage) and
 checked on the other half; see docs/answers.md.
@@ -40,6 +45,7 @@ from retrieval.keywords import jieba_words
 
 Span = tuple[int, int]
 IdfFn = Callable[[str], float]
+Similarity = Callable[[Sequence[str]], Sequence[float]]  # sentences -> cosine to the question
 
 IDF_POWER = 0.5
 PARTIAL = 0.5  # weight of a word only some of whose characters occur
@@ -73,6 +79,16 @@ _ASKS_DEFINITION = re.compile(
     r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$"
     r"|^(?P<b>.+?)(?:是什么|指什么|是指什么|的定义是什么|的含义是什么)[?？]?$"
 )
+# An answer that runs over a sentence boundary: the cause of a 为什么 sits before the
+# sentence that repeats the question (因此…, 此战奠定了…), a list goes on after it.
+_ASKS_REASON = re.compile(r"为什么|为何|何故|原因|如何|怎样|怎么|什么目的|为了什么")
+_FOLLOWS_ON = re.compile(
+    r"^(?:[\d一二三四五六七八九十]+年[^，,。]{0,6}[，,])?"
+    r"(?:因此|所以|于是|由此|从而|因而|故|此后|后来|然后|随后|最后|最终|赛后|之后|但|然而|不过|这些|这|此|该)"
+)
+_GOES_ON = re.compile(
+    r"^(?:以及|及|并且|其中|主要|包括|例如|比如|即|指|另|此外|同时|不久|接着|其后)"
+)
 _CLAUSE_END = re.compile(r"[，,：:]")
 _INTRODUCES = re.compile(r"[：:]\s*$")
 _ENDED = re.compile(r"[。！？；…!?;：:][”’」』）)】》\"']*\s*$")
@@ -84,6 +100,12 @@ LONG_SENTENCE = 150  # a marked sentence longer than this is cut to its best cla
 CLAUSE_WINDOW = 120  # ... at most this long
 PAIR_CHARS = 200  # two marks longer than this together: only the best (the line stays short)
 HEADING = 0.5  # a line with no sentence end (a title, a heading) rarely holds the answer
+# Semantic tie-break (opt-in): sentences scoring within SEMANTIC_NEAR of the best are
+# re-ranked by lexical share + SEMANTIC_WEIGHT * cosine to the question.
+SEMANTIC_NEAR = 0.5
+SEMANTIC_CANDIDATES = 3
+SEMANTIC_WEIGHT = 20.0
+SEMANTIC_CHARS = 160  # a candidate is embedded by its first this many characters
 
 
 Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedIndex.idf)
@@ -224,17 +246,66 @@ def _narrowed(text: str, span: Span, scorer: _Scorer) -> Span:
     return (a, b)
 
 
-def mark_sentences(text: str, question_key: str, idf: IdfFn, title: str = "") -> tuple[Span, ...]:
+def _continued(
+    text: str, spans: Sequence[Span], best: int, question_key: str, looks: re.Pattern[str] | None
+) -> int | None:
+    """The neighbour an answer runs on into, if any: the sentence before one that follows
+    on from it (因此…, 后来…) when the question asks why or how; a neighbour holding the
+    asked-for type (a date, a number, a place) the best lacks; the sentence after when it
+    goes on (以及…, 其中…)."""
+    key = search_key(text[spans[best][0] : spans[best][1]])
+    prev = best - 1 if best > 0 else None
+    nxt = best + 1 if best + 1 < len(spans) else None
+    if prev is not None and _ASKS_REASON.search(question_key) and _FOLLOWS_ON.search(key):
+        return prev
+    if looks is not None and not looks.search(key):
+        for i in (prev, nxt):
+            if i is not None and looks.search(search_key(text[spans[i][0] : spans[i][1]])):
+                return i
+    if nxt is not None and _GOES_ON.search(search_key(text[spans[nxt][0] : spans[nxt][1]])):
+        return nxt
+    return None
+
+
+def _tie_break(
+    text: str, scored: list[tuple[Span, float]], best: int, similarity: Similarity
+) -> int:
+    """The best sentence once the few that score close to it lexically are also compared
+    by meaning (one batched call of ``similarity``); ``best`` when none is close."""
+    top = scored[best][1]
+    close = sorted(
+        (i for i, (_, s) in enumerate(scored) if s >= SEMANTIC_NEAR * top),
+        key=lambda i: -scored[i][1],
+    )[:SEMANTIC_CANDIDATES]
+    if len(close) < 2:
+        return best
+    sims = similarity([text[a:b][:SEMANTIC_CHARS] for (a, b), _ in (scored[i] for i in close)])
+    return max(
+        zip(close, sims, strict=True),
+        key=lambda c: scored[c[0]][1] / top + SEMANTIC_WEIGHT * float(c[1]),
+    )[0]
+
+
+def mark_sentences(
+    text: str,
+    question_key: str,
+    idf: IdfFn,
+    title: str = "",
+    similarity: Similarity | None = None,
+) -> tuple[Span, ...]:
     """The best-matching sentence, plus the next one when it ends in a colon or a runner-up
     scores close to it (a neighbour need not be as close); a very long sentence is cut to
-    its best clauses. ``()`` when no word of the question occurs."""
+    its best clauses. ``()`` when no word of the question occurs. With ``similarity``,
+    sentences scoring close to the best are also compared by meaning (see _tie_break)."""
     scored, scorer = _scored(text, question_key, idf, title)
     if not scored:
         return ()
     best = max(range(len(scored)), key=lambda i: scored[i][1])
-    span, score = scored[best]
-    if score <= 0:
+    if scored[best][1] <= 0:
         return ()
+    if similarity is not None:
+        best = _tie_break(text, scored, best, similarity)
+    span, score = scored[best]
     if _INTRODUCES.search(text[span[0] : span[1]]) and best + 1 < len(scored):
         return (span, scored[best + 1][0])
 
@@ -243,6 +314,9 @@ def mark_sentences(text: str, question_key: str, idf: IdfFn, title: str = "") ->
 
     others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
     spans = [_narrowed(text, span, scorer)]
+    if not others:
+        run_on = _continued(text, [sp for sp, _ in scored], best, question_key, scorer.looks)
+        others = [run_on] if run_on is not None else []
     if others:
         second = _narrowed(text, scored[max(others, key=lambda i: scored[i][1])][0], scorer)
         if (spans[0][1] - spans[0][0]) + (second[1] - second[0]) <= PAIR_CHARS:

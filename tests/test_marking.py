@@ -117,3 +117,70 @@ def test_a_very_long_sentence_is_cut_to_its_best_clauses_within_the_excerpt():
     assert b - a <= CLAUSE_WINDOW
     assert "雄安新区医疗卫生机构对口帮扶5所" in text[a:b]
     assert not text[a:b].endswith("，")
+
+
+def test_a_why_answer_that_the_best_sentence_follows_on_from_is_marked_with_it():
+    text = (
+        "次磷酸是一种无机酸。它能把碘还原为氢碘酸，进而制成冰毒。"
+        "因此，次磷酸的购买及使用受到严格管制。实验室常用它做还原剂。"
+    )
+    because = "它能把碘还原为氢碘酸，进而制成冰毒。"
+    result = "因此，次磷酸的购买及使用受到严格管制。"
+    assert marked(text, "为什么次磷酸的购买及使用受到严格管制？") == [because, result]
+    # not a why/how question: the sentence that answers stands alone
+    assert marked(text, "次磷酸的购买及使用受到什么限制？") == [result]
+
+
+def test_a_sentence_that_goes_on_from_the_best_one_is_marked_with_it():
+    question = "印度野驴与非洲野驴的分别是什么？"
+    text = "印度野驴是一种野驴。印度野驴与非洲野驴有些分别。其中牠们的毛多呈沙色。栖息于荒漠。"
+    assert marked(text, question) == ["印度野驴与非洲野驴有些分别。", "其中牠们的毛多呈沙色。"]
+    text = "印度野驴是一种野驴。印度野驴与非洲野驴有些分别。牠们的毛多呈沙色。栖息于荒漠。"
+    assert marked(text, question) == ["印度野驴与非洲野驴有些分别。"]
+
+
+def test_a_neighbour_holding_the_asked_for_date_is_marked_when_the_best_lacks_one():
+    text = (
+        "占旭刚出生于浙江。2004年，他第三次参加奥运会，卫冕失败。"
+        "赛后，占旭刚正式结束运动生涯，着手行政工作。"
+    )
+    assert marked(text, "占旭刚什么时候正式结束运动生涯？") == [
+        "2004年，他第三次参加奥运会，卫冕失败。",
+        "赛后，占旭刚正式结束运动生涯，着手行政工作。",
+    ]
+    # the answer to 为何 runs back too (赛后 follows on from the sentence before)
+    assert len(marked(text, "占旭刚为何结束运动生涯？")) == 2
+    assert marked(text, "占旭刚正式结束运动生涯后做什么？") == [
+        "赛后，占旭刚正式结束运动生涯，着手行政工作。"
+    ]
+
+
+def test_close_candidates_are_compared_by_meaning_in_one_call():
+    filler = "，" + "各方代表在会上交流了意见并表示将继续推进" * 5
+    lexical = "协议涉及养老服务和护理服务" + filler + "。"  # all of the question's words
+    meant = "协议涉及医疗合作的具体安排" + filler + "。"  # fewer, but it answers
+    text = lexical + "天气很好。" + meant
+    question = "协议涉及什么服务？"
+    calls = []
+
+    def meaning(texts):
+        calls.append(list(texts))
+        return [0.9 if "医疗" in t else 0.2 for t in texts]
+
+    assert marked(text, question)[0].startswith("协议涉及养老服务")
+    marks = mark_sentences(text, question, common, similarity=meaning)
+    assert len(calls) == 1 and len(calls[0]) == 2  # the close ones only, in one call
+    assert [text[a:b][:8] for a, b in marks] == ["协议涉及医疗合作"]
+
+
+def test_a_clear_best_sentence_needs_no_model_call():
+    text = "通武廊签署了区域一体化合作协议。天气很好。会议在北京举行。"
+    calls = []
+
+    def meaning(texts):
+        calls.append(texts)
+        return [0.0] * len(texts)
+
+    assert marked(text, "通武廊签署了什么协议？") == ["通武廊签署了区域一体化合作协议。"]
+    mark_sentences(text, "通武廊签署了什么协议？", common, similarity=meaning)
+    assert calls == []

@@ -120,6 +120,18 @@ def test_window_keeps_marks_aligned() -> None:
     assert cut[a:b] == "01234"
 
 
+def test_the_context_starts_one_sentence_before_the_answer_line() -> None:
+    before = "".join(f"第{i}句话写在前面。" for i in range(30))  # 8 chars each
+    excerpt = before + "这是回答问题的句子。" + "后面接着说明。" * 60
+    mark = (len(before), len(before) + 10)
+    text, marks, left, right = render.layout.context(result(1, excerpt, (mark,)))
+    assert left and right and len(text) <= render.layout.CONTEXT_CHARS
+    assert text.startswith("第")  # at a sentence start, not inside one
+    a, _b = marks[0]
+    assert text[a:].startswith("这是回答问题的句子。")
+    assert a <= render.layout.LEAD_IN_CHARS < a + 8  # as much lead-in as fits, no more
+
+
 def test_not_confident_answer_starts_with_a_kind_note() -> None:
     (message,) = render.render_answer(Answer("天气", False, [result(1, "无关段落")]))
     assert "没有找到" in message and "/sources" in message and "相关度较低" in message

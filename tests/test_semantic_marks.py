@@ -1,0 +1,36 @@
+"""The opt-in semantic tie-break of marking (QABOT_SEMANTIC_MARKS=1) with the real model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import qabot_settings
+
+
+def test_sentence_vectors_equal_the_document_path(embedder):
+    texts = ["北京市通州区、天津市武清区、河北省廊坊市共同签署协议。", "天气很好。"]
+    expected = embedder.model.encode(
+        texts, prompt_name=embedder.document_prompt, normalize_embeddings=True
+    )
+    assert np.allclose(embedder.encode_sentences(texts), expected, atol=1e-5)
+
+
+def test_the_tie_break_marks_the_sentence_that_answers(seed_engine, monkeypatch):
+    question = "2019年工作要点里疏解非首都功能的任务有几项?"
+    calls = []
+    encode = seed_engine.embedder.encode_sentences
+    monkeypatch.setattr(
+        seed_engine.embedder, "encode_sentences", lambda texts: calls.append(texts) or encode(texts)
+    )
+    monkeypatch.setattr(seed_engine, "semantic_marks", True)
+    top = seed_engine.ask(question).results[0]
+    marked = "".join(top.excerpt[a:b] for a, b in top.marks)
+    assert len(calls) == 1 and 2 <= len(calls[0]) <= 3  # one batched call, few candidates
+    assert "疏解非首都功能14项" in marked
+
+
+def test_off_unless_asked_for(monkeypatch):
+    monkeypatch.delenv("QABOT_SEMANTIC_MARKS", raising=False)
+    assert not qabot_settings.semantic_marks()
+    monkeypatch.setenv("QABOT_SEMANTIC_MARKS", "1")
+    assert qabot_settings.semantic_marks()
