@@ -691,10 +691,15 @@ class FakeBotAPI:
                     return self._reply(
                         401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
                     )
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The client gave up mid-request (e.g. the bot cancelled its "typing…"
+                    # call because the answer was ready): Telegram never sees such a call.
+                    self.close_connection = True
+                    return None
                 try:
-                    params = _parse_body(
-                        self.headers, self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                    )
+                    params = _parse_body(self.headers, body)
                 except ValueError as exc:
                     return self._reply(
                         400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
