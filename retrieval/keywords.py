@@ -246,14 +246,19 @@ class KeywordIndex:
     def _sum(self, terms, dead_rows: np.ndarray | None) -> np.ndarray:
         """Every passage's summed weight over ``terms`` (zero for dead rows)."""
         out = np.zeros(self.size, dtype=np.float32)
-        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
         if terms:
-            rows = np.concatenate([indices[a:b] for a, b, _ in terms])
-            weights = np.concatenate([np.asarray(data[a:b]) * f for a, b, f in terms])
+            rows, weights = self._postings(terms)
             out += np.bincount(rows, weights, minlength=self.size).astype(np.float32)
         if dead_rows is not None and len(dead_rows):
             out[dead_rows] = 0.0
         return out
+
+    def _postings(self, terms) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and re-weighted weights of ``terms``' postings, concatenated."""
+        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
+        rows = np.concatenate([indices[a:b] for a, b, _ in terms])
+        weights = np.concatenate([np.asarray(data[a:b]) * f for a, b, f in terms])
+        return rows, weights
 
     def _pruned_top(self, rare, common, k: int, dead_rows) -> tuple | None:
         """The exact top k by MaxScore pruning, or None where pruning cannot prove it."""
@@ -274,9 +279,7 @@ class KeywordIndex:
 
     def _sparse_sum(self, terms, dead_rows) -> tuple[np.ndarray, np.ndarray]:
         """(rows, summed weights) of the live passages that hold any of ``terms``."""
-        data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
-        rows = np.concatenate([indices[a:b] for a, b, _ in terms])
-        weights = np.concatenate([np.asarray(data[a:b]) * f for a, b, f in terms])
+        rows, weights = self._postings(terms)
         rows, where = np.unique(rows, return_inverse=True)
         sums = np.bincount(where, weights, minlength=len(rows)).astype(np.float32)
         if dead_rows is not None and len(dead_rows):
