@@ -112,15 +112,11 @@ class Embedder:
         self.queries = queries
         self._lock = threading.Lock()  # fast tokenizers are not safe to share across threads
         self._loading = threading.Lock()
-        prompts = dict(queries.sidecar.prompts) if queries else self._prompts(model)
+        prompts = dict(queries.sidecar.prompts if queries else getattr(model, "prompts", {}) or {})
         self.prompts = prompts
         self.query_prompt = "query" if "query" in prompts else None
         self.document_prompt = next((p for p in ("document", "passage") if p in prompts), None)
         self.identity = identity or ModelIdentity(name, _fingerprint(model), self._dimension())
-
-    @staticmethod
-    def _prompts(model) -> dict[str, str]:
-        return dict(getattr(model, "prompts", {}) or {})
 
     @property
     def model(self):
@@ -160,9 +156,13 @@ class Embedder:
         for question-time use, not ingest."""
         return self._encode_few(texts, self.document_prompt)
 
+    def _prefix(self, prompt_name: str | None) -> str:
+        """The text a prompt name stands for ("" for none)."""
+        return self.prompts.get(prompt_name or "", "")
+
     def _encode_few(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
         texts = list(texts)
-        prompt = self.prompts.get(prompt_name or "", "")
+        prompt = self._prefix(prompt_name)
         if self.queries is not None:
             return self.queries.encode(texts, prompt)
         if self.model.device.type != "cpu" or not texts or len(texts) > 32:
@@ -188,8 +188,7 @@ class Embedder:
         texts, while the torch model is not loaded, go through ONNX Runtime instead.
         """
         if self.queries is not None and self._model is None and len(texts) <= SMALL_BATCH:
-            prefix = self.prompts.get(self.document_prompt or "", "")
-            return self.queries.encode(list(texts), prefix, batch_size)
+            return self.queries.encode(list(texts), self._prefix(self.document_prompt), batch_size)
         return self._encode(texts, self.document_prompt, batch_size, progress, bf16=self.bf16)
 
     def _encode(
