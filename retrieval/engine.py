@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from retrieval.backend import Backend, Version, open_backend
 from retrieval.confidence import AbstentionPolicy, content_words, question_features
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import default_index_dir
-from retrieval.ingest import model_info
+from retrieval.ingest import log_to_stderr, model_info
 from retrieval.keywords import lucene_idf, tokenize, warm_up
 from retrieval.marking import Idf, Similarity, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search_with_signals
@@ -41,10 +40,6 @@ _SEARCHABLE = re.compile(r"\w")
 def shared_embedder(ref: str | None = None) -> Embedder:
     """One embedder per process and model setting (loading takes seconds)."""
     return load_embedder(ref)
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class AnswerEngine:
@@ -89,7 +84,7 @@ class AnswerEngine:
         index_dir: Path | None = None,
         embedder: Embedder | None = None,
         build_if_missing: bool = True,
-        progress: Callable[[str], None] = _stderr,
+        progress: Callable[[str], None] = log_to_stderr,
     ) -> AnswerEngine:
         """Open the configured backend for an index folder (see retrieval.backend); with no
         index there yet, build one from the shipped corpus."""

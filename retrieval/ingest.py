@@ -149,7 +149,8 @@ def plan_documents(
     return plan
 
 
-def _log_to_stderr(message: str) -> None:
+def log_to_stderr(message: str) -> None:
+    """The default progress log: one line on stderr, flushed."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -160,7 +161,7 @@ def ingest(
     rebuild: bool = False,
     dry_run: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = _log_to_stderr,
+    log: Callable[[str], None] = log_to_stderr,
     corpus: Sequence[str] = (),
     settings: IngestSettings | None = None,
 ) -> IngestResult:

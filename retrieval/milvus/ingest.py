@@ -10,7 +10,6 @@ tokenizer, or ``--rebuild``) writes a new chunks collection and switches to it t
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from retrieval.ingest import (
     TOKENS_KEY,
     IngestPlan,
     IngestResult,
+    log_to_stderr,
     model_info,
     plan_documents,
 )
@@ -60,10 +60,6 @@ PAD = 0  # token id 0 is never a token: it gives an empty chunk a (zero-weight) 
 MAX_DEAD = 5_000  # changed + removed documents above which an update writes a new collection
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def ingest_milvus(
     backend: MilvusBackend,
     documents: Sequence[Document],
@@ -76,7 +72,7 @@ def ingest_milvus(
 ) -> IngestResult:
     """Build a new version in Milvus from ``documents`` and make it live."""
     started = time.perf_counter()
-    log = log or _stderr
+    log = log or log_to_stderr
     if backend.settings.keywords not in KEYWORD_MODES:
         raise RetrievalError(
             f"QABOT_MILVUS_KEYWORDS={backend.settings.keywords!r}: choose sparse or bm25"
