@@ -253,7 +253,7 @@ def serve(args: argparse.Namespace) -> None:
 
 def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict | None:
     """Recall@k of the version's dense search against exact search over every live vector,
-    at the chosen nprobe and a sweep of others (with ms per query, one thread)."""
+    at the chosen setting and a sweep of others (with ms per query, one thread)."""
     import faiss
 
     from corpus.normalize import search_key
@@ -278,23 +278,28 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict
     queries = embedder.encode_queries([search_key(r["question"]) for r in rows])
     _, truth = exact.search(queries, k)
     faiss.omp_set_num_threads(1)
-    chosen = {s.name: s.meta["nprobe"] for s in ann}
-    out = {"nlist": [s.meta["nlist"] for s in ann], "nprobe": list(chosen.values()), "sweep": {}}
-    for share in (None, 1 / 16, 1 / 8, 1 / 4, 1 / 2):
+    # the knob of each kind: rows rescored (4-bit PQ scan) or lists probed (IVF, older)
+    knob = "rescore" if ann[0].meta["dense"] == "pq4fs-sq8" else "nprobe"
+    chosen = {s.name: s.meta[knob] for s in ann}
+    out = {"dense": ann[0].meta["dense"], knob: list(chosen.values()), "sweep": {}}
+    if knob == "nprobe":
+        out["nlist"] = [s.meta["nlist"] for s in ann]
+        sweep = {f"nlist/{d}": lambda s, d=d: max(1, s.meta["nlist"] // d) for d in (16, 8, 4, 2)}
+    else:
+        sweep = {f"rescore {r}": lambda s, r=r: r for r in (1000, 3000, 10000)}
+    for label, value in (("chosen", None), *sweep.items()):
         for s in ann:
-            s.meta["nprobe"] = (
-                chosen[s.name] if share is None else max(1, int(s.meta["nlist"] * share))
-            )
+            s.meta[knob] = chosen[s.name] if value is None else value(s)
         found, started = 0, time.perf_counter()
         for q, want in zip(queries, truth, strict=True):
             _, got = index.dense_candidates(q, k)
             found += len(set(got.tolist()) & set(want.tolist()))
         ms = (time.perf_counter() - started) / len(rows) * 1000
         figures = {"recall_at_10": round(found / (k * len(rows)), 4), "ms": round(ms, 2)}
-        if share is None:
+        if value is None:
             out.update(figures)
         else:
-            out["sweep"][f"nlist/{round(1 / share)}"] = figures
+            out["sweep"][label] = figures
     return out
 
 

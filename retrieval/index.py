@@ -237,8 +237,8 @@ class LoadedIndex:
         """(scores, chunk ids) of the ``k`` nearest live chunks, best first."""
         query = np.ascontiguousarray(query, np.float32)
         parts = [
-            seg.search_dense(query, k, sel[1] if sel else None)
-            for seg, sel in zip(self.segments, self._selectors, strict=True)
+            seg.search_dense(query, k, sel[1] if sel else None, dead)
+            for seg, sel, dead in zip(self.segments, self._selectors, self._dead_rows, strict=True)
         ]
         return _top(parts, k)
 

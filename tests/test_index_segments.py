@@ -6,6 +6,7 @@ Real model, FAISS, bm25s and SQLite throughout; corpora stay small so the tests 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -147,8 +148,8 @@ def test_ann_index_is_chosen_above_the_threshold_and_answers_like_exact(
     )
     assert result.embedded == 0  # every vector came from the cache
     (segment,) = _manifest(index_dir).segments
-    assert segment["dense"] == "ivf-sq8" and segment["size"] == result.chunks
-    assert 1 <= segment["nprobe"] <= segment["nlist"]
+    assert segment["dense"] == "pq4fs-sq8" and segment["size"] == result.chunks
+    assert segment["rescore"] == settings.segments.rescore
     engine = AnswerEngine(index_dir, embedder)
     for question, doc_id in SEED_QUESTIONS.items():
         assert engine.ask(question, top_k=1).results[0].doc_id == doc_id
@@ -160,6 +161,38 @@ def test_ann_index_is_chosen_above_the_threshold_and_answers_like_exact(
         spans = {(c.doc_id, c.start) for c in exact_chunks.values()}
         found = {(c.doc_id, c.start) for c in approx_chunks.values()}
         assert len(spans & found) >= 8  # recall@10 against exact search, on 86 chunks
+
+
+def test_the_ann_segment_skips_deleted_rows_and_looks_further_when_they_fill_its_shortlist(
+    tmp_path, seed_index, embedder
+):
+    index_dir = _seed_copy(tmp_path, seed_index)
+    settings = IngestSettings(
+        segments=SegmentSettings(ann_threshold=50, rescore=4), max_deleted_share=0.9
+    )
+    documents = load_corpus([shipped_corpus_dir()]).documents
+    ingest(index_dir, documents, embedder, progress=False, log=_quiet, settings=settings)
+    original = documents[0].text
+    documents[0] = dataclasses.replace(documents[0], text=original + "\n白洋淀水质提升。")
+    ingest(index_dir, documents, embedder, progress=False, log=_quiet, settings=settings)
+    manifest = _manifest(index_dir)
+    big, small = manifest.segments  # the changed document's rows are dead in the big one
+    assert big["dense"] == "pq4fs-sq8" and small["dense"] == "flat"
+    deleted = set(np.load(version_dir(index_dir, manifest.version) / DELETED).tolist())
+    engine = AnswerEngine(index_dir, embedder)
+    segment = engine.index.segments[0]
+    dead = engine.index._dead_rows[0]
+    assert dead is not None and set(segment.ids[dead].tolist()) == deleted
+    old_rows = engine.index.rows(sorted(deleted))  # still stored: older versions name them
+    assert len(old_rows) == len(deleted) > 0
+    live = set(segment.ids.tolist()) - deleted
+    for row in old_rows.values():  # each deleted chunk's own text is its nearest neighbour
+        vector = embedder.encode_queries([search_key(original[row.start : row.end][:60])])[0]
+        scores, ids = segment.search_dense(vector, 10, dead_rows=dead)
+        assert len(ids) == 10 and not set(ids.tolist()) & deleted
+        assert set(ids.tolist()) <= live and np.all(np.diff(scores) <= 0)
+    _, every = engine.index.dense_candidates(vector, manifest.chunks)
+    assert len(every) == manifest.chunks and not set(every.tolist()) & deleted
 
 
 def test_changing_one_document_writes_one_small_segment_and_touches_no_other_row(
