@@ -257,6 +257,7 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict
     import faiss
 
     from corpus.normalize import search_key
+    from retrieval import threads
     from retrieval.embedding_cache import CACHE, EmbeddingCache
     from retrieval.index import load_index
     from retrieval.store import StoreWriter
@@ -277,7 +278,7 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict
     del vectors
     queries = embedder.encode_queries([search_key(r["question"]) for r in rows])
     _, truth = exact.search(queries, k)
-    faiss.omp_set_num_threads(1)
+    threads.for_serving()  # one thread for FAISS and numpy's BLAS, as a serving process
     # the knob of each kind: rows rescored (4-bit PQ scan) or lists probed (IVF, older)
     knob = "rescore" if ann[0].meta["dense"] == "pq4fs-sq8" else "nprobe"
     chosen = {s.name: s.meta[knob] for s in ann}
