@@ -10,8 +10,10 @@ chunks plus every distinct sentence of them, each encoded by the model (~16k
 vectors, cached in the work folder by scale.py's helpers). The same number of
 derived vectors is built the way scale.py builds them. For each set it prints the
 mean cosine of random pairs (how crowded it is) and recall@10 against exact search
-of the CMRC trial and DRCD questions, for IVF-SQ8 as the product builds it
-(nlist = 4·√n) and with twice the lists, at several probed shares.
+of the CMRC trial and DRCD questions, with ms per question (one thread): for
+IVF-SQ8 (the product's ANN kind until 2026-11-23, nlist = 4·√n, and with twice
+the lists) at several probed shares, and for the product's segment kind (4-bit PQ
+fast scan, its best rows rescored with 8-bit codes) at several rescored counts.
 ``--derived N`` also measures N derived vectors alone (e.g. 250000, one segment).
 """
 
@@ -21,6 +23,8 @@ import argparse
 import json
 import math
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +34,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
+def _recall(search, queries: np.ndarray, truth: np.ndarray, k: int) -> dict:
+    """Recall@k of ``search(query, k) -> ids`` against ``truth``, and ms per question."""
+    started, found = time.perf_counter(), 0
+    for query, want in zip(queries, truth, strict=True):
+        found += len(set(search(query, k).tolist()) & set(want.tolist()))
+    ms = (time.perf_counter() - started) / len(queries) * 1000
+    return {"recall": round(found / (k * len(queries)), 3), "ms": round(ms, 2)}
+
+
 def recall_table(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict:
     import faiss
+
+    from retrieval import threads
+    from retrieval.segments import Segment, SegmentSettings, write_segment
 
     n = len(vectors)
     rng = np.random.default_rng(0)
@@ -49,13 +65,24 @@ def recall_table(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict:
             faiss.ScalarQuantizer.QT_8bit,
             faiss.METRIC_INNER_PRODUCT,
         )
-        ivf.train(vectors)
-        ivf.add(vectors)
-        for share in (16, 8, 4):
+        with threads.for_ingest():
+            ivf.train(vectors)
+            ivf.add(vectors)
+        for share in (16, 8, 4, 2):
             ivf.nprobe = max(1, nlist // share)
-            _, got = ivf.search(queries, k)
-            hits = [len(set(x) & set(y)) for x, y in zip(got.tolist(), truth.tolist(), strict=True)]
-            out[f"{per_sqrt}√n lists, nlist/{share}"] = round(sum(hits) / (k * len(hits)), 3)
+            search = lambda q, k, ivf=ivf: ivf.search(q[None], k)[1][0]  # noqa: E731
+            out[f"IVF-SQ8 {per_sqrt}√n lists, nlist/{share}"] = _recall(search, queries, truth, k)
+    # the product's own kind above the threshold, written and loaded as a segment
+    with tempfile.TemporaryDirectory() as folder:
+        settings = SegmentSettings(ann_threshold=0)
+        ids = np.arange(n, dtype=np.int64)
+        with threads.for_ingest():
+            write_segment(Path(folder), "s", ids, vectors, [["x"]] * n, settings)
+        segment = Segment(Path(folder) / "s")
+        for rescore in (1000, 3000, 10000):
+            segment.meta["rescore"] = rescore
+            figures = _recall(lambda q, k: segment.search_dense(q, k)[1], queries, truth, k)
+            out[f"PQ4 fast scan, {rescore} rescored"] = figures
     return out
 
 
@@ -66,13 +93,13 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=200, help="questions per set")
     p.add_argument("--derived", type=int, default=0, metavar="N", help="also N derived vectors")
     args = p.parse_args()
-    import faiss
     import scale
 
     from corpus.normalize import search_key
     from embeddings.model import load_embedder
+    from retrieval import threads
 
-    faiss.omp_set_num_threads(1)
+    threads.for_serving()  # searches run on one thread, as in a serving process
     embedder = load_embedder()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -58,11 +58,13 @@ def for_serving() -> None:
 
 @contextlib.contextmanager
 def for_ingest() -> Iterator[None]:
-    """Building an index: every core, then back to serving settings."""
+    """Building an index: every core, then back to serving settings. torch is not
+    imported for it: a small update encoded by ONNX Runtime never needs torch."""
     import faiss
-    import torch
 
-    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    torch = sys.modules.get("torch")
+    torch_before = torch.get_num_threads() if torch else qabot_settings.query_threads()
+    before = torch_before, faiss.omp_get_max_threads()
     cores = qabot_settings.ingest_threads()
     _apply(cores, cores)
     try:

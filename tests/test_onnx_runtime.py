@@ -67,6 +67,26 @@ def test_a_serving_process_never_imports_torch(embedder, seed_index):
     assert int(shown) > 0 and (runtime, torch_loaded) == ("onnx", "False")
 
 
+def test_a_small_update_in_a_fresh_process_does_not_import_torch(embedder, tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("京津冀交通一体化\n京张高铁建成通车。", encoding="utf-8")
+    code = (
+        "import sys; from pathlib import Path; from corpus.loading import load_corpus; "
+        "from embeddings.model import load_embedder; from retrieval.ingest import ingest; "
+        f"docs = load_corpus([Path({str(folder)!r})]).documents; "
+        f"result = ingest(Path({str(tmp_path / 'index')!r}), docs, load_embedder(), "
+        "progress=False, "
+        "log=lambda m: None); "
+        "print(result.embedded, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "False"]  # embedded by ONNX Runtime, threads set
+
+
 @pytest.fixture
 def own_cache(monkeypatch, tmp_path):
     """A cache folder of the test's own: its exports (~470 MB each) go when the test ends."""
