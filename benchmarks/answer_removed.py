@@ -25,6 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;\n]*|[。！？；!?;\n]+")
+_CLAUSE = re.compile(r"[^。！？；!?;\n，,：:]+[。！？；!?;\n，,：:]*|[。！？；!?;\n，,：:]+")
+UNITS = {"sentence": _SENTENCE, "clause": _CLAUSE}
 
 
 def answer_spans(text: str, question: dict) -> list[tuple[int, int]]:
@@ -43,10 +45,13 @@ def answer_spans(text: str, question: dict) -> list[tuple[int, int]]:
     return spans
 
 
-def cut_sentences(text: str, spans: list[tuple[int, int]]) -> tuple[str, int, int]:
-    """``text`` without the sentences that overlap a span; also (removed, total) sentences."""
+def cut_sentences(
+    text: str, spans: list[tuple[int, int]], unit: re.Pattern[str] = _SENTENCE
+) -> tuple[str, int, int]:
+    """``text`` without the sentences (or other ``unit``) that overlap a span; also
+    (removed, total) units."""
     kept, removed, total = [], 0, 0
-    for m in _SENTENCE.finditer(text):
+    for m in unit.finditer(text):
         a, b = m.span()
         total += 1
         if any(x < b and y > a for x, y in spans):
@@ -56,8 +61,11 @@ def cut_sentences(text: str, spans: list[tuple[int, int]]) -> tuple[str, int, in
     return "".join(kept), removed, total
 
 
-def build(source: Path, out: Path) -> str:
-    """Write ``out/corpus.jsonl`` and ``out/queries.jsonl``; return a one-line summary."""
+def build(source: Path, out: Path, unit: str = "sentence") -> str:
+    """Write ``out/corpus.jsonl`` and ``out/queries.jsonl``; return a one-line summary.
+
+    ``unit`` "clause" cuts only the clause (between commas) that holds an answer: the rest of
+    its sentence, and most of the question's words with it, stay."""
     docs = [json.loads(line) for line in (source / "corpus.jsonl").open(encoding="utf-8")]
     queries = [json.loads(line) for line in (source / "queries.jsonl").open(encoding="utf-8")]
     by_doc: dict[str, list[dict]] = defaultdict(list)
@@ -70,7 +78,7 @@ def build(source: Path, out: Path) -> str:
     with (out / "corpus.jsonl").open("w", encoding="utf-8") as f:
         for d in docs:
             spans = [s for q in by_doc[d["doc_id"]] for s in answer_spans(d["text"], q)]
-            text, r, t = cut_sentences(d["text"], spans)
+            text, r, t = cut_sentences(d["text"], spans, UNITS[unit])
             removed, total = removed + r, total + t
             if text.strip():
                 left[d["doc_id"]] = text
@@ -85,7 +93,7 @@ def build(source: Path, out: Path) -> str:
     with (out / "queries.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(q, ensure_ascii=False) + "\n" for q in kept)
     return (
-        f"{out}: {len(left)} of {len(docs)} passages left, {removed} of {total} sentences "
+        f"{out}: {len(left)} of {len(docs)} passages left, {removed} of {total} {unit}s "
         f"removed; {len(kept)} of {len(queries)} questions kept"
     )
 
@@ -94,8 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="a shared set's folder (corpus/queries.jsonl)")
     parser.add_argument("out", type=Path, help="folder for the cut corpus and its questions")
+    parser.add_argument("--unit", choices=sorted(UNITS), default="sentence", help="what is cut")
     args = parser.parse_args()
-    print(build(args.source, args.out))
+    print(build(args.source, args.out, args.unit))
 
 
 if __name__ == "__main__":

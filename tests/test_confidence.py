@@ -235,3 +235,12 @@ def test_answer_removed_corpus_cuts_every_answer_sentence(tmp_path):
     assert [d["text"] for d in corpus] == ["通州位于北京东部。人口众多。"]
     assert kept == ["q1", "q2"]
     assert "1 of 2 passages left, 3 of 5 sentences removed; 2 of 4 questions kept" in summary
+    module = _answer_removed_module()
+    text = "人口2100万，面积16410平方公里。通州在东部。"
+    span = [(text.index("16410"), text.index("。"))]
+    assert module.cut_sentences(text, span)[0] == "通州在东部。"
+    assert module.cut_sentences(text, span, module.UNITS["clause"]) == (
+        "人口2100万，通州在东部。",
+        1,
+        3,
+    )
