@@ -11,6 +11,8 @@ Three steps; the first is the slow one (it asks every question once):
         --index /tmp/confidence-seed --queries tests/data/seed_questions_heldout.jsonl
     # 2. fit on the calibration split, print both rates per set, write the model
     python benchmarks/calibrate.py fit --work /tmp/calib --out retrieval/data/confidence.json
+    # each seed question it gets wrong, with its best sentence and features
+    python benchmarks/calibrate.py misses --work /tmp/calib
     # 3. the reliability plot for docs/quality.md (needs matplotlib, in the dev extra)
     python benchmarks/calibrate.py plot --work /tmp/calib --out docs/reliability.png
 
@@ -259,6 +261,27 @@ def report(args: argparse.Namespace) -> None:
     print(table(load_rows(args.work), load_model(args.model)))
 
 
+def misses(args: argparse.Namespace) -> None:
+    """Each seed-index question the model gets wrong (answerable and not confident, or
+    unanswerable and confident): its probability, the top passage's best sentence, features."""
+    from corpus.normalize import search_key
+    from retrieval.confidence import best_sentences, load_model
+
+    model = load_model(args.model)
+    for r in load_rows(args.work):
+        p = model.probability(r["features"])
+        if not group(r).startswith("seed") or (p >= model.threshold) == r["answerable"]:
+            continue
+        best = best_sentences(r["idf"], search_key(r["top_text"]), keep=1)
+        split = "held-out" if r["heldout"] else "calibration"
+        print(
+            f"{r['set']} {r['qid']} ({split}, top {'right' if r['correct'] else 'wrong'}) "
+            f"p {p:.2f}: {r['question']}"
+        )
+        print(f"    best sentence: {best[:120]}")
+        print("    " + " ".join(f"{k} {v:.2f}" for k, v in r["features"].items()))
+
+
 def plot(args: argparse.Namespace) -> None:
     import matplotlib
 
@@ -321,14 +344,16 @@ def main() -> None:
     p.add_argument("--threshold", type=float, help="fixed threshold (default: chosen)")
     p = sub.add_parser("refeature", help="recompute the answer-reading features from kept text")
     p.add_argument("--work", type=Path, required=True)
-    for step in ("report", "plot"):
-        p = sub.add_parser(step, help="both rates per set" if step == "report" else "the PNG")
+    helps = {"report": "both rates per set", "misses": "the seed questions it gets wrong"}
+    for step in ("report", "misses", "plot"):
+        p = sub.add_parser(step, help=helps.get(step, "the PNG"))
         p.add_argument("--work", type=Path, required=True)
         p.add_argument("--model", type=Path, help="model file (default: the shipped one)")
         if step == "plot":
             p.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.png")
     args = parser.parse_args()
-    steps = {"collect": collect, "refeature": refeature, "fit": fit, "report": report, "plot": plot}
+    steps = {"collect": collect, "refeature": refeature, "fit": fit, "report": report}
+    steps |= {"misses": misses, "plot": plot}
     steps[args.step](args)
 
 

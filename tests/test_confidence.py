@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -189,3 +190,57 @@ def test_english_questions_ranked_right_can_be_confident(seed_engine):
     assert right, "the dense model should rank some English questions right"
     assert any(answers[qid].confident for qid in right)
     assert not any(answers[qid].confident for qid in unanswerable)
+
+
+def _answer_removed_module():
+    path = Path(__file__).parents[1] / "benchmarks" / "answer_removed.py"
+    spec = importlib.util.spec_from_file_location("answer_removed", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_answer_removed_corpus_cuts_every_answer_sentence(tmp_path):
+    """The hard-unanswerable benchmark corpus: each sentence holding an answer goes (wherever
+    the answer string recurs), the rest of the passage stays; a passage left empty goes with
+    its questions, and so does a question without answers."""
+    source = tmp_path / "set"
+    source.mkdir()
+    docs = [
+        {
+            "doc_id": "d1",
+            "title": "t",
+            "text": "通州位于北京东部。面积906平方公里。906这个数再提一次。人口众多。",
+        },
+        {"doc_id": "d2", "title": "u", "text": "只有一句答案在此。"},
+    ]
+    queries = [
+        {
+            "qid": "q1",
+            "question": "通州面积多大?",
+            "answers": ["906平方公里"],
+            "doc_id": "d1",
+            "answer_start": 9,
+        },
+        {"qid": "q2", "question": "906出现几次?", "answers": ["906"], "doc_id": "d1"},
+        {"qid": "q3", "question": "答案在哪?", "answers": ["答案"], "doc_id": "d2"},
+        {"qid": "q4", "question": "无答案?", "answers": [], "doc_id": "d1"},
+    ]
+    for name, rows in (("corpus", docs), ("queries", queries)):
+        lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in rows]
+        (source / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
+    summary = _answer_removed_module().build(source, tmp_path / "out")
+    corpus = [json.loads(line) for line in (tmp_path / "out" / "corpus.jsonl").open()]
+    kept = [json.loads(line)["qid"] for line in (tmp_path / "out" / "queries.jsonl").open()]
+    assert [d["text"] for d in corpus] == ["通州位于北京东部。人口众多。"]
+    assert kept == ["q1", "q2"]
+    assert "1 of 2 passages left, 3 of 5 sentences removed; 2 of 4 questions kept" in summary
+    module = _answer_removed_module()
+    text = "人口2100万，面积16410平方公里。通州在东部。"
+    span = [(text.index("16410"), text.index("。"))]
+    assert module.cut_sentences(text, span)[0] == "通州在东部。"
+    assert module.cut_sentences(text, span, module.UNITS["clause"]) == (
+        "人口2100万，通州在东部。",
+        1,
+        3,
+    )
