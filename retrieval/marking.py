@@ -12,8 +12,8 @@ The marked sentence is what a reader sees first, so it is chosen with care:
   asked-for detail once (蓝线裸顶鲷的体长 → 本鱼体长可达…);
 * question words themselves (什么, 多少, 哪里) are not matched;
 * a sentence of the asked-for type is preferred: a date for 什么时候/哪一年, a number for
-  多少/几个, a place for 哪里/在哪; a 什么是X / X是什么 question prefers the sentence
-  that opens with X (a definition);
+  多少/几个, a place for 哪里/在哪 (doubly a sentence that says where: 位于, 坐落); a
+  什么是X / X是什么 question prefers the sentence that opens with X (a definition);
 * a line with no sentence end (a title, a heading) counts half;
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
   so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
@@ -74,6 +74,9 @@ _ASKS_PLACE = re.compile(
     r"哪里|哪儿|什么地方|何地|在哪|哪个(?:国家|城市|省|地区|地方)|哪[国省市县]"
 )
 _PLACE = re.compile(r"[省市县区州镇村乡岛]|位于|坐落|地处|地区|一带|境内")
+# A sentence that says where something is (位于…) answers a where question more surely
+# than one that merely names a 市 or 区: it gets the type bonus twice.
+_LOCATES = re.compile(r"位于|坐落|座落|地处")
 _TYPES = ((_ASKS_DATE, _DATE), (_ASKS_NUMBER, _NUMBER), (_ASKS_PLACE, _PLACE))
 _ASKS_DEFINITION = re.compile(
     r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$"
@@ -189,6 +192,8 @@ class _Scorer:
         score = sum(weight * _found(w, key) for w, weight in self.weights.items())
         if self.looks is not None and self.looks.search(key):
             score *= 1 + TYPE_BONUS
+            if self.looks is _PLACE and _LOCATES.search(key):
+                score *= 1 + TYPE_BONUS
         if self.defined and _defines(key, self.defined):
             score *= 1 + DEFINITION_BONUS
         return score
