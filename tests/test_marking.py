@@ -88,6 +88,15 @@ def test_a_where_question_prefers_a_sentence_with_a_place():
     assert best(text, "美庐别墅", flat) == "美庐别墅始建于1903年，由西伊勋爵建造。"
 
 
+def test_a_where_question_prefers_the_sentence_that_says_where():
+    # both sentences share the question's words and name a place (区, 路); the second
+    # says where the building is
+    text = "大楼由英国人于东城区建造，多次扩建。大楼位于河西路180号，多次扩建。"
+    assert best(text, "大楼在哪里？", flat) == "大楼位于河西路180号，多次扩建。"
+    # not a where question: the tie goes to the first sentence
+    assert best(text, "大楼多次扩建", flat) == "大楼由英国人于东城区建造，多次扩建。"
+
+
 def test_a_definition_question_prefers_the_sentence_that_opens_with_the_term():
     text = "魏晋以后以夫姓称呼已婚女性，与冠夫姓的习俗不同。冠夫姓指女性婚后改用丈夫的姓氏。"
     assert best(text, "什么是冠夫姓？", flat) == "冠夫姓指女性婚后改用丈夫的姓氏。"
