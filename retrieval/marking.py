@@ -17,7 +17,8 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a line with no sentence end (a title, a heading) counts half;
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
   so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
-  (an answer often runs on into the next sentence);
+  (an answer often runs on into the next sentence); but for a why question the sentence
+  before a best one that follows on from it as a result (因此…, 此时…, 该…) comes first;
 * otherwise an answer that runs over a sentence boundary brings one neighbour: the cause
   before a sentence that follows on from it (因此…, 后来…) for a why/how question, a
   neighbour holding the asked-for type the best lacks, a next sentence that goes on (以及…);
@@ -85,10 +86,13 @@ _ASKS_DEFINITION = re.compile(
 # An answer that runs over a sentence boundary: the cause of a 为什么 sits before the
 # sentence that repeats the question (因此…, 此战奠定了…), a list goes on after it.
 _ASKS_REASON = re.compile(r"为什么|为何|何故|原因|如何|怎样|怎么|什么目的|为了什么")
-_FOLLOWS_ON = re.compile(
-    r"^(?:[\d一二三四五六七八九十]+年[^，,。]{0,6}[，,])?"
-    r"(?:因此|所以|于是|由此|从而|因而|故|此后|后来|然后|随后|最后|最终|赛后|之后|但|然而|不过|这些|这|此|该)"
-)
+_YEAR_LEAD = r"^(?:[\d一二三四五六七八九十]+年[^，,。]{0,6}[，,])?"  # 1362年，…
+_RESULT = r"因此|所以|于是|由此|从而|因而|故|此后|后来|然后|随后|最后|最终|赛后|之后|这些|这|此|该"
+_FOLLOWS_ON = re.compile(_YEAR_LEAD + rf"(?:{_RESULT}|但|然而|不过)")
+# A why question's cause comes before a sentence that follows on from it as a result
+# (not as a contrast: 但… often holds the answer itself), whatever else scores close.
+_ASKS_WHY = re.compile(r"为什么|为何|何故|原因|什么目的|为了什么")
+_RESULTS = re.compile(_YEAR_LEAD + rf"(?:{_RESULT})")
 _GOES_ON = re.compile(
     r"^(?:以及|及|并且|其中|主要|包括|例如|比如|即|指|另|此外|同时|不久|接着|其后)"
 )
@@ -251,6 +255,15 @@ def _narrowed(text: str, span: Span, scorer: _Scorer) -> Span:
     return (a, b)
 
 
+def _cause(text: str, spans: Sequence[Span], best: int, question_key: str) -> int | None:
+    """For a why question, the sentence before a best one that follows on from it as a
+    result (因此…, 此时…, 该战略…): that one holds the cause, whatever else scores close."""
+    if best == 0 or not _ASKS_WHY.search(question_key):
+        return None
+    key = search_key(text[spans[best][0] : spans[best][1]])
+    return best - 1 if _RESULTS.search(key) else None
+
+
 def _continued(
     text: str, spans: Sequence[Span], best: int, question_key: str, looks: re.Pattern[str] | None
 ) -> int | None:
@@ -319,7 +332,10 @@ def mark_sentences(
 
     others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
     spans = [_narrowed(text, span, scorer)]
-    if not others:
+    cause = _cause(text, [sp for sp, _ in scored], best, question_key)
+    if cause is not None:
+        others = [cause]
+    elif not others:
         run_on = _continued(text, [sp for sp, _ in scored], best, question_key, scorer.looks)
         others = [run_on] if run_on is not None else []
     if others:

@@ -140,6 +140,19 @@ def test_a_why_answer_that_the_best_sentence_follows_on_from_is_marked_with_it()
     assert marked(text, "次磷酸的购买及使用受到什么限制？") == [result]
 
 
+def test_a_why_cause_comes_before_a_close_runner_up():
+    text = (
+        "成公英攻打阎行，阎行不敌；此时韩遂逝世，成公英唯有投降曹操。"
+        "曹操见到成公英后十分高兴，成公英被封列侯。"
+    )
+    cause, result = "成公英攻打阎行，阎行不敌；", "此时韩遂逝世，成公英唯有投降曹操。"
+    runner_up = "曹操见到成公英后十分高兴，成公英被封列侯。"
+    # a runner-up sharing the question's words would be marked as the second sentence ...
+    assert marked(text, "成公英后来投降曹操的经过", flat) == [result, runner_up]
+    # ... but a why question's cause is the sentence the best one follows on from
+    assert marked(text, "成公英后来为什么投降曹操？", flat) == [cause, result]
+
+
 def test_a_sentence_that_goes_on_from_the_best_one_is_marked_with_it():
     question = "印度野驴与非洲野驴的分别是什么？"
     text = "印度野驴是一种野驴。印度野驴与非洲野驴有些分别。其中牠们的毛多呈沙色。栖息于荒漠。"
