@@ -350,9 +350,11 @@ def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> 
     found for it: less than :data:`OFF_TOPIC_REACH` of their IDF mass occurs in any of them.
 
     Only judged for questions with Chinese words: an English question matches the Chinese
-    corpus through the dense model alone, and still deserves its candidates.
+    corpus through the dense model alone, and still deserves its candidates. In a Chinese
+    question, Latin words and numbers count too (64DD有哪些优点: 64DD is what is asked about).
     """
-    words = [w for w in words if _CJK.search(w)]
+    if not any(_CJK.search(w) for w in words):
+        return False
     total = sum(idf(w) for w in words)
     if not total:
         return False

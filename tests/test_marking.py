@@ -68,6 +68,14 @@ def test_off_topic_is_judged_by_the_idf_mass_found():
     assert not off_topic(["world", "cup"], passages, flat)  # no Chinese words: not judged
 
 
+def test_a_chinese_questions_latin_words_count_for_off_topic():
+    # 64DD is what the question is about; only 优点 is missing from the passage
+    idf = {"64dd": 4.7, "有": 0.8, "优点": 5.8}.get
+    passages = ["64dd克服了n64容量不足的问题，也提供cd-rom所没有的读写功能。"]
+    assert not off_topic(["64dd", "有", "优点"], passages, lambda t: idf(t, 5.0))
+    assert off_topic(["64dd", "有", "优点"], ["收录的文件里有京津冀的规划"], lambda t: idf(t, 5.0))
+
+
 def test_words_of_the_title_count_less_than_what_is_asked():
     # The subject's name (cut by jieba into three rare pieces) opens the passage; the
     # sentence that answers names only the asked-for attribute.
