@@ -120,7 +120,9 @@ Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedI
 
 def question_words(question_key: str) -> list[str]:
     """The distinct words of a normalised question that can match text (question words
-    such as 什么 or 多少 left out: they say what is asked, not where it is)."""
+    such as 什么 or 多少, and date questions' phrases such as 什么时候 or 哪一年, left out:
+    they say what is asked, not where it is)."""
+    question_key = _ASKS_DATE.sub(" ", question_key)  # 什么时候 would leave 时候 to match
     words = (w for w in jieba_words(question_key) if _CONTENT.search(w) and w not in _ASKING)
     return list(dict.fromkeys(words))
 

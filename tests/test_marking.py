@@ -96,6 +96,12 @@ def test_a_where_question_prefers_a_sentence_with_a_place():
     assert best(text, "美庐别墅", flat) == "美庐别墅始建于1903年，由西伊勋爵建造。"
 
 
+def test_a_when_questions_phrase_does_not_match_as_a_word():
+    # jieba cuts 什么时候 into 什么 + 时候; 时候 must not pull the mark to "…的时候…"
+    text = "红袜队比赛的时候用这首歌入场。这首歌于2004年在日本发行。"
+    assert best(text, "这首歌是什么时候发行的？", flat) == "这首歌于2004年在日本发行。"
+
+
 def test_a_where_question_prefers_the_sentence_that_says_where():
     # both sentences share the question's words and name a place (区, 路); the second
     # says where the building is
