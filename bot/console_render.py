@@ -43,16 +43,23 @@ def use_colour(stream) -> bool:
 WHERE_CHARS = 80  # a terminal line has room for most heading paths
 
 
-def citation(r: Result | Source) -> str:
+def citation(r: Result | Source, located: bool = True) -> str:
     """《title》（document number） · heading path › article · date · source · issuer ·
     document id and character range (for a Result; a Source has title, date, source, id),
-    without control characters."""
+    without control characters. ``located=False`` leaves out the id and range (the
+    answer line's citation: they follow its context, see :func:`location`)."""
     if not isinstance(r, Result):
         parts = [f"《{r.title}》", r.date, r.source, r.doc_id]
     else:
         parts = [layout.titled(r), layout.where(r, WHERE_CHARS), r.date, r.source, layout.issuer(r)]
-        parts.append(f"{r.doc_id} 第{r.start}–{r.end}字")
+        if located:
+            parts.append(location(r))
     return " · ".join(shown(p) for p in parts if p)
+
+
+def location(r: Result) -> str:
+    """Document id and the excerpt's character range: ``doc.txt 第815–1410字``."""
+    return shown(f"{r.doc_id} 第{r.start}–{r.end}字") or ""
 
 
 def showable(answer: Answer) -> Answer:
@@ -109,12 +116,16 @@ def _line(r: Result, size: int) -> str:
 
 
 def _lead(r: Result, style: Style) -> str:
+    """The answer line, its citation (title · where · date · source, as in Telegram), the
+    context, then the document id and character range: an id such as a long file name
+    would otherwise push the context, and a multi-sentence answer, down the reply."""
     line = _line(r, layout.LEAD_CHARS)
     head = f"[{r.rank}] {style.title(line) if r.marks else line}"
     text, marks, cut_left, cut_right = layout.context(r)
     body = ("…" if cut_left else "") + _marked(text, marks, style, style.dim)
     body += "…" if cut_right else ""
-    return f"{head}\n    {style.dim('— ' + citation(r))}\n\n{_indent(body)}"
+    cited = style.dim("— " + citation(r, located=False))
+    return f"{head}\n    {cited}\n\n{_indent(body)}\n    {style.dim(f'（{location(r)}）')}"
 
 
 def _compact(r: Result, style: Style) -> str:

@@ -12,12 +12,13 @@ The marked sentence is what a reader sees first, so it is chosen with care:
   asked-for detail once (蓝线裸顶鲷的体长 → 本鱼体长可达…);
 * question words themselves (什么, 多少, 哪里) are not matched;
 * a sentence of the asked-for type is preferred: a date for 什么时候/哪一年, a number for
-  多少/几个, a place for 哪里/在哪; a 什么是X / X是什么 question prefers the sentence
-  that opens with X (a definition);
+  多少/几个, a place for 哪里/在哪 (doubly a sentence that says where: 位于, 坐落); a
+  什么是X / X是什么 question prefers the sentence that opens with X (a definition);
 * a line with no sentence end (a title, a heading) counts half;
 * a sentence ending in a colon introduces what follows, so the next one is marked too;
   so is a runner-up scoring at least 3/4 of the best, or a neighbour at least half of it
-  (an answer often runs on into the next sentence);
+  (an answer often runs on into the next sentence); but for a why question the sentence
+  before a best one that follows on from it as a result (因此…, 此时…, 该…) comes first;
 * otherwise an answer that runs over a sentence boundary brings one neighbour: the cause
   before a sentence that follows on from it (因此…, 后来…) for a why/how question, a
   neighbour holding the asked-for type the best lacks, a next sentence that goes on (以及…);
@@ -74,6 +75,9 @@ _ASKS_PLACE = re.compile(
     r"哪里|哪儿|什么地方|何地|在哪|哪个(?:国家|城市|省|地区|地方)|哪[国省市县]"
 )
 _PLACE = re.compile(r"[省市县区州镇村乡岛]|位于|坐落|地处|地区|一带|境内")
+# A sentence that says where something is (位于…) answers a where question more surely
+# than one that merely names a 市 or 区: it gets the type bonus twice.
+_LOCATES = re.compile(r"位于|坐落|座落|地处")
 _TYPES = ((_ASKS_DATE, _DATE), (_ASKS_NUMBER, _NUMBER), (_ASKS_PLACE, _PLACE))
 _ASKS_DEFINITION = re.compile(
     r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$"
@@ -82,10 +86,13 @@ _ASKS_DEFINITION = re.compile(
 # An answer that runs over a sentence boundary: the cause of a 为什么 sits before the
 # sentence that repeats the question (因此…, 此战奠定了…), a list goes on after it.
 _ASKS_REASON = re.compile(r"为什么|为何|何故|原因|如何|怎样|怎么|什么目的|为了什么")
-_FOLLOWS_ON = re.compile(
-    r"^(?:[\d一二三四五六七八九十]+年[^，,。]{0,6}[，,])?"
-    r"(?:因此|所以|于是|由此|从而|因而|故|此后|后来|然后|随后|最后|最终|赛后|之后|但|然而|不过|这些|这|此|该)"
-)
+_YEAR_LEAD = r"^(?:[\d一二三四五六七八九十]+年[^，,。]{0,6}[，,])?"  # 1362年，…
+_RESULT = r"因此|所以|于是|由此|从而|因而|故|此后|后来|然后|随后|最后|最终|赛后|之后|这些|这|此|该"
+_FOLLOWS_ON = re.compile(_YEAR_LEAD + rf"(?:{_RESULT}|但|然而|不过)")
+# A why question's cause comes before a sentence that follows on from it as a result
+# (not as a contrast: 但… often holds the answer itself), whatever else scores close.
+_ASKS_WHY = re.compile(r"为什么|为何|何故|原因|什么目的|为了什么")
+_RESULTS = re.compile(_YEAR_LEAD + rf"(?:{_RESULT})")
 _GOES_ON = re.compile(
     r"^(?:以及|及|并且|其中|主要|包括|例如|比如|即|指|另|此外|同时|不久|接着|其后)"
 )
@@ -113,7 +120,9 @@ Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedI
 
 def question_words(question_key: str) -> list[str]:
     """The distinct words of a normalised question that can match text (question words
-    such as 什么 or 多少 left out: they say what is asked, not where it is)."""
+    such as 什么 or 多少, and date questions' phrases such as 什么时候 or 哪一年, left out:
+    they say what is asked, not where it is)."""
+    question_key = _ASKS_DATE.sub(" ", question_key)  # 什么时候 would leave 时候 to match
     words = (w for w in jieba_words(question_key) if _CONTENT.search(w) and w not in _ASKING)
     return list(dict.fromkeys(words))
 
@@ -189,6 +198,8 @@ class _Scorer:
         score = sum(weight * _found(w, key) for w, weight in self.weights.items())
         if self.looks is not None and self.looks.search(key):
             score *= 1 + TYPE_BONUS
+            if self.looks is _PLACE and _LOCATES.search(key):
+                score *= 1 + TYPE_BONUS
         if self.defined and _defines(key, self.defined):
             score *= 1 + DEFINITION_BONUS
         return score
@@ -244,6 +255,15 @@ def _narrowed(text: str, span: Span, scorer: _Scorer) -> Span:
     while b > a and text[b - 1] in "，,、：: ":  # no dangling comma
         b -= 1
     return (a, b)
+
+
+def _cause(text: str, spans: Sequence[Span], best: int, question_key: str) -> int | None:
+    """For a why question, the sentence before a best one that follows on from it as a
+    result (因此…, 此时…, 该战略…): that one holds the cause, whatever else scores close."""
+    if best == 0 or not _ASKS_WHY.search(question_key):
+        return None
+    key = search_key(text[spans[best][0] : spans[best][1]])
+    return best - 1 if _RESULTS.search(key) else None
 
 
 def _continued(
@@ -314,7 +334,10 @@ def mark_sentences(
 
     others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
     spans = [_narrowed(text, span, scorer)]
-    if not others:
+    cause = _cause(text, [sp for sp, _ in scored], best, question_key)
+    if cause is not None:
+        others = [cause]
+    elif not others:
         run_on = _continued(text, [sp for sp, _ in scored], best, question_key, scorer.looks)
         others = [run_on] if run_on is not None else []
     if others:
@@ -329,9 +352,11 @@ def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> 
     found for it: less than :data:`OFF_TOPIC_REACH` of their IDF mass occurs in any of them.
 
     Only judged for questions with Chinese words: an English question matches the Chinese
-    corpus through the dense model alone, and still deserves its candidates.
+    corpus through the dense model alone, and still deserves its candidates. In a Chinese
+    question, Latin words and numbers count too (64DD有哪些优点: 64DD is what is asked about).
     """
-    words = [w for w in words if _CJK.search(w)]
+    if not any(_CJK.search(w) for w in words):
+        return False
     total = sum(idf(w) for w in words)
     if not total:
         return False

@@ -52,7 +52,10 @@ def test_ask_prints_the_answer_line_first_and_full_on_request(seed_index):
     assert lines[1].strip().startswith("— 《“通武廊”签署试点示范合作协议》 · 2023-05-31")
     context = proc.stdout.index("【", len(lines[0]))  # the context follows, mark in 【】
     assert "一地受理、异地审批" in proc.stdout[context:]
-    assert proc.stdout.index("\n[2] ") > context
+    # the file name and character range come after the context, not in the citation line
+    assert "tongwulang-pilot-agreement-2023.txt" not in lines[1]
+    located = proc.stdout.index("    （tongwulang-pilot-agreement-2023.txt 第")
+    assert context < located < proc.stdout.index("\n[2] ")
 
     full = bot("ask", "--index", str(seed_index), "--full", "--top-k", "1", question).stdout
     answer = json.loads(bot("ask", "--index", str(seed_index), "--json", question).stdout)

@@ -68,6 +68,14 @@ def test_off_topic_is_judged_by_the_idf_mass_found():
     assert not off_topic(["world", "cup"], passages, flat)  # no Chinese words: not judged
 
 
+def test_a_chinese_questions_latin_words_count_for_off_topic():
+    # 64DD is what the question is about; only 优点 is missing from the passage
+    idf = {"64dd": 4.7, "有": 0.8, "优点": 5.8}.get
+    passages = ["64dd克服了n64容量不足的问题，也提供cd-rom所没有的读写功能。"]
+    assert not off_topic(["64dd", "有", "优点"], passages, lambda t: idf(t, 5.0))
+    assert off_topic(["64dd", "有", "优点"], ["收录的文件里有京津冀的规划"], lambda t: idf(t, 5.0))
+
+
 def test_words_of_the_title_count_less_than_what_is_asked():
     # The subject's name (cut by jieba into three rare pieces) opens the passage; the
     # sentence that answers names only the asked-for attribute.
@@ -86,6 +94,21 @@ def test_a_where_question_prefers_a_sentence_with_a_place():
     text = "美庐别墅始建于1903年，由西伊勋爵建造。美庐别墅位于江西省庐山牯岭东谷河西路。"
     assert best(text, "美庐别墅在哪里？", flat) == "美庐别墅位于江西省庐山牯岭东谷河西路。"
     assert best(text, "美庐别墅", flat) == "美庐别墅始建于1903年，由西伊勋爵建造。"
+
+
+def test_a_when_questions_phrase_does_not_match_as_a_word():
+    # jieba cuts 什么时候 into 什么 + 时候; 时候 must not pull the mark to "…的时候…"
+    text = "红袜队比赛的时候用这首歌入场。这首歌于2004年在日本发行。"
+    assert best(text, "这首歌是什么时候发行的？", flat) == "这首歌于2004年在日本发行。"
+
+
+def test_a_where_question_prefers_the_sentence_that_says_where():
+    # both sentences share the question's words and name a place (区, 路); the second
+    # says where the building is
+    text = "大楼由英国人于东城区建造，多次扩建。大楼位于河西路180号，多次扩建。"
+    assert best(text, "大楼在哪里？", flat) == "大楼位于河西路180号，多次扩建。"
+    # not a where question: the tie goes to the first sentence
+    assert best(text, "大楼多次扩建", flat) == "大楼由英国人于东城区建造，多次扩建。"
 
 
 def test_a_definition_question_prefers_the_sentence_that_opens_with_the_term():
@@ -129,6 +152,19 @@ def test_a_why_answer_that_the_best_sentence_follows_on_from_is_marked_with_it()
     assert marked(text, "为什么次磷酸的购买及使用受到严格管制？") == [because, result]
     # not a why/how question: the sentence that answers stands alone
     assert marked(text, "次磷酸的购买及使用受到什么限制？") == [result]
+
+
+def test_a_why_cause_comes_before_a_close_runner_up():
+    text = (
+        "成公英攻打阎行，阎行不敌；此时韩遂逝世，成公英唯有投降曹操。"
+        "曹操见到成公英后十分高兴，成公英被封列侯。"
+    )
+    cause, result = "成公英攻打阎行，阎行不敌；", "此时韩遂逝世，成公英唯有投降曹操。"
+    runner_up = "曹操见到成公英后十分高兴，成公英被封列侯。"
+    # a runner-up sharing the question's words would be marked as the second sentence ...
+    assert marked(text, "成公英后来投降曹操的经过", flat) == [result, runner_up]
+    # ... but a why question's cause is the sentence the best one follows on from
+    assert marked(text, "成公英后来为什么投降曹操？", flat) == [cause, result]
 
 
 def test_a_sentence_that_goes_on_from_the_best_one_is_marked_with_it():
