@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval import threads
 from retrieval.backend import Version
 from retrieval.store import ChunkRow
 
@@ -112,8 +113,10 @@ def search_with_signals(
     settings = settings or SearchSettings()
     if index.size == 0:
         return [], SearchSignals()
-    dense_scores, dense_ids = index.dense_candidates(query_vector, settings.candidates)
+    # the two searches overlap: FAISS (or the engine) on a thread beside, BM25 here
+    dense = threads.beside().submit(index.dense_candidates, query_vector, settings.candidates)
     kw_scores, kw_ids = index.keyword_candidates(query_tokens, settings.candidates)
+    dense_scores, dense_ids = dense.result()
     fused = fuse(dense_ids, dense_scores, kw_ids, kw_scores, settings)
     ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))

@@ -56,7 +56,7 @@ def _dense_index(vectors: np.ndarray, ids: np.ndarray, settings: SegmentSettings
     import faiss
 
     n, dim = vectors.shape
-    if n < settings.ann_threshold or dim % 2:
+    if n < settings.ann_threshold or dim % 2:  # (an odd dimension cannot pair; no e5 has one)
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         if n:
             index.add_with_ids(vectors, ids)

@@ -6,11 +6,12 @@ fight over the cores and each takes several times longer than alone. So:
 
 * ``OMP_WAIT_POLICY=PASSIVE`` (set before torch or FAISS load, by ``python -m
   bot``): idle OpenMP threads sleep instead of spinning.
-* Serving: one question runs on one core — ONNX Runtime (or torch, see
-  embeddings/onnx_runtime.py) encodes the query with ``QABOT_QUERY_THREADS``
-  threads (default 1), FAISS searches with one and numpy's BLAS uses one.
-  Parallelism comes from answering several questions at once (the bot's
-  worker threads, or several processes), which is what a burst needs.
+* Serving: ONNX Runtime (or torch, see embeddings/onnx_runtime.py) encodes the
+  query with ``QABOT_QUERY_THREADS`` threads (default 1), FAISS searches with one
+  and numpy's BLAS uses one. A question's dense search runs on a :func:`beside`
+  thread while its BM25 search runs in the asking thread. Beyond that, parallelism
+  comes from answering several questions at once (the bot's worker threads, or
+  several processes), which is what a burst needs.
 * Ingest: batch encoding, IVF training and adding use every core
   (``QABOT_INGEST_THREADS``, default: all), then serving settings return.
 """
@@ -20,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import qabot_settings
 
@@ -54,6 +57,31 @@ def _apply(torch_threads: int, faiss_threads: int) -> None:
 def for_serving() -> None:
     """Answering questions: one core per question."""
     _apply(qabot_settings.query_threads(), 1)
+
+
+_beside: ThreadPoolExecutor | None = None
+_beside_lock = threading.Lock()
+
+
+def beside() -> ThreadPoolExecutor:
+    """Threads that run one part of a question beside the asking thread (the dense search
+    while BM25 runs), one per core, FAISS single-threaded in each. A lone question then
+    uses two cores for its two searches; concurrent questions still share the cores."""
+    global _beside
+    with _beside_lock:
+        if _beside is None:
+            _beside = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 1,
+                thread_name_prefix="qabot-beside",
+                initializer=_one_faiss_thread,
+            )
+    return _beside
+
+
+def _one_faiss_thread() -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # OpenMP's thread count is per thread: set it in each
 
 
 @contextlib.contextmanager

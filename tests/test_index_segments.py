@@ -195,6 +195,39 @@ def test_the_ann_segment_skips_deleted_rows_and_looks_further_when_they_fill_its
     assert len(every) == manifest.chunks and not set(every.tolist()) & deleted
 
 
+def test_a_segment_written_with_ivf_before_the_pq_kind_still_answers(tmp_path, embedder):
+    """Indexes built before 2026-11-23's evening hold IVF-SQ8 segments; they load and search."""
+    import faiss
+
+    index_dir, folder = tmp_path / "index", tmp_path / "corpus"
+    _ingest(index_dir, DOCS, embedder, folder)
+    (entry,) = _manifest(index_dir).segments
+    segment_dir = index_dir / "segments" / entry["name"]
+    flat = faiss.read_index(str(segment_dir / "dense.faiss"))
+    ids = np.load(segment_dir / "ids.npy")
+    vectors = np.stack([flat.reconstruct(int(i)) for i in ids])
+    ivf = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(vectors.shape[1]),
+        vectors.shape[1],
+        1,
+        faiss.ScalarQuantizer.QT_8bit,
+        faiss.METRIC_INNER_PRODUCT,
+    )
+    ivf.train(vectors)
+    ivf.add_with_ids(vectors, ids)
+    faiss.write_index(ivf, str(segment_dir / "dense.faiss"))
+    meta = json.loads((segment_dir / "meta.json").read_text(encoding="utf-8"))
+    meta.update({"dense": "ivf-sq8", "nlist": 1, "nprobe": 1})
+    (segment_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    engine = AnswerEngine(index_dir, embedder)
+    assert engine.index.segments[0].meta["dense"] == "ivf-sq8"
+    answer = engine.ask("京张高铁建成了吗？", top_k=1)
+    assert answer.results[0].doc_id == "transport.txt"
+    _, found = engine.index.dense_candidates(embedder.encode_queries(["生态环境"])[0], 3)
+    assert sorted(found.tolist()) == sorted(ids.tolist())
+
+
 def test_changing_one_document_writes_one_small_segment_and_touches_no_other_row(
     tmp_path, embedder
 ):
