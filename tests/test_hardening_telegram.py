@@ -3,6 +3,7 @@ new index. The real Application against the fake Bot API, the real engine."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.telegram import handlers, render
 from corpus.loading import load_corpus
 from retrieval.answer import Source
 from retrieval.engine import AnswerEngine
+from retrieval.index import current_version
 from retrieval.ingest import ingest
 from tests.fake_bot_api import parse_html
 from tests.test_ingest import write_corpus
@@ -100,13 +102,23 @@ DOCS = {
 def changing_index(tmp_path: Path, embedder: Any):
     corpus = write_corpus(tmp_path / "corpus", DOCS)
 
+    engines: list[AnswerEngine] = []
+
     def build() -> None:
         docs = load_corpus([corpus]).documents
         ingest(tmp_path / "index", docs, embedder, progress=False, log=lambda _m: None)
+        # The bot loads new versions without blocking: a button pressed while its background
+        # refresh is still loading would be answered from the old version. Wait (bounded)
+        # until the engine has switched, so the next press sees the version just built.
+        deadline = time.monotonic() + 30
+        while engines and engines[0].version != current_version(tmp_path / "index"):
+            assert time.monotonic() < deadline, "the new index version was never loaded"
+            engines[0].refresh()
+            time.sleep(0.02)
 
     build()
-    engine = AnswerEngine.open(tmp_path / "index", embedder=embedder, build_if_missing=False)
-    return corpus, build, engine
+    engines.append(AnswerEngine.open(tmp_path / "index", embedder=embedder, build_if_missing=False))
+    return corpus, build, engines[0]
 
 
 def test_buttons_notice_that_the_index_changed(changing_index: Any) -> None:
