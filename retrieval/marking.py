@@ -85,13 +85,14 @@ _ASKS_DEFINITION = re.compile(
 )
 # An answer that runs over a sentence boundary: the cause of a 为什么 sits before the
 # sentence that repeats the question (因此…, 此战奠定了…), a list goes on after it.
-_ASKS_REASON = re.compile(r"为什么|为何|何故|原因|如何|怎样|怎么|什么目的|为了什么")
+_WHY = r"为什么|为何|何故|原因|什么目的|为了什么"
+_ASKS_REASON = re.compile(rf"{_WHY}|如何|怎样|怎么")  # why, or how
 _YEAR_LEAD = r"^(?:[\d一二三四五六七八九十]+年[^，,。]{0,6}[，,])?"  # 1362年，…
 _RESULT = r"因此|所以|于是|由此|从而|因而|故|此后|后来|然后|随后|最后|最终|赛后|之后|这些|这|此|该"
 _FOLLOWS_ON = re.compile(_YEAR_LEAD + rf"(?:{_RESULT}|但|然而|不过)")
 # A why question's cause comes before a sentence that follows on from it as a result
 # (not as a contrast: 但… often holds the answer itself), whatever else scores close.
-_ASKS_WHY = re.compile(r"为什么|为何|何故|原因|什么目的|为了什么")
+_ASKS_WHY = re.compile(_WHY)
 _RESULTS = re.compile(_YEAR_LEAD + rf"(?:{_RESULT})")
 _GOES_ON = re.compile(
     r"^(?:以及|及|并且|其中|主要|包括|例如|比如|即|指|另|此外|同时|不久|接着|其后)"

@@ -12,7 +12,7 @@ fight over the cores and each takes several times longer than alone. So:
   thread while its BM25 search runs in the asking thread. Beyond that, parallelism
   comes from answering several questions at once (the bot's worker threads, or
   several processes), which is what a burst needs.
-* Ingest: batch encoding, IVF training and adding use every core
+* Ingest: batch encoding, training the dense codes and adding use every core
   (``QABOT_INGEST_THREADS``, default: all), then serving settings return.
 """
 
