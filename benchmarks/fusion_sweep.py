@@ -3,6 +3,12 @@
     python benchmarks/fusion_sweep.py --index /tmp/qabot-eval/drcd \
         --queries ../shared/eval/drcd_s2-test/queries.jsonl [--limit 1000]
 
+With ``--english`` it keeps the questions without a Chinese character and sweeps the dense
+weight they get (``latin_dense_weight``); Chinese questions are fused as before:
+
+    python benchmarks/fusion_sweep.py --english --index /tmp/seed-index \
+        --queries tests/data/seed_english_heldout.jsonl tests/data/seed_questions_heldout.jsonl
+
 (Build the index first, e.g. with benchmarks/shared_eval.sh or ``python -m bot ingest``.)
 """
 
@@ -13,6 +19,7 @@ from pathlib import Path
 
 from retrieval.engine import AnswerEngine
 from retrieval.evaluation import evaluate, read_queries
+from retrieval.keywords import has_chinese
 from retrieval.search import SearchSettings
 
 VARIANTS = {
@@ -24,20 +31,31 @@ VARIANTS = {
     "weighted dense 0.5": SearchSettings(fusion="weighted", dense_weight=0.5),
     "weighted dense 0.7": SearchSettings(fusion="weighted", dense_weight=0.7),
 }
+ENGLISH = {
+    f"english dense {w}{' (default)' if w == SearchSettings().latin_dense_weight else ''}": (
+        SearchSettings(latin_dense_weight=w)
+    )
+    for w in (0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, nargs="+", required=True)
     parser.add_argument("--limit", type=int, default=0, help="first N questions only")
+    parser.add_argument(
+        "--english", action="store_true", help="only questions without Chinese; sweep their weight"
+    )
     args = parser.parse_args()
-    queries = read_queries(args.queries)
+    queries = [q for path in args.queries for q in read_queries(path)]
+    if args.english:
+        queries = [q for q in queries if not has_chinese([q.question])]
     if args.limit:
         queries = queries[: args.limit]
     base = AnswerEngine.open(args.index, build_if_missing=False)
-    print(f"{args.queries} ({len(queries)} questions)")
-    for label, settings in VARIANTS.items():
+    print(f"{' '.join(map(str, args.queries))} ({len(queries)} questions)")
+    for label, settings in (ENGLISH if args.english else VARIANTS).items():
         engine = AnswerEngine(base.index_dir, base.embedder, settings)
         r = evaluate(engine, queries)
         print(

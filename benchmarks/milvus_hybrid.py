@@ -53,7 +53,7 @@ def main() -> None:
         t0 = time.perf_counter()
         ds, di = version.dense_candidates(vector, settings.candidates)
         ks, ki = version.keyword_candidates(tokens, settings.candidates)
-        fused = fuse(di, ds, ki, ks, settings)
+        fused = fuse(di, ds, ki, ks, settings.for_question(tokens))
         ours = [c for c, _ in sorted(fused.items(), key=lambda x: (-x[1], x[0]))][:40]
         rankings = {methods[0]: (ours, time.perf_counter() - t0)}
         weights: dict[int, float] = {}

@@ -130,10 +130,11 @@ def evaluate(
         chunk_docs = [doc_id for _cid, doc_id, _text in rows]
         baseline = KeywordIndex.build([bigram_tokens(search_key(t)) for _c, _d, t in rows])
     if mode in ("dense", "keyword"):
+        share = 1.0 if mode == "dense" else 0.0
         engine = AnswerEngine(
             engine.index_dir,
             engine.embedder,
-            SearchSettings(fusion="weighted", dense_weight=1.0 if mode == "dense" else 0.0),
+            SearchSettings(fusion="weighted", dense_weight=share, latin_dense_weight=share),
             engine.policy,
             backend=engine.backend,
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from retrieval import threads
 from retrieval.backend import Version
+from retrieval.keywords import has_chinese
 from retrieval.store import ChunkRow
 
 
@@ -18,8 +19,20 @@ class SearchSettings:
     fusion: str = "weighted"  # "weighted" or "rrf"
     rrf_k: int = 60
     dense_weight: float = 0.3  # for "weighted": share of the (min-max scaled) dense score
+    latin_dense_weight: float = 0.8  # the same, for a question without Chinese characters
     candidates: int = 100  # taken from each of the two searches before fusion
     max_merged_chars: int = 600  # a merged excerpt stops growing past this (~2 chunks)
+
+    def for_question(self, tokens: list[str]) -> SearchSettings:
+        """The settings for one question's tokens.
+
+        A question with no Chinese character (English) leans on the cross-lingual dense
+        model: in Chinese documents its words match only stray Latin text (a name in
+        brackets), which BM25 ranks first because such words are rare.
+        """
+        if has_chinese(tokens) or self.latin_dense_weight == self.dense_weight:
+            return self
+        return replace(self, dense_weight=self.latin_dense_weight)
 
 
 @dataclass
@@ -110,7 +123,7 @@ def search_with_signals(
     settings: SearchSettings | None = None,
 ) -> tuple[list[Passage], SearchSignals]:
     """:func:`search`, plus the :class:`SearchSignals` of its candidate lists."""
-    settings = settings or SearchSettings()
+    settings = (settings or SearchSettings()).for_question(query_tokens)
     if index.size == 0:
         return [], SearchSignals()
     # the two searches overlap: FAISS (or the engine) on a thread beside, BM25 here

@@ -66,6 +66,19 @@ def test_simplified_question_finds_traditional_passage(seed_engine):
     assert "郭蘭峰" in answer.results[0].excerpt
 
 
+def test_english_question_is_ranked_by_the_cross_lingual_model(seed_engine):
+    """In these Chinese documents an English question's words match only the overview's
+    bracketed English name (Beijing-Tianjin-Hebei), which BM25 put first when English
+    questions were fused like Chinese ones."""
+    answer = seed_engine.ask(
+        "How many projects did Beijing sign with the three northern counties of Langfang "
+        "in September 2020?",
+        top_k=1,
+    )
+    assert answer.results[0].doc_id == "jjj-policy-measures-2020-09.txt"
+    assert "33个项目" in answer.results[0].excerpt
+
+
 def test_unanswerable_question_is_not_confident(seed_engine):
     assert not seed_engine.ask("2022年卡塔尔世界杯的冠军是哪支球队？").confident
     assert not seed_engine.ask("北京明天会下雨吗？").confident
