@@ -8,6 +8,13 @@ goes first, so drift cancels), on one torch thread as the bot serves, and prints
   p50/p95/mean over all questions and the mean over those that made the call;
 * the share of questions that made the call.
 
+English questions (no Chinese character) are marked by meaning whether the tie-break is on
+or not, so on English sets both columns pay the model call and its time is the cost of
+marking them:
+
+    python benchmarks/semantic_marks_cost.py --index /tmp/seed-index \
+        --queries tests/data/seed_english.jsonl tests/data/seed_english_heldout.jsonl
+
     python benchmarks/semantic_marks_cost.py --index /tmp/cmrc \\
         --queries ../shared/eval/cmrc2018-trial/queries.jsonl --limit 200
 """
@@ -32,11 +39,12 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, nargs="+", required=True)
     parser.add_argument("--limit", type=int, default=200)
     args = parser.parse_args()
     engine = AnswerEngine.open(args.index, build_if_missing=False)
-    questions = [q.question for q in read_queries(args.queries) if q.question.strip()]
+    questions = [q.question for path in args.queries for q in read_queries(path)]
+    questions = [q for q in questions if q.strip()]
     questions = questions[: args.limit]
     spent: list[float] = []  # seconds in the model call, this question
     encode = engine.embedder.encode_sentences

@@ -24,7 +24,7 @@ from retrieval.confidence import AbstentionPolicy, content_words, question_featu
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
 from retrieval.index import default_index_dir
 from retrieval.ingest import log_to_stderr, model_info
-from retrieval.keywords import lucene_idf, tokenize, warm_up
+from retrieval.keywords import has_chinese, lucene_idf, tokenize, warm_up
 from retrieval.marking import Idf, Similarity, mark_sentences, off_topic
 from retrieval.search import Passage, SearchSettings, search_with_signals
 from retrieval.store import ChunkRow
@@ -181,7 +181,10 @@ class AnswerEngine:
         confident = bool(passages) and self.policy.confident(probability)
         page = passages[offset : offset + top_k]
         cites = _cites(index)
-        meaning = self._similarity(vector) if self.semantic_marks else None
+        # English words cannot match Chinese sentences: mark those questions by meaning
+        meaning = (
+            self._similarity(vector) if self.semantic_marks or not has_chinese(tokens) else None
+        )
         results = [
             self._result(index, rank, p, key, idf, cites, meaning if rank == 1 else None)
             for rank, p in enumerate(page, start=offset + 1)

@@ -25,7 +25,10 @@ The marked sentence is what a reader sees first, so it is chosen with care:
 * a marked sentence longer than :data:`LONG_SENTENCE` is cut to its best-matching run of
   clauses (at most :data:`CLAUSE_WINDOW` chars), so the answer line stays short;
 * opt-in (``similarity``, the engine's ``QABOT_SEMANTIC_MARKS=1``): sentences scoring close
-  to the best are compared with the question by the embedding model, in one batched call.
+  to the best are compared with the question by the embedding model, in one batched call;
+* a question without Chinese characters (English) shares no words with Chinese text, so
+  given ``similarity`` (the engine always passes it for such a question) the sentence
+  closest in meaning is marked instead.
 
 The constants were tuned on half of the CMRC 2018 trial questions (split by passage) and
 checked on the other half; see docs/answers.md.
@@ -114,6 +117,7 @@ SEMANTIC_NEAR = 0.5
 SEMANTIC_CANDIDATES = 3
 SEMANTIC_WEIGHT = 20.0
 SEMANTIC_CHARS = 160  # a candidate is embedded by its first this many characters
+MEANING_SENTENCES = 12  # an English question compares at most this many sentences
 
 
 Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedIndex.idf)
@@ -307,6 +311,21 @@ def _tie_break(
     )[0]
 
 
+def _by_meaning(
+    text: str, scored: list[tuple[Span, float]], similarity: Similarity
+) -> tuple[Span, ...]:
+    """The sentence closest in meaning (one batched call), and the next one when it ends in a
+    colon; headings (no sentence end) are left out while a sentence is there."""
+    spans = [span for span, _ in scored]
+    ended = [i for i, (a, b) in enumerate(spans) if _ENDED.search(text[a:b])]
+    pool = (ended or list(range(len(spans))))[:MEANING_SENTENCES]
+    sims = similarity([text[a:b][:SEMANTIC_CHARS] for a, b in (spans[i] for i in pool)])
+    best = max(zip(pool, sims, strict=True), key=lambda c: float(c[1]))[0]
+    if _INTRODUCES.search(text[spans[best][0] : spans[best][1]]) and best + 1 < len(spans):
+        return (spans[best], spans[best + 1])
+    return (spans[best],)
+
+
 def mark_sentences(
     text: str,
     question_key: str,
@@ -317,10 +336,13 @@ def mark_sentences(
     """The best-matching sentence, plus the next one when it ends in a colon or a runner-up
     scores close to it (a neighbour need not be as close); a very long sentence is cut to
     its best clauses. ``()`` when no word of the question occurs. With ``similarity``,
-    sentences scoring close to the best are also compared by meaning (see _tie_break)."""
+    sentences scoring close to the best are also compared by meaning (see _tie_break), and
+    for an English question the sentence closest in meaning is marked (see _by_meaning)."""
     scored, scorer = _scored(text, question_key, idf, title)
     if not scored:
         return ()
+    if similarity is not None and not _CJK.search(question_key):
+        return _by_meaning(text, scored, similarity)
     best = max(range(len(scored)), key=lambda i: scored[i][1])
     if scored[best][1] <= 0:
         return ()

@@ -176,21 +176,32 @@ def _merge(
         chunk = rows.get(cid)
         if chunk is None:  # not read yet, or collected after a newer version went live
             continue
-        home = next(
-            (
-                p
-                for p in passages
-                if p.doc_id == chunk.doc_id and chunk.start <= p.end and chunk.end >= p.start
-            ),
-            None,
-        )
+        start, end = chunk.start, chunk.end
+        home = _overlapping(passages, chunk.doc_id, start, end, touching=True)
         if home is not None:
-            if max(home.end, chunk.end) - min(home.start, chunk.start) <= max_chars:
-                home.start, home.end = min(home.start, chunk.start), max(home.end, chunk.end)
+            if max(home.end, end) - min(home.start, start) <= max_chars:
+                home.start, home.end = min(home.start, start), max(home.end, end)
                 home.chunks.append(chunk)
                 home.dense = max(home.dense, dense_of.get(cid, -1.0))
-            continue
-        passages.append(
-            Passage(chunk.doc_id, chunk.start, chunk.end, score, dense_of.get(cid, -1.0), [chunk])
-        )
+                continue
+            # too long to merge: show the part not shown yet (neighbours share a sentence)
+            start, end = (home.end, end) if end > home.end else (start, home.start)
+            if end - start < MIN_REST_CHARS or _overlapping(passages, chunk.doc_id, start, end):
+                continue
+        passages.append(Passage(chunk.doc_id, start, end, score, dense_of.get(cid, -1.0), [chunk]))
     return passages
+
+
+MIN_REST_CHARS = 50  # a shorter remainder of a chunk is not worth a result of its own
+
+
+def _overlapping(
+    passages: list[Passage], doc_id: str, start: int, end: int, touching: bool = False
+) -> Passage | None:
+    """The first passage of ``doc_id`` that shares text with ``start:end`` (or touches it)."""
+    if touching:
+        start, end = start - 1, end + 1
+    return next(
+        (p for p in passages if p.doc_id == doc_id and start < p.end and end > p.start),
+        None,
+    )

@@ -79,6 +79,13 @@ def test_english_question_is_ranked_by_the_cross_lingual_model(seed_engine):
     assert "33个项目" in answer.results[0].excerpt
 
 
+def test_a_neighbour_too_long_to_merge_shows_its_own_new_text(seed_engine):
+    """The chunk naming the universities shares a sentence with a better-ranked one and is
+    too long to merge with it; it used to be dropped, now its rest is a result."""
+    answer = seed_engine.ask("2019年工作要点提到要继续推进哪些高校的疏解项目建设?")
+    assert any("北京工商大学、北京电影学院" in r.excerpt for r in answer.results)
+
+
 def test_unanswerable_question_is_not_confident(seed_engine):
     assert not seed_engine.ask("2022年卡塔尔世界杯的冠军是哪支球队？").confident
     assert not seed_engine.ask("北京明天会下雨吗？").confident

@@ -117,6 +117,18 @@ def test_rrf_fusion_adds_reciprocal_ranks():
         fuse(np.array([1]), np.array([1.0]), np.array([1]), np.array([1.0]), SearchSettings("x"))
 
 
+def test_a_chunk_too_long_to_merge_shows_only_what_is_not_shown_yet():
+    first = ChunkRow(1, 1, "d.txt", 0, 0, 400)
+    second = ChunkRow(2, 1, "d.txt", 1, 350, 750)  # shares its first sentence with the first
+    inside = ChunkRow(3, 1, "d.txt", 2, 420, 700)  # inside the second's rest: merged there
+    rows = {1: first, 2: second, 3: inside}
+    passages = _merge(rows, [(1, 1.0), (2, 0.9), (3, 0.8)], {}, limit=5, max_chars=600)
+    assert [(p.start, p.end, p.chunk_ids) for p in passages] == [(0, 400, [1]), (400, 750, [2, 3])]
+    long, tail = ChunkRow(4, 2, "e.txt", 0, 0, 580), ChunkRow(5, 2, "e.txt", 1, 560, 620)
+    passages = _merge({4: long, 5: tail}, [(4, 1.0), (5, 0.9)], {}, limit=5, max_chars=600)
+    assert [(p.start, p.end) for p in passages] == [(0, 580)]  # 40 new characters: not a result
+
+
 def test_rrf_search_finds_the_gold_document(seed_index, embedder):
     rrf = AnswerEngine(seed_index, embedder, settings=SearchSettings(fusion="rrf"))
     answer = rrf.ask("通武廊签署了什么协议？", top_k=3)

@@ -29,6 +29,22 @@ def test_the_tie_break_marks_the_sentence_that_answers(seed_engine, monkeypatch)
     assert "疏解非首都功能14项" in marked
 
 
+def test_an_english_question_is_marked_by_meaning(seed_engine, monkeypatch):
+    """Its words occur in no Chinese sentence: without the model nothing would be marked."""
+    calls = []
+    encode = seed_engine.embedder.encode_sentences
+    monkeypatch.setattr(
+        seed_engine.embedder, "encode_sentences", lambda texts: calls.append(texts) or encode(texts)
+    )
+    monkeypatch.setattr(seed_engine, "semantic_marks", False)
+    top = seed_engine.ask(
+        "How many general manufacturing companies was Beijing to close or relocate in 2019?"
+    ).results[0]
+    marked = "".join(top.excerpt[a:b] for a, b in top.marks)
+    assert len(calls) == 1  # one batched call, for the top result only
+    assert "调整退出一般制造业企业309家" in marked
+
+
 def test_off_unless_asked_for(monkeypatch):
     monkeypatch.delenv("QABOT_SEMANTIC_MARKS", raising=False)
     assert not qabot_settings.semantic_marks()
