@@ -148,12 +148,13 @@ def group(row: dict) -> str:
     return f"{kind}-{'answerable' if row['answerable'] else 'unanswerable'}"
 
 
-def fit(args: argparse.Namespace) -> None:
+def fit_model(
+    train: list[dict], names: tuple[str, ...], seed_weight: float = 0.5, c: float = 1.0
+) -> ConfidenceModel:
+    """The logistic regression over ``names`` on ``train`` (calibration rows), Platt-rescaled,
+    with its threshold chosen by :func:`choose_threshold`."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = load_rows(args.work)
-    train = [r for r in rows if not r["heldout"]]
-    names = FEATURES
     x = matrix(train, names)
     y = np.array([r["correct"] for r in train], dtype=int)
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -162,9 +163,9 @@ def fit(args: argparse.Namespace) -> None:
     for r in train:
         counts[group(r)] += 1
     share = {"public-answerable": 1.0, "public-unanswerable": 1.0}
-    share |= {"seed-answerable": args.seed_weight, "seed-unanswerable": args.seed_weight}
+    share |= {"seed-answerable": seed_weight, "seed-unanswerable": seed_weight}
     weights = np.array([share[group(r)] * len(train) / counts[group(r)] for r in train])
-    clf = LogisticRegression(C=args.c, max_iter=2000)
+    clf = LogisticRegression(C=c, max_iter=2000)
     clf.fit((x - mean) / scale, y, sample_weight=weights)
     # The family weights shift the scores; one unweighted Platt step on the calibration split
     # maps them back to observed rates (a monotone change: the same questions pass).
@@ -180,7 +181,19 @@ def fit(args: argparse.Namespace) -> None:
         threshold=0.5,
     )
     probs = [model.probability(r["features"]) for r in train]
-    threshold = choose_threshold(train, probs) if args.threshold is None else args.threshold
+    return replace(model, threshold=round(choose_threshold(train, probs), 4))
+
+
+def fit(args: argparse.Namespace) -> None:
+    rows = load_rows(args.work)
+    train = [r for r in rows if not r["heldout"]]
+    names = FEATURES
+    counts: dict[str, int] = defaultdict(int)
+    for r in train:
+        counts[group(r)] += 1
+    model = fit_model(train, names, args.seed_weight, args.c)
+    if args.threshold is not None:
+        model = replace(model, threshold=args.threshold)
     sets = sorted({r["set"] for r in rows})
     notes = {
         "fitted_on": {
@@ -200,7 +213,7 @@ def fit(args: argparse.Namespace) -> None:
         },
         "refit": "benchmarks/calibrate_all.sh (see benchmarks/calibrate.py)",
     }
-    model = replace(model, threshold=round(threshold, 4), notes=notes)
+    model = replace(model, notes=notes)
     args.out.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=2) + "\n")
     print(f"wrote {args.out}: threshold {model.threshold}")
     for name, w in zip(names, model.weights, strict=True):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus.normalize import search_key
 from retrieval.confidence import (
     FEATURES,
     SHIPPED,
@@ -15,6 +16,7 @@ from retrieval.confidence import (
     ConfidenceModel,
     ConfidenceModelError,
     answer_features,
+    content_words,
     load_model,
 )
 from retrieval.evaluation import evaluate, read_queries
@@ -244,3 +246,36 @@ def test_answer_removed_corpus_cuts_every_answer_sentence(tmp_path):
         1,
         3,
     )
+
+
+def _benchmark(name: str):
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reader_signal_scores_the_answer_sentence_and_drops_without_it(seed_engine):
+    """The sentence-level reader signal that was measured for confidence (round four, not
+    shipped; benchmarks/reader_signal.py): with the real model, the question's best sentence by
+    meaning is the one that answers it, and the best cosine falls when that sentence is cut
+    from the passage (as in the answer-removed sets), if only a little (0.907 to 0.905: the
+    next sentence on the same subject scores nearly as well, which is why it did not ship)."""
+    reader = _benchmark("reader_signal")
+    question = "通武廊在政务服务方面要全面实现什么？"
+    excerpt = seed_engine.ask(question, top_k=1).results[0].excerpt
+    found = reader.sentences(excerpt)
+    answer = next(i for i, s in enumerate(found) if "一地受理、异地审批" in s)
+    key = search_key(question)
+    idf = seed_engine.index.idf
+    words = [sum(idf(w) for w in set(content_words(key)) if w in search_key(s)) for s in found]
+    q = seed_engine.embedder.encode_queries([key])[0]
+    vectors = seed_engine.embedder.encode_sentences(found)
+    full = reader.reader_features(q, vectors, words)
+    rest = [i for i in range(len(found)) if i != answer]
+    cut = reader.reader_features(q, vectors[rest], [words[i] for i in rest])
+    assert full["s_max"] == pytest.approx(float(vectors[answer] @ q))
+    assert full["s_same"] == 1.0 and full["s_top3"] == full["s_max"]
+    assert cut["s_max"] < full["s_max"]
+    assert reader.reader_features(q, vectors[:0], []) == dict.fromkeys(reader.READER, 0.0)
