@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from corpus.chunking import split_sentences
 from corpus.normalize import search_key
-from retrieval.keywords import jieba_words
+from retrieval.keywords import has_chinese, jieba_words
 
 Span = tuple[int, int]
 IdfFn = Callable[[str], float]
@@ -311,19 +311,22 @@ def _tie_break(
     )[0]
 
 
-def _by_meaning(
-    text: str, scored: list[tuple[Span, float]], similarity: Similarity
-) -> tuple[Span, ...]:
+def _introduces_next(text: str, sentences: Sequence[Span], best: int) -> bool:
+    """Whether the best sentence ends in a colon and a sentence follows it."""
+    a, b = sentences[best]
+    return best + 1 < len(sentences) and bool(_INTRODUCES.search(text[a:b]))
+
+
+def _by_meaning(text: str, sentences: Sequence[Span], similarity: Similarity) -> tuple[Span, ...]:
     """The sentence closest in meaning (one batched call), and the next one when it ends in a
     colon; headings (no sentence end) are left out while a sentence is there."""
-    spans = [span for span, _ in scored]
-    ended = [i for i, (a, b) in enumerate(spans) if _ENDED.search(text[a:b])]
-    pool = (ended or list(range(len(spans))))[:MEANING_SENTENCES]
-    sims = similarity([text[a:b][:SEMANTIC_CHARS] for a, b in (spans[i] for i in pool)])
+    ended = [i for i, (a, b) in enumerate(sentences) if _ENDED.search(text[a:b])]
+    pool = (ended or list(range(len(sentences))))[:MEANING_SENTENCES]
+    sims = similarity([text[a:b][:SEMANTIC_CHARS] for a, b in (sentences[i] for i in pool)])
     best = max(zip(pool, sims, strict=True), key=lambda c: float(c[1]))[0]
-    if _INTRODUCES.search(text[spans[best][0] : spans[best][1]]) and best + 1 < len(spans):
-        return (spans[best], spans[best + 1])
-    return (spans[best],)
+    if _introduces_next(text, sentences, best):
+        return (sentences[best], sentences[best + 1])
+    return (sentences[best],)
 
 
 def mark_sentences(
@@ -341,27 +344,28 @@ def mark_sentences(
     scored, scorer = _scored(text, question_key, idf, title)
     if not scored:
         return ()
-    if similarity is not None and not _CJK.search(question_key):
-        return _by_meaning(text, scored, similarity)
+    sentences = [sp for sp, _ in scored]
+    if similarity is not None and not has_chinese([question_key]):
+        return _by_meaning(text, sentences, similarity)
     best = max(range(len(scored)), key=lambda i: scored[i][1])
     if scored[best][1] <= 0:
         return ()
     if similarity is not None:
         best = _tie_break(text, scored, best, similarity)
     span, score = scored[best]
-    if _INTRODUCES.search(text[span[0] : span[1]]) and best + 1 < len(scored):
-        return (span, scored[best + 1][0])
+    if _introduces_next(text, sentences, best):
+        return (span, sentences[best + 1])
 
     def bar(i: int) -> float:  # a neighbour continues the answer more often than a far one
         return (NEIGHBOUR if abs(i - best) == 1 else RUNNER_UP) * score
 
     others = [i for i in range(len(scored)) if i != best and scored[i][1] >= bar(i)]
     spans = [_narrowed(text, span, scorer)]
-    cause = _cause(text, [sp for sp, _ in scored], best, question_key)
+    cause = _cause(text, sentences, best, question_key)
     if cause is not None:
         others = [cause]
     elif not others:
-        run_on = _continued(text, [sp for sp, _ in scored], best, question_key, scorer.looks)
+        run_on = _continued(text, sentences, best, question_key, scorer.looks)
         others = [run_on] if run_on is not None else []
     if others:
         second = _narrowed(text, scored[max(others, key=lambda i: scored[i][1])][0], scorer)
