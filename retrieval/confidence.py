@@ -59,10 +59,15 @@ _NUM = "0-9零〇一二两三四五六七八九十百千万亿"
 _NUMBER = re.compile(rf"[0-9]+(?:\.[0-9]+)?|第[{_NUM}]+")
 # The asked-for type, in a folded question (search_key: simplified, lower case).
 _ASKS_DATE = re.compile(
-    r"什么时候|何时|哪一?年|哪一?天|几月|几号|什么时间|何年|哪个月"
+    r"什么时候|何时|哪一?年|哪[一几]?天|几月|几号|什么时间|何年|哪个月"
     r"|when|what year|which year|what date"
 )
-_ASKS_PLACE = re.compile(r"哪里|在哪|哪[个些](?:城市|省|市|县|区|地方)|何地|何处|where|which city")
+# 在哪 asks where when a place or a verb follows (在哪里, 在哪一座, 在哪召开), not a time or a
+# kind (在哪一天, 在哪几天, 在哪一种, 在哪些方面).
+_ASKS_PLACE = re.compile(
+    r"哪里|在哪(?:儿|边|[一个]?(?:国家?|城市|省|市|县|区|地区|地方|座))|在哪(?![一几个些种年天场次])"
+    r"|哪[个些](?:国家|城市|省|市|县|区|地区|地方|洲)|何地|何处|where|which city"
+)
 _ASKS_AMOUNT = re.compile(
     r"多少|几|多大|多长|多高|多远|多重|多久|how many|how much|how large|how long|what percentage"
 )

@@ -165,6 +165,12 @@ def _missing(question: str, passage: str) -> dict[str, float]:
         # the holder of a role: the role must be there
         ("河北省智慧城市联合会的首任会长是谁?", "河北省智慧城市联合会在石家庄成立。", 1.0),
         ("河北省智慧城市联合会的首任会长是谁?", "联合会会长张三致辞。", 0.0),
+        # 在哪 followed by a time or a kind asks no place: a place does not answer it
+        ("协议是在哪一天签署的?", "协议在天津签署。", 1.0),
+        ("协议是在哪一天签署的?", "协议于2023年5月29日签署。", 0.0),
+        ("会议在哪几天召开?", "会议在天津召开。", 1.0),
+        ("联合会在哪一种会议上成立?", "联合会在天津成立。", 0.0),  # no type asked
+        ("联合会在哪召开会议?", "联合会会议召开。", 1.0),
         # no asked-for type: nothing to miss
         ("通武廊签署了什么协议?", "通武廊签署试点示范合作协议。", 0.0),
     ],
