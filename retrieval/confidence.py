@@ -22,6 +22,7 @@ import qabot_settings
 from retrieval.errors import RetrievalError
 from retrieval.keywords import jieba_words
 from retrieval.marking import Idf
+from retrieval.question_types import ASKS_DATE, ASKS_PLACE
 from retrieval.search import Passage, SearchSignals
 
 QUESTION_WORDS = frozenset(
@@ -58,16 +59,6 @@ ENV_MODEL = "QABOT_CONFIDENCE_MODEL"
 _NUM = "0-9零〇一二两三四五六七八九十百千万亿"
 _NUMBER = re.compile(rf"[0-9]+(?:\.[0-9]+)?|第[{_NUM}]+")
 # The asked-for type, in a folded question (search_key: simplified, lower case).
-_ASKS_DATE = re.compile(
-    r"什么时候|何时|哪一?年|哪[一几]?天|几月|几号|什么时间|何年|哪个月"
-    r"|when|what year|which year|what date"
-)
-# 在哪 asks where when a place or a verb follows (在哪里, 在哪一座, 在哪召开), not a time or a
-# kind (在哪一天, 在哪几天, 在哪一种, 在哪些方面).
-_ASKS_PLACE = re.compile(
-    r"哪里|在哪(?:儿|边|[一个]?(?:国家?|城市|省|市|县|区|地区|地方|座))|在哪(?![一几个些种年天场次])"
-    r"|哪[个些](?:国家|城市|省|市|县|区|地区|地方|洲)|何地|何处|where|which city"
-)
 _ASKS_AMOUNT = re.compile(
     r"多少|几|多大|多长|多高|多远|多重|多久|how many|how much|how large|how long|what percentage"
 )
@@ -95,16 +86,16 @@ def asked_types(question_key: str) -> list[re.Pattern[str]]:
     """Patterns for what the question asks for: a date, a place, an amount (with its unit
     where the question names one), the holder of a role (…的组长是谁); empty if none."""
     wanted = []
-    if _ASKS_DATE.search(question_key):
+    if ASKS_DATE.search(question_key):
         wanted.append(_DATE)
-    if _ASKS_PLACE.search(question_key):
+    if ASKS_PLACE.search(question_key):
         wanted.append(_PLACE)
     person = _ASKS_PERSON.search(question_key)
     if person and person.group(1)[-1] in "长任席编记监":  # 会长, 主任, 主席, 主编, 书记
         role = re.escape(person.group(1))  # with a name beside it that the question lacks
         wanted.append(re.compile(f"{role}[\u4e00-\u9fff]{{2}}|[\u4e00-\u9fff]{{2}}{role}"))
     amount = _ASKS_AMOUNT.search(question_key)
-    if amount and not _ASKS_DATE.match(question_key, amount.start()):
+    if amount and not ASKS_DATE.match(question_key, amount.start()):
         after = question_key[amount.end() :].lstrip("万亿千百")
         first = next(iter(jieba_words(after)), "") if after else ""
         if first == "年":  # 几年: a span of years, not a year such as 2019年

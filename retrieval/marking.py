@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from corpus.chunking import split_sentences
 from corpus.normalize import search_key
 from retrieval.keywords import has_chinese, jieba_words
+from retrieval.question_types import ASKS_ANY_PLACE, ASKS_DATE
 
 Span = tuple[int, int]
 IdfFn = Callable[[str], float]
@@ -62,9 +63,6 @@ _ASKING = frozenset(
     "什么 什么样 多少 哪 哪些 哪里 哪儿 哪个 哪位 哪一 谁 几 几个 何 何时 何地 如何 怎么 "
     "怎样 怎么样 为什么 为何 是否 吗 呢 多 多大 多高 多长 多久 哪年 哪一年".split()
 )
-_ASKS_DATE = re.compile(
-    r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|什么时间|几时|日期|\bwhen\b"
-)
 _ASKS_NUMBER = re.compile(
     r"多少|几[个项次位家条年天人名种届座所岁倍]|多大|多长|多高|多远|多久|多重|\bhow (many|much)\b"
 )
@@ -74,14 +72,11 @@ _DATE = re.compile(
 _NUMBER = re.compile(
     r"(?<![a-z0-9])\d|[一二三四五六七八九十百千万亿两]+[个项次位家条年天人名种届座所岁倍万亿%米]"
 )
-_ASKS_PLACE = re.compile(
-    r"哪里|哪儿|什么地方|何地|在哪|哪个(?:国家|城市|省|地区|地方)|哪[国省市县]"
-)
 _PLACE = re.compile(r"[省市县区州镇村乡岛]|位于|坐落|地处|地区|一带|境内")
 # A sentence that says where something is (位于…) answers a where question more surely
 # than one that merely names a 市 or 区: it gets the type bonus twice.
 _LOCATES = re.compile(r"位于|坐落|座落|地处")
-_TYPES = ((_ASKS_DATE, _DATE), (_ASKS_NUMBER, _NUMBER), (_ASKS_PLACE, _PLACE))
+_TYPES = ((ASKS_DATE, _DATE), (_ASKS_NUMBER, _NUMBER), (ASKS_ANY_PLACE, _PLACE))
 _ASKS_DEFINITION = re.compile(
     r"^(?:什么(?:是|叫做?))(?P<a>.+?)[?？]?$"
     r"|^(?P<b>.+?)(?:是什么|指什么|是指什么|的定义是什么|的含义是什么)[?？]?$"
@@ -127,7 +122,7 @@ def question_words(question_key: str) -> list[str]:
     """The distinct words of a normalised question that can match text (question words
     such as 什么 or 多少, and date questions' phrases such as 什么时候 or 哪一年, left out:
     they say what is asked, not where it is)."""
-    question_key = _ASKS_DATE.sub(" ", question_key)  # 什么时候 would leave 时候 to match
+    question_key = ASKS_DATE.sub(" ", question_key)  # 什么时候 would leave 时候 to match
     words = (w for w in jieba_words(question_key) if _CONTENT.search(w) and w not in _ASKING)
     return list(dict.fromkeys(words))
 

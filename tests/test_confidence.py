@@ -115,25 +115,26 @@ def _rates(engine, files: tuple[str, ...]):
 
 def test_answerable_seed_questions_are_confident(seed_engine):
     """Both seed files (calibration and held-out). The issue's band is 0.90; the model
-    reaches 0.85 (82 of 97; the first model 0.80, the old coverage rule 0.67) and 15 of the
-    18 unanswerable ones are not confident. These bars guard the measured figures
-    (docs/quality.md)."""
+    reaches 0.835 (81 of 97; the first model 0.80, the old coverage rule 0.67) and 15 of the
+    18 unanswerable ones are not confident. 在哪一天 asks for a date since the fifth round,
+    so h027, whose top passage lacks its date, is no longer confident (82 before). These bars
+    guard the measured figures (docs/quality.md)."""
     report = _rates(seed_engine, SEED_FILES)
     assert report.answerable >= 95 and report.unanswerable >= 18
-    assert report.answerable_confident >= 0.84
+    assert report.answerable_confident >= 0.83
     assert report.unanswerable_not_confident >= 0.80
 
 
 def test_hard_unanswerable_seed_questions_are_not_confident(seed_engine):
     """Questions about the seed corpus's own subjects asking for a detail no document states.
-    Below the issue's 0.95: 28 of 41 are not confident (the first model 19; the old rule about
+    Below the issue's 0.95: 29 of 41 are not confident (the first model 19; the old rule about
     0.8, at the price of a third of the answerable questions). ``type_missing`` catches those
     whose asked-for number, date, place or office holder is not in the best sentences; a
     question like "how many of 天津's 130 points concern 河北" finds a number; see
     docs/quality.md."""
     report = _rates(seed_engine, HARD_FILES)
     assert report.unanswerable >= 40 and report.answerable == 0
-    assert report.unanswerable_not_confident >= 0.65
+    assert report.unanswerable_not_confident >= 0.70
 
 
 def test_policy_threshold_decides(seed_engine):
