@@ -21,7 +21,7 @@ _WHERE = (
     r"|在哪(?:儿|边|[一个]?(?:国家?|城市|省|市|县|区|地区|地方|座))|在哪(?![一几个些种年天场次])"
     r"|哪[个些](?:城市|省|市|县|区|地区|地方|洲)|\bwhere\b|which city"
 )
-# Where in China: what confidence can check in a passage (a province, 市, 区 …).
+# The place questions confidence reads: its passage patterns know provinces, 市, 区 …
 ASKS_PLACE = re.compile(_WHERE)
 # Any place, a country or a spot too (哪国, 哪儿, 什么地方): what marking prefers a sentence for.
 ASKS_ANY_PLACE = re.compile(_WHERE + r"|哪儿|什么地方|哪个国家|哪[国省市县]")
