@@ -336,12 +336,13 @@ def mark_sentences(
     its best clauses. ``()`` when no word of the question occurs. With ``similarity``,
     sentences scoring close to the best are also compared by meaning (see _tie_break), and
     for an English question the sentence closest in meaning is marked (see _by_meaning)."""
+    if similarity is not None and not has_chinese([question_key]):
+        sentences = split_sentences(text)  # words cannot match: no lexical scores needed
+        return _by_meaning(text, sentences, similarity) if sentences else ()
     scored, scorer = _scored(text, question_key, idf, title)
     if not scored:
         return ()
     sentences = [sp for sp, _ in scored]
-    if similarity is not None and not has_chinese([question_key]):
-        return _by_meaning(text, sentences, similarity)
     best = max(range(len(scored)), key=lambda i: scored[i][1])
     if scored[best][1] <= 0:
         return ()
