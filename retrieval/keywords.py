@@ -30,7 +30,7 @@ _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.\-
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def has_chinese(tokens: list[str]) -> bool:
+def has_chinese(tokens: Iterable[str]) -> bool:
     """Whether any token holds a Chinese character (a question in Chinese, or mixed)."""
     return any(_CJK.search(token) for token in tokens)
 

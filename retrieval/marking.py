@@ -58,7 +58,6 @@ TYPE_BONUS = 0.3  # relative bonus for a sentence of the asked-for type
 OFF_TOPIC_REACH = 0.3  # below this share of its content words found, a question is off-topic
 
 _CONTENT = re.compile(r"[\u3400-\u9fff0-9a-z]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _ASKING = frozenset(
     "什么 什么样 多少 哪 哪些 哪里 哪儿 哪个 哪位 哪一 谁 几 几个 何 何时 何地 如何 怎么 "
     "怎样 怎么样 为什么 为何 是否 吗 呢 多 多大 多高 多长 多久 哪年 哪一年".split()
@@ -378,7 +377,7 @@ def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> 
     corpus through the dense model alone, and still deserves its candidates. In a Chinese
     question, Latin words and numbers count too (64DD有哪些优点: 64DD is what is asked about).
     """
-    if not any(_CJK.search(w) for w in words):
+    if not has_chinese(words):
         return False
     total = sum(idf(w) for w in words)
     if not total:
