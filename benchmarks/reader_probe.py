@@ -80,15 +80,15 @@ def build_pairs(rows: Path, removed: Path, eval_dir: Path, train_cap: int) -> li
             spans = answer_spans(r["top_text"], {"answers": q["answers"]}) if q else []
             if not r["correct"] or not spans:
                 continue
-            pos = {"question": r["question"], "text": r["top_text"], "label": 1}
             if r["heldout"]:
-                pairs.append({**pos, "group": "public answerable"})
+                pairs.append(pair(r, "public answerable", 1))
             else:
-                cut = cut_sentences(r["top_text"], spans)[0]
-                train_pos.append((pos, {**pos, "text": cut, "label": 0}))
+                pos = pair(r, "train", 1)
+                cut = {**pos, "text": cut_sentences(r["top_text"], spans)[0], "label": 0}
+                train_pos.append((pos, cut))
     rng.shuffle(train_pos)
     for pos, cut in train_pos[:train_cap]:
-        pairs += [{**pos, "group": "train"}, {**cut, "group": "train"}]
+        pairs += [pos, cut]
     for name in ("cmrc-removed", "drcd-removed"):
         kept = read(removed / f"{name}.jsonl")
         rng.shuffle(kept)
