@@ -223,6 +223,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=1e-4, help="the fine-tuned layers' rate")
     args = parser.parse_args()
+    for folder in (args.rows, args.removed, args.eval_dir):
+        if not folder.is_dir():
+            sys.exit(f"error: {folder} is not a folder (see --help)")
     torch.manual_seed(0)
     from transformers import AutoModel, AutoTokenizer
 
