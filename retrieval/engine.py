@@ -174,6 +174,8 @@ class AnswerEngine:
         features, probability = None, 0.0
         if passages:
             top = passages[0]
+            if signals.fused_first is not None and signals.fused_first.doc_id == top.doc_id:
+                top = signals.fused_first  # confidence reads what it was fitted on
             top_key = search_key(index.document(top.doc_id).text[top.start : top.end])
             rarest = float(lucene_idf(1, index.total))
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)

@@ -6,9 +6,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from corpus.normalize import search_key
 from retrieval import threads
 from retrieval.backend import Version
-from retrieval.keywords import has_chinese
+from retrieval.keywords import has_chinese, tokenize
 from retrieval.store import ChunkRow
 
 
@@ -22,6 +23,10 @@ class SearchSettings:
     latin_dense_weight: float = 0.8  # the same, for a question without Chinese characters
     candidates: int = 100  # taken from each of the two searches before fusion
     max_merged_chars: int = 600  # a merged excerpt stops growing past this (~2 chunks)
+    # Within the top document, question words of its title keep this share of their BM25
+    # weight when its chunks are ordered among themselves (see subject_order).
+    subject_weight: float = 0.3
+    subject_depth: int = 20  # fused ranks within which the top document's chunks are reordered
 
     def for_question(self, tokens: list[str]) -> SearchSettings:
         """The settings for one question's tokens.
@@ -98,6 +103,9 @@ class SearchSignals:
     keyword_second: float = 0.0  # second-best BM25 score
     dense_top_doc: str | None = None  # document of the best dense chunk
     keyword_top_doc: str | None = None  # document of the best BM25 chunk
+    # The passage fusion ranked first, where subject_order put another passage of its
+    # document first: what the confidence model reads (it was fitted on that passage).
+    fused_first: Passage | None = None
 
 
 def search(
@@ -133,12 +141,70 @@ def search_with_signals(
     fused = fuse(dense_ids, dense_scores, kw_ids, kw_scores, settings)
     ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     dense_of = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
-    rows = index.rows([cid for cid, _ in ranked[: limit * 4]])
+    rows = index.rows([cid for cid, _ in ranked[: max(limit * 4, settings.subject_depth)]])
+    fused_first = None
+    if settings.fusion == "weighted":
+        keyword_of = dict(zip(kw_ids.tolist(), kw_scores.tolist(), strict=True))
+        ordered = subject_order(index, ranked, rows, query_tokens, keyword_of, settings)
+        if ordered[:1] != ranked[:1]:
+            fused_first = _merge(rows, ranked, dense_of, limit, settings.max_merged_chars)[0]
+        ranked = ordered
     passages = _merge(rows, ranked, dense_of, limit, settings.max_merged_chars)
     if len(passages) < limit and len(ranked) > limit * 4:  # many neighbours merged: read on
         rows.update(index.rows([cid for cid, _ in ranked[limit * 4 :]]))
         passages = _merge(rows, ranked, dense_of, limit, settings.max_merged_chars)
-    return passages, _signals(rows, dense_ids, dense_scores, kw_ids, kw_scores)
+    signals = _signals(rows, dense_ids, dense_scores, kw_ids, kw_scores)
+    return passages, replace(signals, fused_first=fused_first)
+
+
+def subject_order(
+    index: Version,
+    ranked: list[tuple[int, float]],
+    rows: dict[int, ChunkRow],
+    tokens: list[str],
+    keyword_of: dict[int, float],
+    settings: SearchSettings,
+) -> list[tuple[int, float]]:
+    """``ranked`` with the top document's chunks among its first ``subject_depth`` ranks
+    reordered by a score whose question words found in the document's title weigh
+    ``subject_weight`` of their BM25 share.
+
+    Those words are the document's subject: its opening chunk repeats them and outranks
+    the chunk that says what the question asks (`通武廊…武清区哪位领导介绍了情况` found
+    the agreement's first paragraph, not the one naming who spoke). Only the order of
+    that document's chunks changes: every other document keeps its ranks, and each
+    rank its fused score. Costs one BM25 query of the question's other words, and only
+    when the question shares words with the top document's title.
+    """
+    head = ranked[: settings.subject_depth]
+    top = rows.get(head[0][0]) if head else None
+    doc = index.document(top.doc_id) if top else None
+    if doc is None:
+        return ranked
+    title = set(tokenize(search_key(doc.title)))
+    rest = [t for t in tokens if t not in title]
+    places = [i for i, (cid, _) in enumerate(head) if _doc_of(rows, cid) == doc.doc_id]
+    if not rest or len(rest) == len(tokens) or len(places) < 2:
+        return ranked
+    rest_scores, rest_ids = index.keyword_candidates(rest, settings.candidates)
+    rest_of = dict(zip(rest_ids.tolist(), rest_scores.tolist(), strict=True))
+    top_kw = max(keyword_of.values(), default=0.0) or 1.0
+    discount = (1 - settings.dense_weight) * (1 - settings.subject_weight) / top_kw
+
+    def within(item: tuple[int, float]) -> float:
+        cid, fused = item
+        return fused - discount * max(0.0, keyword_of.get(cid, 0.0) - rest_of.get(cid, 0.0))
+
+    chunks = sorted((head[i] for i in places), key=within, reverse=True)
+    reordered = list(ranked)
+    for i, (cid, _) in zip(places, chunks, strict=True):
+        reordered[i] = (cid, ranked[i][1])
+    return reordered
+
+
+def _doc_of(rows: dict[int, ChunkRow], cid: int) -> str | None:
+    row = rows.get(cid)
+    return row.doc_id if row is not None else None
 
 
 def _signals(

@@ -86,6 +86,43 @@ def test_a_neighbour_too_long_to_merge_shows_its_own_new_text(seed_engine):
     assert any("北京工商大学、北京电影学院" in r.excerpt for r in answer.results)
 
 
+HEALTH_AID = "北京2019年工作要点中对雄安新区医疗卫生方面有什么帮扶安排?"
+WORK_PLAN = "beijing-jjj-work-plan-2019.txt"
+
+
+def test_the_top_documents_passages_are_ordered_by_words_outside_its_title(seed_engine):
+    """北京, 2019, 工作要点 are the work plan's title: its summary paragraphs repeat them
+    and ranked above the one on the five hospitals (rank 2 before)."""
+    result = seed_engine.ask(HEALTH_AID, top_k=1).results[0]
+    assert result.doc_id == WORK_PLAN
+    assert "5所医疗卫生机构对口帮扶工作" in result.excerpt
+
+
+def test_subject_order_moves_only_the_top_documents_chunks(seed_engine):
+    from corpus.normalize import search_key
+    from retrieval.keywords import tokenize
+    from retrieval.search import SearchSettings, fuse, subject_order
+
+    key = search_key(HEALTH_AID)
+    tokens, vector = tokenize(key), seed_engine.embedder.encode_queries([key])[0]
+    index, settings = seed_engine.index, SearchSettings()
+    dense_scores, dense_ids = index.dense_candidates(vector, settings.candidates)
+    kw_scores, kw_ids = index.keyword_candidates(tokens, settings.candidates)
+    fused = fuse(dense_ids, dense_scores, kw_ids, kw_scores, settings)
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    rows = index.rows([cid for cid, _ in ranked])
+    keyword_of = dict(zip(kw_ids.tolist(), kw_scores.tolist(), strict=True))
+    ordered = subject_order(index, ranked, rows, tokens, keyword_of, settings)
+    assert sorted(c for c, _ in ordered) == sorted(fused)
+    assert [s for _, s in ordered] == [s for _, s in ranked]  # each rank keeps its score
+    moved = [i for i, (a, b) in enumerate(zip(ordered, ranked, strict=True)) if a != b]
+    assert moved and max(moved) < settings.subject_depth
+    assert {rows[ordered[i][0]].doc_id for i in moved} == {WORK_PLAN}
+    assert {rows[ranked[i][0]].doc_id for i in moved} == {WORK_PLAN}
+    unchanged = SearchSettings(subject_weight=1.0)
+    assert subject_order(index, ranked, rows, tokens, keyword_of, unchanged) == ranked
+
+
 def test_unanswerable_question_is_not_confident(seed_engine):
     assert not seed_engine.ask("2022年卡塔尔世界杯的冠军是哪支球队？").confident
     assert not seed_engine.ask("北京明天会下雨吗？").confident
