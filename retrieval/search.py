@@ -169,12 +169,13 @@ def subject_order(
     reordered by a score whose question words found in the document's title weigh
     ``subject_weight`` of their BM25 share.
 
-    Those words are the document's subject: its opening chunk repeats them and outranks
-    the chunk that says what the question asks (`通武廊…武清区哪位领导介绍了情况` found
-    the agreement's first paragraph, not the one naming who spoke). Only the order of
-    that document's chunks changes: every other document keeps its ranks, and each
-    rank its fused score. Costs one BM25 query of the question's other words, and only
-    when the question shares words with the top document's title.
+    Those words are the document's subject: the chunks that repeat them outrank the one
+    that says what the question asks (`北京2019年工作要点中对雄安新区医疗卫生方面…` found
+    the work plan's summary, not the paragraph on its hospitals). Only the order of that
+    document's chunks changes: every other document keeps its ranks, and each rank its
+    fused score. Costs one BM25 query of the question's other words, and only when the
+    question shares words with the top document's title and that document holds two of
+    the first ``subject_depth`` ranks.
     """
     head = ranked[: settings.subject_depth]
     top = rows.get(head[0][0]) if head else None
