@@ -66,6 +66,11 @@ class Version(Protocol):
         """(BM25 scores, chunk ids) of the ``k`` best keyword matches (score > 0), best first."""
         ...
 
+    def keyword_weights(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """BM25 score for ``tokens`` of each chunk of ``ids`` that holds any of them, scored
+        as :meth:`keyword_candidates` scores (only those chunks are read)."""
+        ...
+
     def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         """Location (doc_id, start, end) of the chunks ``ids`` that exist."""
         ...

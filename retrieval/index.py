@@ -253,6 +253,20 @@ class LoadedIndex:
         ]
         return _top(parts, k)
 
+    def keyword_weights(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """BM25 score for ``tokens`` of each chunk of ``ids`` (as keyword_candidates scores
+        it), read from the tokens' postings; chunks without those tokens are left out."""
+        if not tokens or not len(ids):
+            return {}
+        idf = {t: self.idf(t) for t in tokens}
+        wanted = np.unique(np.asarray(ids, np.int64))
+        out: dict[int, float] = {}
+        for seg in self.segments:
+            found, scores = seg.keyword_weights(tokens, wanted, idf)
+            pairs = zip(found.tolist(), scores.tolist(), strict=True)
+            out.update((i, s) for i, s in pairs if s > 0)
+        return out
+
     # --- rows and documents -------------------------------------------------------------
     def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         return self.store.chunks(ids)

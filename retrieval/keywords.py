@@ -310,6 +310,14 @@ class KeywordIndex:
             found = self._max[start] = np.float32(np.max(self._bm25.scores["data"][start:end]))
         return found
 
+    def weights_of(
+        self, query_tokens: Sequence[str], rows: np.ndarray, idf: dict[str, float] | None = None
+    ) -> np.ndarray:
+        """The BM25 score of each of ``rows`` for ``query_tokens`` (as :meth:`scores` would
+        give it), looked up in the tokens' postings: no other passage is read."""
+        rows = np.asarray(rows, np.int64)
+        return self._add(self._terms(query_tokens, idf), rows, np.zeros(len(rows), np.float32))
+
     def document_frequency(self, token: str) -> int:
         span = self.column(token)
         return span[1] - span[0] if span else 0

@@ -173,9 +173,10 @@ def subject_order(
     that says what the question asks (`北京2019年工作要点中对雄安新区医疗卫生方面…` found
     the work plan's summary, not the paragraph on its hospitals). Only the order of that
     document's chunks changes: every other document keeps its ranks, and each rank its
-    fused score. Costs one BM25 query of the question's other words, and only when the
-    question shares words with the top document's title and that document holds two of
-    the first ``subject_depth`` ranks.
+    fused score. Runs only when the question shares words with the top document's title,
+    keeps others, and that document holds two of the first ``subject_depth`` ranks; then
+    the title words' BM25 share of those few chunks is read from their postings
+    (``Version.keyword_weights``), not searched for.
     """
     head = ranked[: settings.subject_depth]
     top = rows.get(head[0][0]) if head else None
@@ -183,18 +184,18 @@ def subject_order(
     if doc is None:
         return ranked
     title = set(tokenize(search_key(doc.title)))
-    rest = [t for t in tokens if t not in title]
+    subject = [t for t in tokens if t in title]
     places = [i for i, (cid, _) in enumerate(head) if _doc_of(rows, cid) == doc.doc_id]
-    if not rest or len(rest) == len(tokens) or len(places) < 2:
+    if not subject or len(subject) == len(tokens) or len(places) < 2:
         return ranked
-    rest_scores, rest_ids = index.keyword_candidates(rest, settings.candidates)
-    rest_of = dict(zip(rest_ids.tolist(), rest_scores.tolist(), strict=True))
+    scored = [head[i][0] for i in places if head[i][0] in keyword_of]  # fused with BM25
+    share = index.keyword_weights(subject, scored)
     top_kw = max(keyword_of.values(), default=0.0) or 1.0
     discount = (1 - settings.dense_weight) * (1 - settings.subject_weight) / top_kw
 
     def within(item: tuple[int, float]) -> float:
         cid, fused = item
-        return fused - discount * max(0.0, keyword_of.get(cid, 0.0) - rest_of.get(cid, 0.0))
+        return fused - discount * min(share.get(cid, 0.0), keyword_of.get(cid, 0.0))
 
     chunks = sorted((head[i] for i in places), key=within, reverse=True)
     reordered = list(ranked)

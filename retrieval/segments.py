@@ -120,6 +120,7 @@ class Segment:
             codes = self._rescorer.codes
             self._codes = faiss.rev_swig_ptr(codes.data(), codes.size()).reshape(self.size, -1)
         self.keywords = KeywordIndex.load(folder / "keywords")
+        self._ids_sorted: bool | None = None
 
     def search_dense(
         self, query: np.ndarray, k: int, selector=None, dead_rows: np.ndarray | None = None
@@ -166,3 +167,22 @@ class Segment:
         """(scores, chunk ids) of the ``k`` best live chunks with a score above zero."""
         scores, rows = self.keywords.top(tokens, k, idf, dead_rows)
         return scores, np.asarray(self.ids[rows], np.int64)
+
+    def keyword_weights(
+        self, tokens: Sequence[str], ids: np.ndarray, idf: dict[str, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, BM25 scores for ``tokens``) of those of ``ids`` (sorted) held here."""
+        rows, found = self._rows_of(ids)
+        return found, self.keywords.weights_of(tokens, rows, idf)
+
+    def _rows_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, their chunk ids) of those of ``ids`` this segment holds."""
+        if self._ids_sorted is None:  # ingest writes ascending ids; checked once, not assumed
+            self._ids_sorted = bool(np.all(np.diff(self.ids) > 0))
+        if self._ids_sorted:
+            at = np.searchsorted(self.ids, ids)
+            hit = at < self.size
+            hit[hit] = self.ids[at[hit]] == ids[hit]
+            return at[hit], ids[hit]
+        rows = np.flatnonzero(np.isin(self.ids, ids))
+        return rows, np.asarray(self.ids[rows], np.int64)

@@ -354,6 +354,27 @@ def test_a_full_build_in_several_segments_ranks_like_one(
         assert ours == theirs
         tokens = tokenize(search_key(question))
         assert all(engine.index.idf(t) == pytest.approx(seed_engine.index.idf(t)) for t in tokens)
+    _keyword_weights_read_like_a_search(engine.index, seed_engine.index)
+
+
+def _keyword_weights_read_like_a_search(*indexes) -> None:
+    """A few chunks' BM25 scores read from the postings equal what a keyword search gives
+    them, in one segment and in three (segment ids sorted or not)."""
+    tokens = tokenize(search_key("2019年工作要点 疏解非首都功能 医疗卫生"))
+    for index in indexes:
+        scores, ids = index.keyword_candidates(tokens, 100)
+        expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        assert len(expected) > 10
+        picked = [*ids[::3].tolist(), max(expected) + 10_000]  # one id no segment holds
+        unmatched = next(i for i in range(index.size) if i not in expected)  # lacks the tokens
+        got = index.keyword_weights(tokens, [*picked, unmatched])
+        assert got == pytest.approx({i: expected[i] for i in picked[:-1]}, rel=1e-6)
+        for seg in index.segments:
+            seg._ids_sorted = False  # the scan that unsorted ids would take
+        assert index.keyword_weights(tokens, [*picked, unmatched]) == got
+        for seg in index.segments:
+            seg._ids_sorted = None
+        assert index.keyword_weights([], picked) == {} and index.keyword_weights(tokens, []) == {}
 
 
 def test_current_naming_a_missing_version_falls_back_to_the_newest_complete_one(

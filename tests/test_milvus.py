@@ -18,9 +18,11 @@ import pytest
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
 
 from corpus.loading import load_corpus, shipped_corpus_dir  # noqa: E402
+from corpus.normalize import search_key  # noqa: E402
 from retrieval.backend import BackendSettings, open_backend  # noqa: E402
 from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.errors import IndexMismatchError, RetrievalError  # noqa: E402
+from retrieval.keywords import tokenize  # noqa: E402
 from retrieval.milvus import client as milvus_client  # noqa: E402
 from retrieval.search import SearchSettings  # noqa: E402
 from tests.test_ingest import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E402
@@ -137,6 +139,12 @@ def test_same_answers_excerpts_and_sources_as_the_local_backend(
     assert engine.sources() == seed_engine.sources()
     for doc_id in seed_engine.index.doc_ids():  # whole documents rebuilt byte for byte
         assert engine.index.document(doc_id) == seed_engine.index.document(doc_id)
+    tokens = tokenize(search_key("2019年工作要点 疏解非首都功能 医疗卫生"))
+    scores, ids = engine.index.keyword_candidates(tokens, 100)
+    picked = ids[::3].tolist()  # a filtered search scores them as the full one did
+    expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    got = engine.index.keyword_weights(tokens, [*picked, max(expected) + 10_000])
+    assert len(picked) > 5 and got == pytest.approx({i: expected[i] for i in picked}, rel=1e-5)
     top = engine.ask("通武廊签署了什么协议？", top_k=1).results[0]
     assert top.excerpt == engine.index.document(top.doc_id).text[top.start : top.end]
     assert engine.context(top.doc_id, top.start, top.end) == seed_engine.context(

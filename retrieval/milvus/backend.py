@@ -200,13 +200,18 @@ class MilvusVersion:
         return float(lucene_idf(max(1, df), self.total))
 
     # --- candidates -------------------------------------------------------------------
-    def _search(self, data, field: str, k: int, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, data, field: str, k: int, params: dict, within: Sequence[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` best live chunks, best first; only chunks of ``within``
+        when it is given."""
+        where = f"id in {[int(i) for i in within]} and {self.filter}" if within else self.filter
         hits = self.client.search(
             self.collection,
             data=[data],
             anns_field=field,
             limit=k,
-            filter=self.filter,
+            filter=where,
             search_params=params,
             output_fields=["id"],  # [] would return every field
         )[0]
@@ -222,11 +227,17 @@ class MilvusVersion:
         return self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
 
     def keyword_candidates(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._keywords(tokens, k)
+
+    def _keywords(
+        self, tokens: Sequence[str], k: int, within: Sequence[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
         empty = np.zeros(0, np.float32), np.zeros(0, np.int64)
         if not tokens or self.size == 0:
             return empty
         if self.manifest.keywords == "bm25":  # Milvus's BM25 over its own jieba words
-            scores, ids = self._search(" ".join(tokens), "keywords", k, {"metric_type": "BM25"})
+            query = " ".join(tokens)
+            scores, ids = self._search(query, "keywords", k, {"metric_type": "BM25"}, within)
             scores = np.abs(scores)  # Milvus Lite reports BM25 as a negative distance
         else:
             weights: dict[int, float] = {}
@@ -236,9 +247,17 @@ class MilvusVersion:
                     weights[entry[0]] = weights.get(entry[0], 0.0) + self.idf(token)
             if not weights:
                 return empty
-            scores, ids = self._search(weights, "keywords", k, {"metric_type": "IP"})
+            scores, ids = self._search(weights, "keywords", k, {"metric_type": "IP"}, within)
         keep = scores > 0
         return scores[keep], ids[keep]
+
+    def keyword_weights(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """One keyword search filtered to ``ids`` (the engine scores only those chunks)."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not wanted:
+            return {}
+        scores, found = self._keywords(tokens, len(wanted), within=wanted)
+        return dict(zip(found.tolist(), scores.tolist(), strict=True))
 
     # --- rows and documents -------------------------------------------------------------
     def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
