@@ -6,7 +6,8 @@ Opens the index as the product does (``AnswerEngine.open``), wraps the engine's 
 with timers, asks the CMRC trial and DRCD questions of ``benchmarks/scale.py`` one at a
 time on one thread after a warm-up, and prints one JSON line: p50/p95/mean per question
 and the mean milliseconds of each stage. Stages nest: ``search`` includes ``dense`` and
-``keywords``; ``rows``, ``marking`` and ``off_topic`` come after it.
+``keywords`` and ``subject_order`` (the top document's chunks reordered, with its
+``keyword_weights`` lookup); ``rows``, ``marking`` and ``off_topic`` come after it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
 
     import retrieval.engine as engine_module
     import retrieval.index as index_module
+    import retrieval.search as search_module
 
     spent: dict[str, float] = collections.defaultdict(float)
 
@@ -61,6 +63,7 @@ def main() -> None:
     timed(engine_module, "search_with_signals", "search")
     timed(index_module.LoadedIndex, "dense_candidates", "dense")
     timed(index_module.LoadedIndex, "keyword_candidates", "keywords")
+    timed(search_module, "subject_order", "subject_order")
     timed(engine_module, "question_features", "confidence")
     timed(engine_module, "mark_sentences", "marking")
     timed(engine_module, "off_topic", "off_topic")
