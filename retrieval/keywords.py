@@ -118,6 +118,15 @@ def _best_of(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, 
     return scores[top], rows[top].astype(np.int64)
 
 
+def sorted_positions(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in ``values``, which of ``wanted`` they are) of those of ``wanted`` that
+    the ascending array ``values`` holds, by binary search."""
+    at = np.searchsorted(values, wanted)
+    hit = at < len(values)
+    hit[hit] = values[at[hit]] == wanted[hit]
+    return at[hit], hit
+
+
 def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray | float:
     """BM25's (Lucene) inverse document frequency, as bm25s computes it."""
     return np.log(1 + (n - df + 0.5) / (df + 0.5))
@@ -297,11 +306,8 @@ class KeywordIndex:
         data, indices = self._bm25.scores["data"], self._bm25.scores["indices"]
         out = base.astype(np.float32, copy=True)
         for a, b, factor in terms:
-            posting = indices[a:b]
-            at = np.searchsorted(posting, rows)
-            hit = at < len(posting)
-            hit[hit] = posting[at[hit]] == rows[hit]
-            out[hit] += np.asarray(data[a:b])[at[hit]] * factor
+            at, hit = sorted_positions(indices[a:b], rows)
+            out[hit] += np.asarray(data[a:b])[at] * factor
         return out
 
     def _max_weight(self, start: int, end: int) -> np.float32:

@@ -195,6 +195,8 @@ def subject_order(
 
     def within(item: tuple[int, float]) -> float:
         cid, fused = item
+        # never more than the BM25 part its fused score holds: Milvus's bm25 mode analyses
+        # the words it is given anew, so the title's words alone need not score as a part
         return fused - discount * min(share.get(cid, 0.0), keyword_of.get(cid, 0.0))
 
     chunks = sorted((head[i] for i in places), key=within, reverse=True)

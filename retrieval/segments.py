@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.durable import fsync_dir, fsync_files
-from retrieval.keywords import KeywordIndex
+from retrieval.keywords import KeywordIndex, sorted_positions
 
 SEGMENTS = "segments"
 
@@ -180,9 +180,7 @@ class Segment:
         if self._ids_sorted is None:  # ingest writes ascending ids; checked once, not assumed
             self._ids_sorted = bool(np.all(np.diff(self.ids) > 0))
         if self._ids_sorted:
-            at = np.searchsorted(self.ids, ids)
-            hit = at < self.size
-            hit[hit] = self.ids[at[hit]] == ids[hit]
-            return at[hit], ids[hit]
+            rows, hit = sorted_positions(self.ids, ids)
+            return rows, ids[hit]
         rows = np.flatnonzero(np.isin(self.ids, ids))
         return rows, np.asarray(self.ids[rows], np.int64)
