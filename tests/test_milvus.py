@@ -152,6 +152,27 @@ def test_same_answers_excerpts_and_sources_as_the_local_backend(
     )
 
 
+def test_milvus_bm25_keywords_score_named_chunks_as_a_search_does(
+    tmp_path, monkeypatch, seed_index, embedder
+):
+    """In the bm25 mode (Milvus's own BM25 function) the title words' share that
+    subject_order reads is a search filtered to the head chunks: same scores as the full one."""
+    monkeypatch.setenv("QABOT_BACKEND", "milvus")
+    monkeypatch.setenv("QABOT_MILVUS_URI", str(tmp_path / "milvus.db"))
+    monkeypatch.setenv("QABOT_MILVUS_KEYWORDS", "bm25")
+    index_dir = _with_seed_cache(seed_index, tmp_path / "index")
+    backend = open_backend(index_dir)
+    backend.ingest(load_corpus([shipped_corpus_dir()]).documents, embedder, progress=False)
+    engine = AnswerEngine(index_dir, embedder, backend=backend)
+    tokens = tokenize(search_key("2019年工作要点 疏解非首都功能 医疗卫生"))
+    scores, ids = engine.index.keyword_candidates(tokens, 100)
+    picked = ids[::3].tolist()
+    expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    got = engine.index.keyword_weights(tokens, picked)
+    assert len(picked) > 5 and got == pytest.approx({i: expected[i] for i in picked}, rel=1e-5)
+    assert engine.ask("北京2019年工作要点中对雄安新区医疗卫生方面有什么帮扶安排?").results
+
+
 def _ingest(index_dir: Path, corpus: Path, embedder):
     documents = load_corpus([corpus]).documents
     return open_backend(index_dir).ingest(documents, embedder, progress=False)
