@@ -139,17 +139,23 @@ def test_same_answers_excerpts_and_sources_as_the_local_backend(
     assert engine.sources() == seed_engine.sources()
     for doc_id in seed_engine.index.doc_ids():  # whole documents rebuilt byte for byte
         assert engine.index.document(doc_id) == seed_engine.index.document(doc_id)
-    tokens = tokenize(search_key("2019年工作要点 疏解非首都功能 医疗卫生"))
-    scores, ids = engine.index.keyword_candidates(tokens, 100)
-    picked = ids[::3].tolist()  # a filtered search scores them as the full one did
-    expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-    got = engine.index.keyword_weights(tokens, [*picked, max(expected) + 10_000])
-    assert len(picked) > 5 and got == pytest.approx({i: expected[i] for i in picked}, rel=1e-5)
+    _keyword_weights_score_as_the_full_search(engine.index)
     top = engine.ask("通武廊签署了什么协议？", top_k=1).results[0]
     assert top.excerpt == engine.index.document(top.doc_id).text[top.start : top.end]
     assert engine.context(top.doc_id, top.start, top.end) == seed_engine.context(
         top.doc_id, top.start, top.end
     )
+
+
+def _keyword_weights_score_as_the_full_search(version) -> None:
+    """A keyword search filtered to some chunks (and an id no chunk has) scores them as the
+    full search did."""
+    tokens = tokenize(search_key("2019年工作要点 疏解非首都功能 医疗卫生"))
+    scores, ids = version.keyword_candidates(tokens, 100)
+    picked = ids[::3].tolist()
+    expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    got = version.keyword_weights(tokens, [*picked, max(expected) + 10_000])
+    assert len(picked) > 5 and got == pytest.approx({i: expected[i] for i in picked}, rel=1e-5)
 
 
 def test_milvus_bm25_keywords_score_named_chunks_as_a_search_does(
@@ -164,12 +170,7 @@ def test_milvus_bm25_keywords_score_named_chunks_as_a_search_does(
     backend = open_backend(index_dir)
     backend.ingest(load_corpus([shipped_corpus_dir()]).documents, embedder, progress=False)
     engine = AnswerEngine(index_dir, embedder, backend=backend)
-    tokens = tokenize(search_key("2019年工作要点 疏解非首都功能 医疗卫生"))
-    scores, ids = engine.index.keyword_candidates(tokens, 100)
-    picked = ids[::3].tolist()
-    expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-    got = engine.index.keyword_weights(tokens, picked)
-    assert len(picked) > 5 and got == pytest.approx({i: expected[i] for i in picked}, rel=1e-5)
+    _keyword_weights_score_as_the_full_search(engine.index)
     assert engine.ask("北京2019年工作要点中对雄安新区医疗卫生方面有什么帮扶安排?").results
 
 
