@@ -47,7 +47,7 @@ def recall_table(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict:
     import faiss
 
     from retrieval import threads
-    from retrieval.segments import Segment, SegmentSettings, write_segment
+    from retrieval.backends.local.segments import Segment, SegmentSettings, write_segment
 
     n = len(vectors)
     rng = np.random.default_rng(0)

@@ -50,10 +50,10 @@ from bot.telegram.render import render_answer as render_telegram
 from corpus.normalize import search_key
 from embeddings.model import Embedder
 from retrieval.answer import Answer, Result
+from retrieval.backends.local.folder import load_version
 from retrieval.engine import MAX_QUESTION_CHARS, AnswerEngine, shared_embedder
 from retrieval.evaluation import Query, contains_answer, read_queries
-from retrieval.index import load_index
-from retrieval.marking import mark_sentences
+from retrieval.query.marking import mark_sentences
 
 OFF_TOPIC = (
     "2022年卡塔尔世界杯冠军是谁？",
@@ -132,7 +132,7 @@ def answers(
 ) -> Iterator[tuple[Query, Answer]]:
     """Each question's top-5 answer: asked, or replayed (re-marked unless ``as_saved``)."""
     if engine is None:
-        idf = lru_cache(maxsize=None)(load_index(index).idf)
+        idf = lru_cache(maxsize=None)(load_version(index).idf)
         for q in queries:
             saved = answer_from_json(replay[q.question])
             yield q, saved if as_saved else remarked(saved, idf, embedder)
@@ -233,7 +233,7 @@ def main() -> None:
         engine = None
         if not args.replay:
             if index not in engines:
-                engines[index] = AnswerEngine.open(index, build_if_missing=False)
+                engines[index] = AnswerEngine.open(index)
                 engines[index].semantic_marks = args.semantic
             engine = engines[index]
         answerable = [

@@ -31,11 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.loading import load_corpus  # noqa: E402
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.backend import BackendSettings, open_backend  # noqa: E402
-from retrieval.embedding_cache import CACHE  # noqa: E402
+from qabot_settings import BackendSettings
+from retrieval.backends import open_backend  # noqa: E402
 from retrieval.engine import AnswerEngine, shared_embedder  # noqa: E402
 from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.keywords import tokenize  # noqa: E402
+from retrieval.ingest.embedding_cache import CACHE  # noqa: E402
+from retrieval.tokens import tokenize  # noqa: E402
 
 
 def copy_cache(source: Path, folder: Path) -> None:

@@ -1,4 +1,4 @@
-"""Fit the confidence model (retrieval/data/confidence.json) on thousands of questions.
+"""Fit the confidence model (retrieval/query/data/confidence.json) on thousands of questions.
 
 Three steps; the first is the slow one (it asks every question once):
 
@@ -10,7 +10,7 @@ Three steps; the first is the slow one (it asks every question once):
     python benchmarks/calibrate.py collect --work /tmp/calib --set seed-heldout --split heldout \\
         --index /tmp/confidence-seed --queries tests/data/seed_questions_heldout.jsonl
     # 2. fit on the calibration split, print both rates per set, write the model
-    python benchmarks/calibrate.py fit --work /tmp/calib --out retrieval/data/confidence.json
+    python benchmarks/calibrate.py fit --work /tmp/calib --out retrieval/query/data/confidence.json
     # each seed question it gets wrong, with its best sentence and features
     python benchmarks/calibrate.py misses --work /tmp/calib
     # 3. the reliability plot for docs/quality.md (needs matplotlib, in the dev extra)
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))  # this checkout, not whichever one pip installed
 
 import numpy as np  # noqa: E402
 
-from retrieval.confidence import FEATURES, ConfidenceModel  # noqa: E402
+from retrieval.query.confidence import FEATURES, ConfidenceModel  # noqa: E402
 
 HELDOUT_SHARE = 3  # of 10
 TARGET_ANSWERABLE = 0.90  # answerable questions marked confident
@@ -61,7 +61,7 @@ def collect(args: argparse.Namespace) -> None:
     from retrieval.engine import AnswerEngine
     from retrieval.evaluation import read_queries
 
-    engine = AnswerEngine.open(args.index, build_if_missing=False)
+    engine = AnswerEngine.open(args.index)
     queries = [q for q in read_queries(args.queries) if q.question.strip()]
     if args.limit:
         queries = [q for q in queries if heldout(q.qid)][: args.limit * HELDOUT_SHARE // 10] + [
@@ -93,8 +93,8 @@ def raw_text(engine, question: str, answer) -> dict:
     """What the answer-reading features read, kept so a new feature can be tried offline:
     the question's search key, the top passage's text and the IDF of the question's words."""
     from corpus.normalize import search_key
-    from retrieval.confidence import content_words
-    from retrieval.keywords import lucene_idf
+    from retrieval.query.confidence import content_words
+    from retrieval.tokens import lucene_idf
 
     index = engine._loaded
     key = search_key(question)
@@ -111,7 +111,7 @@ def refeature(args: argparse.Namespace) -> None:
     """Recompute the answer-reading features of collected rows from their kept text
     (no questions asked again): for trying a new feature on thousands of rows in seconds."""
     from corpus.normalize import search_key
-    from retrieval.confidence import answer_features
+    from retrieval.query.confidence import answer_features
 
     for path in sorted(args.work.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -269,7 +269,7 @@ def table(rows: list[dict], model: ConfidenceModel) -> str:
 
 
 def report(args: argparse.Namespace) -> None:
-    from retrieval.confidence import load_model
+    from retrieval.query.confidence import load_model
 
     print(table(load_rows(args.work), load_model(args.model)))
 
@@ -278,7 +278,7 @@ def misses(args: argparse.Namespace) -> None:
     """Each seed-index question the model gets wrong (answerable and not confident, or
     unanswerable and confident): its probability, the top passage's best sentence, features."""
     from corpus.normalize import search_key
-    from retrieval.confidence import best_sentences, load_model
+    from retrieval.query.confidence import best_sentences, load_model
 
     model = load_model(args.model)
     for r in load_rows(args.work):
@@ -301,7 +301,7 @@ def plot(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from retrieval.confidence import load_model
+    from retrieval.query.confidence import load_model
 
     model = load_model(args.model)
     rows = [r for r in load_rows(args.work) if r["heldout"]]

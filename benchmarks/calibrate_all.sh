@@ -52,7 +52,7 @@ for idx in cmrc drcd; do
 done
 # the answer-reading features, recomputed from the kept text (sets collected by older code)
 $PY benchmarks/calibrate.py refeature --work "$WORK/sets"
-$PY benchmarks/calibrate.py fit --work "$WORK/sets" --out retrieval/data/confidence.json
+$PY benchmarks/calibrate.py fit --work "$WORK/sets" --out retrieval/query/data/confidence.json
 $PY benchmarks/calibrate.py plot --work "$WORK/sets" --out docs/reliability.png
 # hard unanswerable at scale: the right subject, the answer sentences cut; measured, not fitted
 for name in cmrc:cmrc2018-trial:1000 drcd:drcd_s2-test:$LIMIT; do

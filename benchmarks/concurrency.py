@@ -47,8 +47,8 @@ def _questions(eval_dir: Path, n: int) -> list[str]:
 def _engine(index_dir: Path, eval_dir: Path):
     from corpus.loading import load_corpus
     from embeddings.model import load_embedder
+    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import AnswerEngine
-    from retrieval.ingest import ingest
 
     embedder = load_embedder()
     if not (index_dir / "CURRENT").exists():

@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.confidence import answer_features, content_words, question_features  # noqa: E402
 from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.keywords import lucene_idf, tokenize  # noqa: E402
-from retrieval.search import search_with_signals  # noqa: E402
+from retrieval.query.confidence import answer_features, content_words, question_features  # noqa: E402
+from retrieval.query.search import search_with_signals  # noqa: E402
+from retrieval.tokens import lucene_idf, tokenize  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--queries", type=Path, required=True)
     args = parser.parse_args()
-    engine = AnswerEngine.open(args.index, build_if_missing=False)
+    engine = AnswerEngine.open(args.index)
     questions = [q.question for q in read_queries(args.queries)]
     for q in questions[:5]:  # warm up
         engine.ask(q)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from retrieval.engine import AnswerEngine
 from retrieval.evaluation import evaluate, read_queries
-from retrieval.keywords import has_chinese
-from retrieval.search import SearchSettings
+from retrieval.query.search import SearchSettings
+from retrieval.tokens import has_chinese
 
 VARIANTS = {
     "rrf k=60": SearchSettings(fusion="rrf", rrf_k=60),
@@ -53,7 +53,7 @@ def main() -> None:
         queries = [q for q in queries if not has_chinese([q.question])]
     if args.limit:
         queries = queries[: args.limit]
-    base = AnswerEngine.open(args.index, build_if_missing=False)
+    base = AnswerEngine.open(args.index)
     print(f"{' '.join(map(str, args.queries))} ({len(queries)} questions)")
     for label, settings in (ENGLISH if args.english else VARIANTS).items():
         engine = AnswerEngine(base.index_dir, base.embedder, settings)

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from corpus.loading import load_corpus
+from retrieval.backends.local.ingest import ingest
 from retrieval.engine import shared_embedder
-from retrieval.ingest import ingest
 
 SETS = ("cmrc2018-trial", "drcd_s2-test", "drcd-test")
 

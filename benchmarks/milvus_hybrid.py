@@ -19,12 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.backend import open_backend  # noqa: E402
+from retrieval.backends import open_backend  # noqa: E402
+from retrieval.backends.milvus.schema import dense_search  # noqa: E402
 from retrieval.engine import shared_embedder  # noqa: E402
 from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.keywords import tokenize  # noqa: E402
-from retrieval.milvus.schema import dense_search  # noqa: E402
-from retrieval.search import SearchSettings, fuse  # noqa: E402
+from retrieval.query.search import SearchSettings, fuse  # noqa: E402
+from retrieval.tokens import tokenize  # noqa: E402
 
 
 def doc_ranking(version, chunk_ids: list[int]) -> list[str]:

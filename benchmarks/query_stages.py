@@ -37,11 +37,11 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=100, help="questions per set")
     args = p.parse_args()
 
+    import retrieval.index as index_module
+    import retrieval.search as search_module
     import scale
 
     import retrieval.engine as engine_module
-    import retrieval.index as index_module
-    import retrieval.search as search_module
 
     spent: dict[str, float] = collections.defaultdict(float)
 
@@ -57,7 +57,7 @@ def main() -> None:
 
         setattr(owner, name, wrapper)
 
-    engine = engine_module.AnswerEngine.open(Path(args.index), build_if_missing=False)
+    engine = engine_module.AnswerEngine.open(Path(args.index))
     timed(engine.embedder, "encode_queries", "encode")
     timed(engine_module, "tokenize", "tokenize")
     timed(engine_module, "search_with_signals", "search")

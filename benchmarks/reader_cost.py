@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout, not whichever one pip installed
 
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.confidence import _SENTENCE_END, content_words  # noqa: E402
 from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.evaluation import read_queries  # noqa: E402
+from retrieval.query.confidence import _SENTENCE_END, content_words  # noqa: E402
 
 CUT = 160  # characters kept of each sentence
 
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--max-all", type=int, default=12, help="sentences encoded at most (all)")
     parser.add_argument("--band", type=float, nargs=2, default=(0.4, 0.8), metavar=("LO", "HI"))
     args = parser.parse_args()
-    engine = AnswerEngine.open(args.index, build_if_missing=False)
+    engine = AnswerEngine.open(args.index)
     questions = [q.question for q in read_queries(args.queries) if q.question.strip()]
     questions = questions[: args.limit]
     last = {}

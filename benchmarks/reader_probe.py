@@ -49,7 +49,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from embeddings.model import ensure_default_model  # noqa: E402
-from retrieval.confidence import load_model  # noqa: E402
+from retrieval.query.confidence import load_model  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SEED_SETS = ("seed", "seed-heldout", "seed-hard", "seed-hard-heldout")

@@ -40,7 +40,7 @@ import calibrate  # noqa: E402
 import numpy as np  # noqa: E402
 
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.confidence import FEATURES, ConfidenceModel, load_model  # noqa: E402
+from retrieval.query.confidence import FEATURES, ConfidenceModel, load_model  # noqa: E402
 
 READER = ("s_max", "s_top3", "s_same")
 CUT = 160  # characters kept of each sentence

@@ -15,7 +15,7 @@ passage), or of the real chunks its sentences come from (``--derive passages``,
 the cruder method used before 2026-11-23). ``--fidelity K`` encodes K synthetic
 chunks for real and prints how close each derivation comes to the true vector.
 Everything after that is the product's own code path, unchanged:
-``retrieval.ingest.ingest`` (chunking, tokenising, store, segments, versions),
+``retrieval.backends.local.ingest.ingest`` (chunking, tokenising, store, segments, versions),
 ``AnswerEngine`` (load, search, marking, confidence), and a one-document update.
 
 Prints, per N: ingest time without embedding, index size on disk, peak RSS of
@@ -85,7 +85,7 @@ def real_vectors(work: Path, documents, embedder) -> dict[str, np.ndarray]:
     """Real e5 vectors of the real passages' chunks, by text hash (encoded once, then kept)."""
     from corpus.chunking import chunk_document
     from corpus.normalize import search_key
-    from retrieval.store import text_hash
+    from retrieval.ingest.prepare import text_hash
 
     path = work / f"real-vectors-{embedder.identity.fingerprint[:12]}.npz"
     chunks = {text_hash(c.text): c.text for d in documents for c in chunk_document(d)}
@@ -103,7 +103,7 @@ def real_vectors(work: Path, documents, embedder) -> dict[str, np.ndarray]:
 def real_sentences(documents) -> dict[str, str]:
     """Each distinct sentence (8+ characters) of the real chunks -> hash of its chunk."""
     from corpus.chunking import chunk_document, split_sentences
-    from retrieval.store import text_hash
+    from retrieval.ingest.prepare import text_hash
 
     source: dict[str, str] = {}
     for doc in documents:
@@ -154,7 +154,7 @@ def synthetic_corpus(sentences: list[str], derive: Derivation, target_chunks: in
     """Documents recombining real sentences, and a derived vector for each of their chunks."""
     from corpus.chunking import chunk_document
     from corpus.document import Document
-    from retrieval.store import text_hash
+    from retrieval.ingest.prepare import text_hash
 
     rng = random.Random(seed)
     out, derived, made = [], {}, 0
@@ -197,7 +197,7 @@ def fidelity(sentences, derivations: dict[str, Derivation], embedder, k: int) ->
 
 
 def fill_cache(index_dir: Path, embedder, vectors: dict[str, np.ndarray]) -> None:
-    from retrieval.embedding_cache import CACHE, EmbeddingCache
+    from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
 
     index_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddingCache(index_dir / CACHE) as cache:
@@ -224,7 +224,7 @@ def serve(args: argparse.Namespace) -> None:
     from retrieval.engine import AnswerEngine
 
     rows = [json.loads(x) for x in Path(args.questions).read_text(encoding="utf-8").splitlines()]
-    engine = AnswerEngine.open(Path(args.index), build_if_missing=False)
+    engine = AnswerEngine.open(Path(args.index))
     first = engine.ask(rows[0]["question"], top_k=1)
     cold = time.time() - args.t0
     del first
@@ -258,11 +258,11 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict
 
     from corpus.normalize import search_key
     from retrieval import threads
-    from retrieval.embedding_cache import CACHE, EmbeddingCache
-    from retrieval.index import load_index
-    from retrieval.store import StoreWriter
+    from retrieval.backends.local.folder import load_version
+    from retrieval.backends.local.store import StoreWriter
+    from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
 
-    index = load_index(index_dir)
+    index = load_version(index_dir)
     ann = [s for s in index.segments if s.meta["dense"] != "flat"]
     if not ann:
         return None  # exact already
@@ -306,8 +306,8 @@ def ann_recall(index_dir: Path, embedder, rows: list[dict], k: int = 10) -> dict
 
 def run(n: int, args: argparse.Namespace, embedder, real, vectors, sentences, derive) -> dict:
     from corpus.document import Document
+    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import AnswerEngine
-    from retrieval.ingest import ingest
 
     work = Path(args.work)
     index_dir = work / f"index-{n}"

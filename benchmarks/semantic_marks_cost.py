@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, nargs="+", required=True)
     parser.add_argument("--limit", type=int, default=200)
     args = parser.parse_args()
-    engine = AnswerEngine.open(args.index, build_if_missing=False)
+    engine = AnswerEngine.open(args.index)
     questions = [q.question for path in args.queries for q in read_queries(path)]
     questions = [q for q in questions if q.strip()]
     questions = questions[: args.limit]

@@ -48,8 +48,8 @@ def write_round(corpus: Path, number: int) -> None:
 
 def ingester(index: Path, corpus: Path, rounds: int, pause: float) -> None:
     from corpus.loading import load_corpus
+    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import shared_embedder
-    from retrieval.ingest import ingest
 
     embedder = shared_embedder()
     for number in range(1, rounds + 1):
@@ -103,13 +103,13 @@ def soak(
 ) -> SoakReport:
     """Build round 0, start the ingester process, ask until it exits; the report."""
     from corpus.loading import load_corpus
+    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import AnswerEngine, shared_embedder
-    from retrieval.ingest import ingest
 
     embedder = embedder or shared_embedder()
     write_round(corpus, 0)
     ingest(index, load_corpus([corpus]).documents, embedder, progress=False, log=lambda _m: None)
-    engine = AnswerEngine.open(index, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index, embedder=embedder)
     report = SoakReport(rounds=rounds)
     started = time.perf_counter()
     child = subprocess.Popen(

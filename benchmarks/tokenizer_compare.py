@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from corpus.normalize import search_key
-from retrieval.keywords import TOKENIZERS, KeywordIndex, tokenize
+from retrieval.backends.local.bm25 import KeywordIndex
+from retrieval.tokens import TOKENIZERS, tokenize
 
 SETS = ("cmrc2018-trial", "drcd_s2-test")
 

@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import qabot_settings
+from qabot_settings import Settings
+
 EXAMPLES = """\
 examples:
   python -m bot ask "通武廊签署了什么协议？"
@@ -115,21 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import qabot_settings
     from retrieval.threads import set_process_defaults
 
     set_process_defaults()  # before torch or FAISS is imported (the jjj-bot script enters here)
     qabot_settings.load_dotenv()  # one .env for every command, before any setting is read
     args = build_parser().parse_args(argv)
-    if getattr(args, "backend", None):
-        os.environ["QABOT_BACKEND"] = args.backend  # read by retrieval.backend.open_backend
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     _quiet_libraries()
     try:
-        return _dispatch(args)
+        # every setting, read once; --index and --backend win over the environment
+        settings = qabot_settings.Settings.from_env(
+            getattr(args, "index", None), getattr(args, "backend", None)
+        )
+        return _dispatch(args, settings)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
@@ -160,39 +164,32 @@ def describe_error(exc: BaseException) -> str:
     return describe(exc)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "ingest":
         from bot.commands import run_ingest
 
-        return run_ingest(args)
+        return run_ingest(args, settings)
     if args.command == "ask":
         from bot.commands import run_ask
 
-        return run_ask(args)
+        return run_ask(args, settings)
     if args.command == "console":
         from bot.console import run_console
 
-        return run_console(args)
+        return run_console(args, settings)
     if args.command == "eval":
         from bot.commands import run_eval
 
-        return run_eval(args)
+        return run_eval(args, settings)
     if args.command == "model":
         from bot.commands import run_model
 
-        return run_model(args)
+        return run_model(args, settings)
     if args.command == "feedback":
-        from bot.common import index_dir
         from bot.telegram.feedback import run as run_feedback
 
-        return run_feedback(index_dir(args), args)
+        return run_feedback(settings.index_dir, args)
     from bot.telegram.cli import run
 
-    return run(args)
+    return run(args, settings)
 
-
-def print_json(data: object) -> None:
-    """Kept for callers of the old location; see :func:`bot.common.print_json`."""
-    from bot.common import print_json as _print_json
-
-    _print_json(data)

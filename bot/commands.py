@@ -6,15 +6,18 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from tqdm import tqdm
 
-from bot.common import UsageError, index_dir, open_engine, print_json
 from bot.console_render import Style, render_answer, use_colour
-from bot.corpus_update import corpus_paths, load_documents, update_index, with_uploads
-from retrieval.backend import open_backend
+from bot.errors import UsageError
+from bot.index_update import corpus_paths, load_documents, update_index, with_uploads
+from bot.open_index import open_engine, print_json
+from qabot_settings import BackendSettings, Settings
+from retrieval.backends import open_backend
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
@@ -27,14 +30,15 @@ def ingest_once(
     dry_run: bool,
     out: TextIO = sys.stdout,
     origin: str = "ingest",
+    backend: BackendSettings | None = None,
 ) -> None:
     paths = with_uploads(index_dir, paths)
     documents = load_documents(paths).documents
     if dry_run:
-        backend = open_backend(index_dir)
-        result = backend.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
+        target = open_backend(index_dir, backend)
+        result = target.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
         plan = result.plan
-        print(f"plan for {backend.where}: {plan.summary()}")
+        print(f"plan for {target.where}: {plan.summary()}")
         for label, ids in (("add", plan.added), ("change", plan.changed), ("remove", plan.removed)):
             for doc_id in ids:
                 print(f"  {label:7} {doc_id}")
@@ -42,36 +46,41 @@ def ingest_once(
             print(f"  full rebuild: {plan.rebuild_reason}")
         print(f"would embed {result.embedded} of {result.chunks} chunks (dry run: nothing changed)")
         return
-    result = update_index(index_dir, paths, origin, documents, rebuild)
+    result = update_index(index_dir, paths, origin, documents, rebuild, backend=backend)
     print(result.summary(), file=out, flush=True)
     print(
-        f"index {open_backend(index_dir).where} → version {result.version} "
+        f"index {open_backend(index_dir, backend).where} → version {result.version} "
         f"({result.chunks} chunks)",
         file=out,
         flush=True,
     )
 
 
-def run_ingest(args: argparse.Namespace) -> int:
+def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run and args.watch:
         raise UsageError("--dry-run and --watch cannot be combined (--watch ingests for real)")
-    folder = index_dir(args)
-    paths = corpus_paths(folder, args.corpus)
+    folder = settings.index_dir
+    paths = corpus_paths(folder, args.corpus, settings.backend)
     origin = "watch" if args.watch else "ingest"
-    ingest_once(folder, paths, args.rebuild, args.dry_run, origin=origin)
+    ingest_once(folder, paths, args.rebuild, args.dry_run, origin=origin, backend=settings.backend)
     if args.watch:
         from bot.watch import watch_and_ingest
 
-        watch_and_ingest(paths, lambda: ingest_once(folder, paths, False, False, origin="watch"))
+        watch_and_ingest(
+            paths,
+            lambda: ingest_once(
+                folder, paths, False, False, origin="watch", backend=settings.backend
+            ),
+        )
     return 0
 
 
-def run_ask(args: argparse.Namespace) -> int:
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.top_k < 1:
         raise QueryError("--top-k must be at least 1")
     if args.batch is None and not (args.question or "").strip():
         raise QueryError('the question is empty: python -m bot ask "你的问题"')
-    engine = open_engine(args)
+    engine = open_engine(settings)
     if args.batch is not None:
         return _ask_batch(engine, args.batch, args.top_k)
     answer = engine.ask(args.question, top_k=args.top_k)
@@ -102,18 +111,21 @@ def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
     return 1 if failures else 0
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.corpus and args.index is None:
         raise UsageError(
             "eval --corpus needs --index DIR: it ingests the corpus into that index "
             "(never into the live one the bot serves)"
         )
-    folder = index_dir(args)
     queries = read_queries(args.queries)[: args.limit]
     if args.corpus:
         corpus = [Path(p).expanduser().resolve() for p in args.corpus]
-        ingest_once(folder, corpus, False, False, out=sys.stderr)  # stdout is the report
-    engine = AnswerEngine.open(folder, build_if_missing=not args.corpus)
+        # stdout is the report
+        ingest_once(settings.index_dir, corpus, False, False, sys.stderr, backend=settings.backend)
+        settings = replace(settings, index_named=True)
+    else:
+        settings = replace(settings, index_named=False)  # as ask: the shipped corpus if none
+    engine = open_engine(settings)
     started = time.perf_counter()
     with tqdm(total=len(queries), desc=f"eval ({args.mode})", unit="q", file=sys.stderr) as bar:
         report = evaluate(engine, queries, mode=args.mode, on_progress=lambda _n: bar.update())
@@ -142,7 +154,7 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_model(_args: argparse.Namespace) -> int:
+def run_model(_args: argparse.Namespace, _settings: Settings) -> int:
     started = time.perf_counter()
     embedder = shared_embedder()
     print(f"model {embedder.identity} loaded in {time.perf_counter() - started:.1f} s")

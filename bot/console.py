@@ -9,8 +9,9 @@ from pathlib import Path
 
 import platformdirs
 
-from bot.common import open_engine
 from bot.console_render import Style, render_answer, render_sources, use_colour
+from bot.open_index import open_engine
+from qabot_settings import Settings
 from retrieval.errors import QueryError
 
 HELP = """\
@@ -48,8 +49,8 @@ def _setup_history(path: Path | None = None) -> None:
     atexit.register(save)
 
 
-def run_console(args: argparse.Namespace) -> int:
-    engine = open_engine(args)
+def run_console(args: argparse.Namespace, settings: Settings) -> int:
+    engine = open_engine(settings)
     style = Style(use_colour(sys.stdout))
     interactive = sys.stdin.isatty()
     if interactive:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from bot import layout
+from bot import answer_layout as layout
 from corpus.sanitize import shown, shown_text
 from retrieval.answer import Answer, Result, Source
 
@@ -89,7 +89,7 @@ def _indent(text: str) -> str:
 
 
 def render_answer(answer: Answer, style: Style, full: bool = False) -> str:
-    """Answer first (see :mod:`bot.layout`): the top result's marked sentence and citation,
+    """Answer first (see :mod:`bot.answer_layout`): the top result's marked sentence and citation,
     the context after it (dimmed on a terminal), then the other results compactly.
     ``full`` prints every whole excerpt instead."""
     answer = showable(answer)

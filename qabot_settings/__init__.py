@@ -20,7 +20,7 @@ layer reads its settings from here; the older helpers (``embeddings.settings``,
 ``QABOT_CONFIDENCE_MODEL`` another confidence model file (retrieval/confidence.py)
 ``QABOT_SEMANTIC_MARKS``   ``1``: close marking ties broken by the model (retrieval/marking.py)
 ``QABOT_BACKEND``          ``local`` / ``milvus``, and ``QABOT_MILVUS_URI``,
-                           ``_TOKEN``, ``_COLLECTION``, ``_KEYWORDS`` (retrieval/backend.py)
+                           ``_TOKEN``, ``_COLLECTION``, ``_KEYWORDS`` (BackendSettings below)
 ``TELEGRAM_*``             the Telegram bot (bot/telegram/config.py)
 =========================  ======================================================
 """
@@ -28,7 +28,8 @@ layer reads its settings from here; the older helpers (``embeddings.settings``,
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 APP_NAME = "qabot"
@@ -108,6 +109,11 @@ def semantic_marks() -> bool:
     return raw("QABOT_SEMANTIC_MARKS") == "1"
 
 
+def confidence_model() -> str | None:
+    """``QABOT_CONFIDENCE_MODEL``: another confidence model file (None: the shipped one)."""
+    return raw("QABOT_CONFIDENCE_MODEL") or None
+
+
 def ingest_threads() -> int:
     return positive_int("QABOT_INGEST_THREADS", os.cpu_count() or 1)
 
@@ -142,3 +148,89 @@ def load_dotenv(path: Path = Path(".env"), environ: MutableMapping[str, str] | N
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
         environ.setdefault(key, value)
+
+
+BACKENDS = ("local", "milvus")
+MILVUS_FILE = "milvus.db"  # the default embedded Milvus Lite file inside the index folder
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Which backend serves the chunks, and how to reach Milvus."""
+
+    backend: str = "local"  # QABOT_BACKEND, or --backend
+    milvus_uri: str = ""  # QABOT_MILVUS_URI; empty: a Milvus Lite file in the index folder
+    milvus_token: str = ""  # QABOT_MILVUS_TOKEN
+    collection: str = "qabot"  # QABOT_MILVUS_COLLECTION: collection name prefix
+    # QABOT_MILVUS_KEYWORDS: "sparse" (BM25 weights from our own tokens) or "bm25" (Milvus's)
+    keywords: str = "sparse"
+
+    @classmethod
+    def from_env(cls, backend: str | None = None) -> BackendSettings:
+        """From the environment; ``backend`` (the ``--backend`` option) wins over it."""
+        return cls(
+            backend=(backend or raw("QABOT_BACKEND", "local")).lower(),
+            milvus_uri=raw("QABOT_MILVUS_URI"),
+            milvus_token=raw("QABOT_MILVUS_TOKEN"),
+            collection=raw("QABOT_MILVUS_COLLECTION", "qabot"),
+            keywords=raw("QABOT_MILVUS_KEYWORDS", "sparse"),
+        )
+
+    def with_backend(self, backend: str) -> BackendSettings:
+        return replace(self, backend=backend.lower())
+
+    def uri_for(self, index_dir: Path) -> str:
+        """The Milvus URI: ``QABOT_MILVUS_URI``, else a Milvus Lite file in the index folder."""
+        return self.milvus_uri or str(Path(index_dir).expanduser().resolve() / MILVUS_FILE)
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """How questions are answered (beyond the index itself)."""
+
+    semantic_marks: bool = False  # QABOT_SEMANTIC_MARKS=1
+    confidence_model: str | None = None  # QABOT_CONFIDENCE_MODEL; None: the shipped one
+
+    @classmethod
+    def from_env(cls) -> AnswerSettings:
+        return cls(semantic_marks=semantic_marks(), confidence_model=confidence_model())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a command runs with, built once by ``python -m bot`` and passed down.
+
+    ``index_named`` says whether ``--index`` named the folder: the default one is built
+    from the shipped corpus on first use, a named one must exist.
+    """
+
+    index_dir: Path
+    index_named: bool
+    backend: BackendSettings
+    answers: AnswerSettings
+
+    @classmethod
+    def from_env(cls, index: str | Path | None = None, backend: str | None = None) -> Settings:
+        """From the environment; the command line's ``--index`` and ``--backend`` win."""
+        return cls(
+            index_dir=Path(index).expanduser() if index else index_dir(),
+            index_named=bool(index),
+            backend=BackendSettings.from_env(backend),
+            answers=AnswerSettings.from_env(),
+        )
+
+
+TELEGRAM_VARIABLES = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_BASE_URL",
+    "TELEGRAM_API_BASE_FILE_URL",
+    "TELEGRAM_ALLOWED_CHATS",
+    "TELEGRAM_ADMINS",
+    "TELEGRAM_WEBHOOK_SECRET",
+)
+
+
+def telegram(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``TELEGRAM_*`` variables, stripped ("" when unset); parsed by bot/telegram/config.py."""
+    environ = os.environ if environ is None else environ
+    return {name: environ.get(name, "").strip() for name in TELEGRAM_VARIABLES}

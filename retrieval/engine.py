@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -13,21 +12,20 @@ from pathlib import Path
 import numpy as np
 
 import qabot_settings
-from corpus.loading import load_corpus, shipped_corpus_dir
+from corpus.document import Document
 from corpus.normalize import search_key
 from corpus.structure import Position, advance
 from embeddings.model import Embedder, load_embedder
+from qabot_settings import AnswerSettings
 from retrieval import threads
 from retrieval.answer import Answer, Result, Source
-from retrieval.backend import Backend, Version, open_backend
-from retrieval.confidence import AbstentionPolicy, content_words, question_features
+from retrieval.backends import open_backend
+from retrieval.backends.base import Backend, ChunkRow, Version, model_info
 from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
-from retrieval.index import default_index_dir
-from retrieval.ingest import log_to_stderr, model_info
-from retrieval.keywords import has_chinese, lucene_idf, tokenize, warm_up
-from retrieval.marking import Idf, Similarity, mark_sentences, off_topic
-from retrieval.search import Passage, SearchSettings, search_with_signals
-from retrieval.store import ChunkRow
+from retrieval.query.confidence import AbstentionPolicy, content_words, question_features
+from retrieval.query.marking import Idf, Similarity, mark_sentences, off_topic
+from retrieval.query.search import Passage, SearchSettings, search_with_signals
+from retrieval.tokens import has_chinese, lucene_idf, tokenize, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +58,18 @@ class AnswerEngine:
         policy: AbstentionPolicy | None = None,
         loaded: Version | None = None,
         backend: Backend | None = None,
+        answers: AnswerSettings | None = None,
     ) -> None:
+        answers = answers or AnswerSettings.from_env()
         self.index_dir = index_dir
         self.backend = backend or open_backend(index_dir)
         self.embedder = embedder
         self.settings = settings or SearchSettings()
-        self.policy = policy or AbstentionPolicy()
+        self.policy = policy or AbstentionPolicy.from_file(answers.confidence_model)
         self._swap = threading.Lock()
         self._failed: dict[str, str] = {}  # version -> why it could not be loaded
         self.refresh_error: str | None = None  # the last refusal, for a console to show
-        self.semantic_marks = qabot_settings.semantic_marks()  # opt-in: adds query time
+        self.semantic_marks = answers.semantic_marks  # opt-in: adds query time
         wanted = model_info(embedder.identity)
         where = self.backend.where
         problem = loaded.manifest.mismatch(wanted, where) if loaded is not None else None
@@ -83,32 +83,28 @@ class AnswerEngine:
         cls,
         index_dir: Path | None = None,
         embedder: Embedder | None = None,
-        build_if_missing: bool = True,
-        progress: Callable[[str], None] = log_to_stderr,
+        backend: Backend | None = None,
+        answers: AnswerSettings | None = None,
     ) -> AnswerEngine:
-        """Open the configured backend for an index folder (see retrieval.backend); with no
-        index there yet, build one from the shipped corpus."""
-        index_dir = Path(index_dir) if index_dir else default_index_dir()
-        backend = open_backend(index_dir)
-        if backend.current_version() is None and not build_if_missing:
+        """Open the configured backend for an index folder (see retrieval.backends).
+
+        Only answers: with no index there, IndexNotFoundError says how to build one.
+        """
+        index_dir = Path(index_dir) if index_dir else qabot_settings.index_dir()
+        backend = backend or open_backend(index_dir)
+        if backend.current_version() is None:
             raise IndexNotFoundError(
                 f"no index in {backend.where} (build one: python -m bot ingest --index {index_dir})"
             )
-        if backend.current_version() is None:
-            embedder = embedder or shared_embedder()
-            progress(f"No index in {index_dir} yet: building one from the shipped corpus …")
-            seed = shipped_corpus_dir()
-            report = load_corpus([seed])
-            result = backend.ingest(report.documents, embedder, log=progress, corpus=[str(seed)])
-            progress(result.summary())
-            return cls(index_dir, embedder, backend=backend)
         # Cold start: the index, the segmenters' dictionaries and the model load side by side.
         with ThreadPoolExecutor(2, thread_name_prefix="open") as pool:
             segmenters = pool.submit(warm_up)
             index = pool.submit(backend.load)
             embedder = embedder or shared_embedder()
             segmenters.result()
-            return cls(index_dir, embedder, loaded=index.result(), backend=backend)
+            return cls(
+                index_dir, embedder, loaded=index.result(), backend=backend, answers=answers
+            )
 
     @property
     def index(self) -> Version:
@@ -169,14 +165,16 @@ class AnswerEngine:
         # Ranking at a fixed depth keeps each result's merged span the same for any top_k.
         depth = max(offset + top_k, MIN_DEPTH)
         passages, signals = search_with_signals(index, vector, tokens, depth, self.settings)
-        passages = [p for p in passages if index.document(p.doc_id) is not None]
+        # Each document is read once per question, then shared by every step below.
+        docs = {d: index.document(d) for d in dict.fromkeys(p.doc_id for p in passages)}
+        passages = [p for p in passages if docs[p.doc_id] is not None]
         idf = lru_cache(maxsize=None)(index.idf)  # one question's tokens, looked up once each
         features, probability = None, 0.0
         if passages:
             top = passages[0]
             if signals.fused_first is not None and signals.fused_first.doc_id == top.doc_id:
                 top = signals.fused_first  # confidence reads what it was fitted on
-            top_key = search_key(index.document(top.doc_id).text[top.start : top.end])
+            top_key = search_key(docs[top.doc_id].text[top.start : top.end])
             rarest = float(lucene_idf(1, index.total))
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
             probability = self.policy.probability(features)
@@ -188,12 +186,12 @@ class AnswerEngine:
             self._similarity(vector) if self.semantic_marks or not has_chinese(tokens) else None
         )
         results = [
-            self._result(index, rank, p, key, idf, cites, meaning if rank == 1 else None)
+            self._result(docs[p.doc_id], rank, p, key, idf, cites, meaning if rank == 1 else None)
             for rank, p in enumerate(page, start=offset + 1)
         ]
         unrelated = not confident and off_topic(
             content_words(key),
-            (search_key(index.document(p.doc_id).text[p.start : p.end]) for p in passages),
+            (search_key(docs[p.doc_id].text[p.start : p.end]) for p in passages),
             idf,
         )
         return Answer(
@@ -216,7 +214,7 @@ class AnswerEngine:
 
     def _result(
         self,
-        index: Version,
+        doc: Document,
         rank: int,
         p: Passage,
         key: str,
@@ -224,7 +222,6 @@ class AnswerEngine:
         cites: bool,
         similarity: Similarity | None = None,
     ) -> Result:
-        doc = index.document(p.doc_id)
         excerpt = doc.text[p.start : p.end]
         marks = mark_sentences(excerpt, key, idf, doc.title, similarity)
         where, row = _where(doc.text, p, marks) if cites else (Position(), None)

@@ -19,10 +19,11 @@ import numpy as np
 
 from corpus.normalize import search_key
 from retrieval.answer import Result
+from retrieval.backends.local.bm25 import KeywordIndex
 from retrieval.engine import AnswerEngine
 from retrieval.errors import RetrievalError
-from retrieval.keywords import KeywordIndex, bigram_tokens
-from retrieval.search import SearchSettings
+from retrieval.query.search import SearchSettings
+from retrieval.tokens import bigram_tokens
 
 MODES = ("hybrid", "dense", "keyword", "bigram-bm25")
 _EDGES = " \t\n。，、；：！？,.;:!?「」『』“”\"'（）()"  # not part of an answer

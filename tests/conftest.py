@@ -32,7 +32,7 @@ def embedder():
 def seed_index(tmp_path_factory, embedder):
     """An index of the shipped corpus, built once per session by the real ingest."""
     from corpus.loading import load_corpus, shipped_corpus_dir
-    from retrieval.ingest import ingest
+    from retrieval.backends.local.ingest import ingest
 
     index_dir = tmp_path_factory.mktemp("seed-index")
     documents = load_corpus([shipped_corpus_dir()]).documents
@@ -44,4 +44,4 @@ def seed_index(tmp_path_factory, embedder):
 def seed_engine(seed_index, embedder):
     from retrieval.engine import AnswerEngine
 
-    return AnswerEngine.open(seed_index, embedder=embedder, build_if_missing=False)
+    return AnswerEngine.open(seed_index, embedder=embedder)

@@ -100,8 +100,8 @@ def test_the_top_documents_passages_are_ordered_by_words_outside_its_title(seed_
 
 def test_subject_order_moves_only_the_top_documents_chunks(seed_engine):
     from corpus.normalize import search_key
-    from retrieval.keywords import tokenize
-    from retrieval.search import SearchSettings, fuse, subject_order
+    from retrieval.query.search import SearchSettings, fuse, subject_order
+    from retrieval.tokens import tokenize
 
     key = search_key(HEALTH_AID)
     tokens, vector = tokenize(key), seed_engine.embedder.encode_queries([key])[0]

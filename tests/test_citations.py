@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import console_render, layout
+from bot import answer_layout as layout
+from bot import console_render
 from bot.telegram import inline, render
 from corpus.loading import load_corpus, shipped_corpus_dir
 from retrieval.answer import Answer, Result
@@ -36,7 +37,7 @@ def corpus() -> list:
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory, embedder) -> Path:
-    from retrieval.ingest import ingest
+    from retrieval.backends.local.ingest import ingest
 
     folder = tmp_path_factory.mktemp("citations-index")
     ingest(folder, corpus(), embedder, progress=False, corpus=[str(REGULATION)])
@@ -47,7 +48,7 @@ def index_dir(tmp_path_factory, embedder) -> Path:
 def engine(index_dir, embedder):
     from retrieval.engine import AnswerEngine
 
-    return AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    return AnswerEngine.open(index_dir, embedder=embedder)
 
 
 @pytest.mark.parametrize(
@@ -259,14 +260,14 @@ def _make_old(folder: Path) -> None:
 def test_index_from_before_chunker_2_answers_then_upgrades_without_reembedding(
     index_dir, embedder, tmp_path
 ) -> None:
+    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import AnswerEngine
-    from retrieval.ingest import ingest
 
     old = tmp_path / "old-index"
     shutil.copytree(index_dir, old)
     _make_old(old)
 
-    before = AnswerEngine.open(old, embedder=embedder, build_if_missing=False).ask(PENALTY)
+    before = AnswerEngine.open(old, embedder=embedder).ask(PENALTY)
     top = before.results[0]
     assert top.doc_id == REG_ID  # answers as before, without citation fields
     assert (top.section, top.article, top.doc_number) == (None, None, None)
@@ -282,7 +283,7 @@ def test_index_from_before_chunker_2_answers_then_upgrades_without_reembedding(
     assert rows == 2 * result.chunks  # the previous version's rows stay until it is pruned
     con.close()
 
-    after = AnswerEngine.open(old, embedder=embedder, build_if_missing=False).ask(PENALTY)
+    after = AnswerEngine.open(old, embedder=embedder).ask(PENALTY)
     top = after.results[0]
     assert (top.section, top.article) == ("第四章 法律责任", "第十一条")
     assert [r.excerpt for r in after.results] == [r.excerpt for r in before.results]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from corpus.normalize import search_key
-from retrieval.confidence import (
+from retrieval.evaluation import evaluate, read_queries
+from retrieval.query.confidence import (
     FEATURES,
     SHIPPED,
     AbstentionPolicy,
@@ -19,7 +20,6 @@ from retrieval.confidence import (
     content_words,
     load_model,
 )
-from retrieval.evaluation import evaluate, read_queries
 from tests.test_cli import assert_one_line_error, bot
 
 DATA = Path(__file__).parent / "data"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.errors import describe
+from retrieval.backends.local.folder import MANIFEST, current_version, version_dir
+from retrieval.backends.local.ingest import ingest
+from retrieval.backends.local.store import STORE
 from retrieval.engine import AnswerEngine
-from retrieval.index import MANIFEST, current_version, version_dir
-from retrieval.ingest import ingest
-from retrieval.store import STORE
 from tests.test_cli import assert_one_line_error, bot
 from tests.test_ingest import write_corpus
 
@@ -84,7 +84,7 @@ def test_a_damaged_store_makes_the_next_ingest_rebuild_and_say_why(tmp_path, emb
     assert result.version != before
     assert any("full rebuild: the index store could not be read" in m for m in messages)
     assert list(index.glob(f"{STORE}.damaged-*"))
-    engine = AnswerEngine.open(index, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index, embedder=embedder)
     answer = engine.ask("雄安新区什么时候设立？")
     assert answer.results and "2017年4月1日" in answer.results[0].excerpt
 

@@ -9,23 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import retrieval.index as index_module
+import retrieval.backends.local.folder as index_module
 from corpus.loading import load_corpus
-from retrieval.engine import AnswerEngine
-from retrieval.errors import RetrievalError
-from retrieval.evaluation import evaluate, read_queries
-from retrieval.index import (
+from retrieval.backends.base import ChunkRow
+from retrieval.backends.local.folder import (
     CURRENT,
     VERSIONS,
     current_version,
-    load_index,
+    load_version,
     prune_versions,
     publish,
     version_dir,
 )
-from retrieval.ingest import ingest
-from retrieval.search import SearchSettings, _merge, fuse
-from retrieval.store import ChunkRow
+from retrieval.backends.local.ingest import ingest
+from retrieval.engine import AnswerEngine
+from retrieval.errors import RetrievalError
+from retrieval.evaluation import evaluate, read_queries
+from retrieval.query.search import SearchSettings, _merge, fuse
 from tests.test_ingest import write_corpus
 
 DATA = Path(__file__).parent / "data"
@@ -72,7 +72,7 @@ def test_a_version_pruned_while_loading_is_read_again(tmp_path, embedder, monkey
         return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
 
     monkeypatch.setattr(index_module, "current_version", racing_current)
-    loaded = load_index(index)
+    loaded = load_version(index)
     assert loaded.version == second
 
 

@@ -12,9 +12,9 @@ import pytest
 from bot.telegram import handlers, render
 from corpus.loading import load_corpus
 from retrieval.answer import Source
+from retrieval.backends.local.folder import current_version
+from retrieval.backends.local.ingest import ingest
 from retrieval.engine import AnswerEngine
-from retrieval.index import current_version
-from retrieval.ingest import ingest
 from tests.fake_bot_api import parse_html
 from tests.test_ingest import write_corpus
 from tests.test_telegram import _start, keyboard, new_chat
@@ -117,7 +117,7 @@ def changing_index(tmp_path: Path, embedder: Any):
             time.sleep(0.02)
 
     build()
-    engines.append(AnswerEngine.open(tmp_path / "index", embedder=embedder, build_if_missing=False))
+    engines.append(AnswerEngine.open(tmp_path / "index", embedder=embedder))
     return corpus, build, engines[0]
 
 

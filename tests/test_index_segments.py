@@ -17,16 +17,23 @@ import bm25s
 import numpy as np
 import pytest
 
-import retrieval.index
+import retrieval.backends.local.folder
 from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.normalize import search_key
-from retrieval.embedding_cache import CACHE, EmbeddingCache
+from retrieval.backends.local.bm25 import KeywordIndex
+from retrieval.backends.local.folder import (
+    DELETED,
+    MANIFEST,
+    LocalManifest,
+    current_version,
+    version_dir,
+)
+from retrieval.backends.local.ingest import IngestSettings, ingest
+from retrieval.backends.local.segments import SegmentSettings
+from retrieval.backends.local.store import StoreWriter
 from retrieval.engine import AnswerEngine
-from retrieval.index import DELETED, MANIFEST, Manifest, current_version, version_dir
-from retrieval.ingest import IngestSettings, ingest
-from retrieval.keywords import KeywordIndex, tokenize
-from retrieval.segments import SegmentSettings
-from retrieval.store import StoreWriter
+from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
+from retrieval.tokens import tokenize
 from tests.test_ingest import write_corpus
 
 SEED_QUESTIONS = {
@@ -51,8 +58,8 @@ def _ingest(index_dir: Path, docs: dict[str, str], embedder, folder: Path, **kwa
     return ingest(index_dir, documents, embedder, progress=False, log=_quiet, **kwargs)
 
 
-def _manifest(index_dir: Path) -> Manifest:
-    return Manifest.read(version_dir(index_dir, current_version(index_dir)))
+def _manifest(index_dir: Path) -> LocalManifest:
+    return LocalManifest.read(version_dir(index_dir, current_version(index_dir)))
 
 
 def _seed_copy(tmp_path: Path, seed_index: Path) -> Path:
@@ -86,7 +93,7 @@ def test_pruned_keyword_top_k_equals_scoring_every_passage(monkeypatch):
     shortcut and its fallback are exercised."""
     import random
 
-    from retrieval.keywords import _best
+    from retrieval.backends.local.bm25 import _best
 
     sentences = [
         s + "。" for d in load_corpus([shipped_corpus_dir()]).documents for s in d.text.split("。")
@@ -272,7 +279,7 @@ def test_small_segments_are_merged_and_deleted_rows_dropped(tmp_path, embedder):
         assert len(manifest.segments) <= settings.max_small_segments + 1
     assert manifest.chunks == sum(s["size"] for s in manifest.segments) - manifest.deleted
     segment_dirs = {p.name for p in (index_dir / "segments").iterdir()}
-    kept = [Manifest.read(p) for p in (index_dir / "versions").iterdir()]
+    kept = [LocalManifest.read(p) for p in (index_dir / "versions").iterdir()]
     assert segment_dirs == {s["name"] for m in kept for s in m.segments}  # pruned with versions
     engine = AnswerEngine(index_dir, embedder)
     assert "第3次更新" in engine.ask("第3次更新新增了几条城际线路？", top_k=1).results[0].excerpt
@@ -312,7 +319,7 @@ def test_questions_are_answered_while_a_new_version_loads(tmp_path, embedder, mo
     _ingest(index_dir, docs, embedder, folder)
 
     loading, release = threading.Event(), threading.Event()
-    real_segment = retrieval.index.Segment
+    real_segment = retrieval.backends.local.folder.Segment
 
     class SlowSegment(real_segment):  # a real segment load, held open until released
         def __init__(self, folder: Path) -> None:
@@ -320,7 +327,7 @@ def test_questions_are_answered_while_a_new_version_loads(tmp_path, embedder, mo
             assert release.wait(60)
             super().__init__(folder)
 
-    monkeypatch.setattr(retrieval.index, "Segment", SlowSegment)
+    monkeypatch.setattr(retrieval.backends.local.folder, "Segment", SlowSegment)
     loader = threading.Thread(target=engine.refresh)
     loader.start()
     try:
@@ -384,7 +391,7 @@ def test_current_naming_a_missing_version_falls_back_to_the_newest_complete_one(
     _ingest(index_dir, dict(DOCS), embedder, folder)
     good = current_version(index_dir)
     (index_dir / "CURRENT").write_text("20991231T000000-000000000\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="retrieval.index"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.backends.local.folder"):
         engine = AnswerEngine(index_dir, embedder)
     assert engine.version == good and "missing" in caplog.text
     assert engine.ask("京雄城际铁路全线贯通了吗？", top_k=1).results[0].doc_id == "transport.txt"

@@ -17,10 +17,11 @@ import pytest
 from filelock import FileLock
 
 from corpus.loading import load_corpus
+from retrieval.backends.local.folder import MANIFEST, current_version, version_dir
+from retrieval.backends.local.ingest import ingest
 from retrieval.engine import AnswerEngine
 from retrieval.errors import IndexBusyError, IndexMismatchError
-from retrieval.index import MANIFEST, current_version, version_dir
-from retrieval.ingest import LOCK, ingest
+from retrieval.ingest.plan import LOCK
 
 ROOT = Path(__file__).resolve().parents[1]
 HYDROGEN = "临港氢能示范园区计划于2031年建成，总投资四百二十亿元。"
@@ -50,7 +51,7 @@ def run_ingest(index_dir: Path, corpus: Path, embedder, **kwargs):
 
 
 def top_doc(index_dir: Path, embedder, question: str) -> tuple[str, str]:
-    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index_dir, embedder=embedder)
     result = engine.ask(question, top_k=1).results[0]
     return result.doc_id, result.excerpt
 
@@ -83,7 +84,7 @@ def test_add_change_rename_delete_reembeds_only_what_changed(tmp_path, embedder)
     del docs["hydrogen-park.txt"]
     removed = run_ingest(index_dir, write_corpus(corpus, docs), embedder)
     assert removed.plan.removed == ["hydrogen-park.txt"]
-    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index_dir, embedder=embedder)
     answer = engine.ask("临港氢能示范园区什么时候建成？", top_k=5)
     assert all("氢能" not in r.excerpt for r in answer.results)
     assert not answer.confident
@@ -112,7 +113,7 @@ def test_other_model_forces_full_rebuild_and_is_refused_at_query_time(tmp_path, 
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
     with pytest.raises(IndexMismatchError, match="bge-small-zh"):
-        AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+        AnswerEngine.open(index_dir, embedder=embedder)
     messages: list[str] = []
     rebuilt = ingest(
         index_dir, load_corpus([corpus]).documents, embedder, progress=False, log=messages.append
@@ -124,7 +125,7 @@ def test_other_model_forces_full_rebuild_and_is_refused_at_query_time(tmp_path, 
         (version_dir(index_dir, current_version(index_dir)) / MANIFEST).read_text(encoding="utf-8")
     )
     assert fresh["model"]["fingerprint"] == embedder.identity.fingerprint
-    assert AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    assert AnswerEngine.open(index_dir, embedder=embedder)
 
 
 def test_second_ingest_is_refused_while_one_runs(tmp_path, embedder):
@@ -138,7 +139,7 @@ def test_second_ingest_is_refused_while_one_runs(tmp_path, embedder):
 def test_running_engine_switches_to_new_index_without_restart(tmp_path, embedder):
     corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
     run_ingest(index_dir, corpus, embedder)
-    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index_dir, embedder=embedder)
     assert not engine.refresh()
     assert not engine.ask("临港氢能示范园区什么时候建成？").confident
     (corpus / "hydrogen.txt").write_text("临港氢能示范园区\n" + HYDROGEN, encoding="utf-8")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.marking import (
+from retrieval.query.marking import (
     CLAUSE_WINDOW,
     LONG_SENTENCE,
     mark_sentences,

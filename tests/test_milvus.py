@@ -19,12 +19,13 @@ pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
 
 from corpus.loading import load_corpus, shipped_corpus_dir  # noqa: E402
 from corpus.normalize import search_key  # noqa: E402
-from retrieval.backend import BackendSettings, open_backend  # noqa: E402
+from qabot_settings import BackendSettings
+from retrieval.backends import open_backend  # noqa: E402
+from retrieval.backends.milvus import client as milvus_client  # noqa: E402
 from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.errors import IndexMismatchError, RetrievalError  # noqa: E402
-from retrieval.keywords import tokenize  # noqa: E402
-from retrieval.milvus import client as milvus_client  # noqa: E402
-from retrieval.search import SearchSettings  # noqa: E402
+from retrieval.query.search import SearchSettings  # noqa: E402
+from retrieval.tokens import tokenize  # noqa: E402
 from tests.test_ingest import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +104,7 @@ def _with_seed_cache(seed_index: Path, folder: Path) -> Path:
     """A new index folder holding a copy of the seed index's embedding cache."""
     import sqlite3
 
-    from retrieval.embedding_cache import CACHE
+    from retrieval.ingest.embedding_cache import CACHE
 
     folder.mkdir(parents=True, exist_ok=True)
     source = sqlite3.connect(f"file:{seed_index / CACHE}?mode=ro", uri=True)
@@ -191,7 +192,7 @@ def test_update_reembeds_only_what_changed_and_readers_switch(milvus_env, tmp_pa
     write_corpus(corpus, docs)
     first = _ingest(index_dir, corpus, embedder)
     assert len(first.plan.added) == 3 and first.embedded == first.chunks > 0
-    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index_dir, embedder=embedder)
     assert engine.ask("京张高铁", top_k=1).results[0].doc_id == "transport.txt"
 
     docs["transport.txt"] += "\n" + HYDROGEN  # one changed, one removed, one unchanged
@@ -238,7 +239,7 @@ _KILLING_INGEST = """
 import os, signal, sys
 from pathlib import Path
 from corpus.loading import load_corpus
-from retrieval.backend import open_backend
+from retrieval.backends import open_backend
 from retrieval.engine import shared_embedder
 
 def log(message):
@@ -281,7 +282,7 @@ def test_kill_9_mid_ingest_leaves_the_previous_version_answering(milvus_env, tmp
 
     backend = open_backend(index_dir)
     before = backend.current_version()
-    engine = AnswerEngine.open(index_dir, embedder=embedder, build_if_missing=False)
+    engine = AnswerEngine.open(index_dir, embedder=embedder)
     assert engine.chunks == backend.live_manifest().chunks
     answer = engine.ask("临港氢能示范园区什么时候建成？", top_k=5)
     assert all(HYDROGEN not in r.excerpt for r in answer.results)  # the killed rows are unseen
@@ -368,7 +369,7 @@ def test_cli_ingest_and_ask_with_backend_flag(seed_index, seed_engine, tmp_path)
 
 
 def test_ivf_flat_dense_index_above_the_size_threshold(tmp_path, monkeypatch, embedder):
-    from retrieval.milvus import schema
+    from retrieval.backends.milvus import schema
 
     monkeypatch.setattr(schema, "IVF_FROM", 1)  # as if the corpus had millions of chunks
     monkeypatch.setenv("QABOT_BACKEND", "milvus")

@@ -55,7 +55,7 @@ def test_onnx_vectors_equal_torch_vectors_for_queries_and_documents(embedder):
 def test_a_serving_process_never_imports_torch(embedder, seed_index):
     code = (
         "import sys; from retrieval.engine import AnswerEngine; "
-        f"engine = AnswerEngine.open({str(seed_index)!r}, build_if_missing=False); "
+        f"engine = AnswerEngine.open({str(seed_index)!r}); "
         "answer = engine.ask('京津冀协同发展的核心是什么'); "
         "print(len(answer.results), engine.embedder.runtime, 'torch' in sys.modules)"
     )
@@ -73,7 +73,8 @@ def test_a_small_update_in_a_fresh_process_does_not_import_torch(embedder, tmp_p
     (folder / "a.txt").write_text("京津冀交通一体化\n京张高铁建成通车。", encoding="utf-8")
     code = (
         "import sys; from pathlib import Path; from corpus.loading import load_corpus; "
-        "from embeddings.model import load_embedder; from retrieval.ingest import ingest; "
+        "from embeddings.model import load_embedder; "
+        "from retrieval.backends.local.ingest import ingest; "
         f"docs = load_corpus([Path({str(folder)!r})]).documents; "
         f"result = ingest(Path({str(tmp_path / 'index')!r}), docs, load_embedder(), "
         "progress=False, "

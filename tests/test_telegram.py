@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -33,9 +34,12 @@ _chat_ids = itertools.count(1001)
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from retrieval.engine import AnswerEngine
+    import qabot_settings
+    from bot.open_index import open_engine
 
-    return AnswerEngine.open(tmp_path_factory.mktemp("index"))
+    # as `python -m bot telegram` on a new machine: the shipped corpus is built on first use
+    settings = qabot_settings.Settings.from_env(tmp_path_factory.mktemp("index"))
+    return open_engine(dataclasses.replace(settings, index_named=False))
 
 
 @pytest.fixture(scope="session")
@@ -444,11 +448,14 @@ def test_webhook_mode(engine: Any, tongwulang_title: str) -> None:
 
 
 def test_new_index_is_picked_up_without_restart(tmp_path: Path, engine: Any) -> None:
+    from bot.open_index import build_shipped_index
     from corpus.loading import load_corpus, shipped_corpus_dir
+    from retrieval.backends.local import LocalBackend
+    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import AnswerEngine
-    from retrieval.ingest import ingest
 
     index_dir = tmp_path / "index"
+    build_shipped_index(LocalBackend(index_dir), index_dir, embedder=engine.embedder)
     live = AnswerEngine.open(index_dir, embedder=engine.embedder)
     api, bot = _start(live, refresh_interval=0.0)
     try:

@@ -15,13 +15,13 @@ import pytest
 from filelock import FileLock
 
 from bot.cli import main
-from bot.corpus_update import state_dir
+from bot.index_update import state_dir
 from bot.telegram import admin, feedback, handlers, notices
-from bot.telegram.botstate import FILENAME
+from bot.telegram.sqlite_state import FILENAME
 from corpus.loading import shipped_corpus_dir
+from retrieval.backends.local.folder import current_version
 from retrieval.evaluation import read_queries
-from retrieval.index import current_version
-from retrieval.ingest import LOCK
+from retrieval.ingest.plan import LOCK
 from tests.fake_bot_api import FakeBotAPI
 from tests.test_telegram import RunningBot, keyboard
 
@@ -51,7 +51,7 @@ def index_dir(seed_index: Path, tmp_path: Path) -> Path:
 def engine(index_dir: Path) -> Any:
     from retrieval.engine import AnswerEngine
 
-    return AnswerEngine.open(index_dir, build_if_missing=False)
+    return AnswerEngine.open(index_dir)
 
 
 class Bot:
@@ -302,7 +302,7 @@ def test_uploads_that_change_nothing(bot: Bot, engine: Any, index_dir: Path) -> 
 
 def test_stats_for_admins(bot: Bot, engine: Any, index_dir: Path, embedder: Any) -> None:
     from corpus.loading import load_corpus
-    from retrieval.ingest import ingest
+    from retrieval.backends.local.ingest import ingest
 
     api = bot.api
     api.send_message(USER, "/stats")

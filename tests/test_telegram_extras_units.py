@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.corpus_update import read_origin, with_uploads, write_origin
+from bot.index_update import read_origin, with_uploads, write_origin
 from bot.telegram import votes
 from bot.telegram.admin import index_age, safe_name
-from bot.telegram.botstate import BotState, PersistentPages
 from bot.telegram.config import ConfigError, settings_from_env
 from bot.telegram.feedback import export_queries, summarize
 from bot.telegram.notices import notice_text
 from bot.telegram.service import Page
+from bot.telegram.sqlite_state import BotState, PersistentPages
 from retrieval.answer import Result, Source
 from retrieval.evaluation import read_queries
 from tests.fake_bot_api import parse_html, utf16_len

@@ -11,9 +11,9 @@ import pytest
 
 from bot.telegram import render
 from bot.telegram.config import ConfigError, load_dotenv, parse_chat_ids, settings_from_env
+from bot.telegram.memory_state import RateLimiter, Throttle, TTLStore
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.redact import RedactFilter
-from bot.telegram.state import RateLimiter, Throttle, TTLStore
 from retrieval.answer import Answer, Result, Source
 from tests.fake_bot_api import HTMLError, parse_html
 

@@ -16,16 +16,17 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.corpus_update import corpus_paths, update_index, uploads_dir, with_uploads
+from bot.index_update import corpus_paths, update_index, uploads_dir, with_uploads
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.loading import CorpusError, load_corpus
+from qabot_settings import BackendSettings
 from retrieval.errors import IndexBusyError, RetrievalError
-from retrieval.ingest import IngestResult
+from retrieval.ingest.plan import IngestResult
 
 from . import handlers, notices
-from .botstate import BotState
 from .service import Service
+from .sqlite_state import BotState
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ class UploadOutcome:
     skipped: list[str] = field(default_factory=list)  # parts of the file left out, with why
 
 
-def ingest_upload(index_dir: Path, staged: Path) -> UploadOutcome:
+def ingest_upload(
+    index_dir: Path, staged: Path, backend: BackendSettings | None = None
+) -> UploadOutcome:
     """Move ``staged`` into the uploads folder and ingest the corpus incrementally; a file
     that cannot be read, or whose documents cannot be added, is removed again."""
     alone = load_corpus([staged])
@@ -86,7 +89,7 @@ def ingest_upload(index_dir: Path, staged: Path) -> UploadOutcome:
             target.write_bytes(previous)
 
     try:
-        paths = with_uploads(index_dir, corpus_paths(index_dir, None))
+        paths = with_uploads(index_dir, corpus_paths(index_dir, None, backend))
         report = load_corpus(paths)
         mine = [d for d in report.documents if d in alone.documents]
         skipped = [
@@ -98,7 +101,13 @@ def ingest_upload(index_dir: Path, staged: Path) -> UploadOutcome:
             restore()
             return UploadOutcome(error="；".join(skipped) or "没有可加入的文件")
         result = update_index(
-            index_dir, paths, "upload", report.documents, log=log.info, progress=False
+            index_dir,
+            paths,
+            "upload",
+            report.documents,
+            log=log.info,
+            progress=False,
+            backend=backend,
         )
     except BaseException:
         restore()
@@ -166,7 +175,9 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await message.reply_text(html.escape(f"下载文件失败：{exc}"))
             return
         try:
-            outcome = await asyncio.to_thread(ingest_upload, index_dir, staged)
+            outcome = await asyncio.to_thread(
+                ingest_upload, index_dir, staged, service.app.backend
+            )
         except (RetrievalError, CorpusError) as exc:  # e.g. another ingest holds the lock
             staged.unlink(missing_ok=True)
             busy = isinstance(exc, IndexBusyError)

@@ -1,4 +1,4 @@
-"""Wiring: the Application, its handlers, and its start-up/shutdown hooks."""
+"""All wiring in one place: the Application, every handler, its start-up/shutdown hooks."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from . import extras, handlers
+import qabot_settings
+from bot.index_update import state_dir
+
+from . import admin, feedback, handlers, inline, notices, votes
 from .config import Settings
 from .ordering import PerChatUpdateProcessor
 from .service import Service
+from .sqlite_state import FILENAME, BotState, PersistentPages
 
 if TYPE_CHECKING:
     from retrieval.engine import AnswerEngine
@@ -47,13 +52,26 @@ NOT_TEXT = (
 
 async def post_init(application: Application) -> None:
     """After getMe succeeded: open the engine, register the command list."""
-    await application.bot_data["service"].open()
-    await extras.start(application)
+    service: Service = application.bot_data["service"]
+    await service.open()
+    # Once the engine is open: the SQLite state, persistent buttons, answer timing, notices.
+    settings = service.settings
+    state = BotState(state_dir(Path(service.engine.index_dir)) / FILENAME)
+    application.bot_data["state"] = state
+    application.bot_data["inline"] = inline.InlineState(settings)
+    service.pages = PersistentPages(
+        state, settings.state_size, settings.state_ttl, lambda: service.engine.version
+    )
+    service.on_answer = state.record_answer
+    await notices.start(application)
     await application.bot.set_my_commands([BotCommand(c, d) for c, d in handlers.COMMANDS])
 
 
 async def post_stop(application: Application) -> None:
-    await extras.stop(application)
+    await notices.stop(application)
+    state: BotState | None = application.bot_data.pop("state", None)
+    if state is not None:
+        state.close()
 
 
 async def post_shutdown(application: Application) -> None:
@@ -63,9 +81,10 @@ async def post_shutdown(application: Application) -> None:
 def build_application(
     settings: Settings,
     engine: AnswerEngine | None = None,
-    index_dir: Path | None = None,
+    app: qabot_settings.Settings | None = None,
 ) -> Application:
-    """The bot. Pass an open ``engine`` (tests) or let ``post_init`` open ``index_dir``."""
+    """The bot. Pass an open ``engine`` (tests) or let ``post_init`` open the index that
+    ``app`` (the command's settings) names."""
     application = (
         Application.builder()
         .token(settings.token)
@@ -89,10 +108,22 @@ def build_application(
         # is waited out and the call retried, so a burst delays answers instead of losing them.
         application = application.rate_limiter(AIORateLimiter(max_retries=settings.flood_retries))
     application = application.build()
-    application.bot_data["service"] = Service(settings, engine, index_dir)
+    application.bot_data["service"] = Service(settings, engine, app)
 
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
-    extras.register(application)
+    # Added before the core handlers, which they do not overlap (files from admins come
+    # here first; everyone else's still get the text-only note).
+    application.add_handler(CommandHandler("subscribe", notices.subscribe))
+    application.add_handler(CommandHandler("unsubscribe", notices.unsubscribe))
+    application.add_handler(CommandHandler("stats", admin.stats))
+    application.add_handler(InlineQueryHandler(inline.inline_query))
+    application.add_handler(CallbackQueryHandler(feedback.vote_button, pattern=votes.PATTERN))
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.Document.ALL,
+            admin.upload,
+        )
+    )
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("sources", handlers.sources))

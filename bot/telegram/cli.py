@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
-import os
 import re
 import secrets
 import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
+
+import qabot_settings
 
 from .config import WEBHOOK_SECRET_VAR, ConfigError, settings_from_env
 
@@ -56,7 +57,7 @@ def serve(application, args: argparse.Namespace, stop_signals: Sequence[int] | N
     if not url:
         application.run_polling(allowed_updates=ALLOWED_UPDATES, **kwargs)
         return
-    secret = getattr(args, "webhook_secret", None) or os.environ.get(WEBHOOK_SECRET_VAR)
+    secret = getattr(args, "webhook_secret", None) or qabot_settings.telegram()[WEBHOOK_SECRET_VAR]
     application.run_webhook(
         listen=args.webhook_listen,
         port=args.webhook_port,
@@ -68,7 +69,7 @@ def serve(application, args: argparse.Namespace, stop_signals: Sequence[int] | N
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, app: qabot_settings.Settings | None = None) -> int:
     """Start the bot; returns the exit code (2: configuration or token problem).
 
     ``.env`` has been read by ``python -m bot`` already, as for every command."""
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail("--webhook-url must be an https:// URL (Telegram requires HTTPS)")
         if importlib.util.find_spec("tornado") is None:
             return _fail('webhook mode needs: pip install "python-telegram-bot[webhooks]"')
-        secret = getattr(args, "webhook_secret", None) or os.environ.get(WEBHOOK_SECRET_VAR)
+        secret = getattr(args, "webhook_secret", None)
+        secret = secret or qabot_settings.telegram()[WEBHOOK_SECRET_VAR]
         if secret and not _SECRET_RE.match(secret):
             return _fail("the webhook secret may use only A-Z a-z 0-9 _ - (1-256 characters)")
 
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from .redact import redact, setup_logging
 
     setup_logging(settings.token, drop=(InvalidToken,))
-    application = build_application(settings, index_dir=getattr(args, "index", None))
+    app = app or qabot_settings.Settings.from_env(getattr(args, "index", None))
+    application = build_application(settings, app=app)
     try:
         serve(application, args)
     except InvalidToken:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,17 +80,17 @@ def parse_chat_ids(raw: str | None, var: str = ALLOWED_CHATS_VAR) -> frozenset[i
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build :class:`Settings` from environment variables; raises :class:`ConfigError`."""
-    environ = os.environ if environ is None else environ
-    token = environ.get(TOKEN_VAR, "").strip()
+    environ = qabot_settings.telegram(environ)
+    token = environ[TOKEN_VAR]
     if not token:
         raise ConfigError(
             f"{TOKEN_VAR} is not set: create a bot with @BotFather and put its token "
             f"in the environment or in .env (see docs/telegram.md)"
         )
-    base_url = environ.get(BASE_URL_VAR, "").strip() or DEFAULT_BASE_URL
-    allowed = parse_chat_ids(environ.get(ALLOWED_CHATS_VAR))
-    admins = parse_chat_ids(environ.get(ADMINS_VAR), ADMINS_VAR) or frozenset()
-    base_file_url = environ.get(BASE_FILE_URL_VAR, "").strip() or DEFAULT_BASE_FILE_URL
+    base_url = environ[BASE_URL_VAR] or DEFAULT_BASE_URL
+    allowed = parse_chat_ids(environ[ALLOWED_CHATS_VAR])
+    admins = parse_chat_ids(environ[ADMINS_VAR], ADMINS_VAR) or frozenset()
+    base_file_url = environ[BASE_FILE_URL_VAR] or DEFAULT_BASE_FILE_URL
     return Settings(
         token=token,
         base_url=base_url,

@@ -13,9 +13,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.corpus_update import state_dir
+from bot.index_update import state_dir
 
-from .botstate import FILENAME, BotState, PersistentPages, Vote
+from .sqlite_state import FILENAME, BotState, PersistentPages, Vote
 from .votes import UP
 
 THANKS_UP = "谢谢反馈！"

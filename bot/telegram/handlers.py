@@ -23,7 +23,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import layout
+from bot import answer_layout as layout
 from retrieval.answer import Answer, Result
 from retrieval.errors import RetrievalError
 

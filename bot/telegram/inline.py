@@ -19,14 +19,14 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import layout
+from bot import answer_layout as layout
 from retrieval.answer import Answer, Result
 from retrieval.errors import RetrievalError
 
 from . import render
 from .config import Settings
+from .memory_state import RateLimiter
 from .service import Service
-from .state import RateLimiter
 
 log = logging.getLogger(__name__)
 

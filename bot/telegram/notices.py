@@ -20,11 +20,11 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.corpus_update import read_origin
+from bot.index_update import read_origin
 from retrieval.answer import Source
 
-from .botstate import BotState
 from .service import Service
+from .sqlite_state import BotState
 
 log = logging.getLogger(__name__)
 

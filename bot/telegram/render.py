@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from bot import layout
+from bot import answer_layout as layout
 from corpus.sanitize import safe_url, shown
 from retrieval.answer import Answer, Result, Source
 
@@ -165,7 +165,7 @@ def _echo(question: str) -> str:
 
 
 def render_answer(answer: Answer, note: str = "", limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The reply to a question, answer first (see :mod:`bot.layout`): the top result's
+    """The reply to a question, answer first (see :mod:`bot.answer_layout`): the top result's
     marked sentence and citation, its context folded, then the other results compactly.
     Not confident: a kind note and at most two short candidates. Off-topic: only the note."""
     kind = layout.kind(answer)

@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import qabot_settings
+from bot.open_index import open_engine
 from retrieval.answer import Answer, Result, Source
 
 from .config import Settings
-from .state import RateLimiter, Throttle, TTLStore
+from .memory_state import RateLimiter, Throttle, TTLStore
 
 if TYPE_CHECKING:
     from retrieval.engine import AnswerEngine
@@ -41,13 +42,13 @@ class Service:
         self,
         settings: Settings,
         engine: AnswerEngine | None = None,
-        index_dir: Path | None = None,
+        app: qabot_settings.Settings | None = None,
     ):
         self.settings = settings
         self.engine = engine
-        self.index_dir = index_dir
+        self.app = app or qabot_settings.Settings.from_env()  # index folder, backend, answers
         self.pages: TTLStore[Page] = TTLStore(settings.state_size, settings.state_ttl)
-        # called with the seconds each new question took (set by ``extras``)
+        # called with the seconds each new question took (set by ``app.post_init``)
         self.on_answer: Callable[[float], None] | None = None
         self.limiter = RateLimiter(settings.rate_burst, settings.rate_period)
         self._refused_chats: set[int] = set()
@@ -62,12 +63,9 @@ class Service:
     async def open(self) -> None:
         """Load (or build) the index unless an engine was handed in."""
         if self.engine is None:
-            from retrieval.engine import AnswerEngine
-
             log.info("loading the index (building it on first run can take a minute)…")
             # Like ``ask``: the default index is built on first use, a named one must exist.
-            build = self.index_dir is None
-            self.engine = await self._run(AnswerEngine.open, self.index_dir, None, build)
+            self.engine = await self._run(open_engine, self.app)
             log.info("index ready")
 
     def close(self) -> None:

@@ -16,15 +16,14 @@ read NULL.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.document import Document
 from corpus.structure import document_info
+from retrieval.backends.base import ChunkRow
 
 STORE = "store.sqlite"
 SCHEMA = """
@@ -62,27 +61,6 @@ ADDED_COLUMNS = (
     ("documents", "issuer"),
 )
 _BATCH = 500
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    """Where a chunk is: its document, its span of the document's clean text, the heading
-    path and article where it begins, and its document's number and issuer."""
-
-    id: int
-    doc_key: int
-    doc_id: str
-    index: int
-    start: int
-    end: int
-    section: str | None = None
-    article: str | None = None
-    doc_number: str | None = None
-    issuer: str | None = None
 
 
 def _columns(con: sqlite3.Connection, table: str) -> set[str]:

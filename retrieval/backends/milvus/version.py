@@ -1,163 +1,25 @@
-"""The Milvus backend: versions published in Milvus, read by any number of processes.
-
-What a reader of version N sees (see docs/scale-out.md for why):
-
-* the manifest of N (meta ``manifest:<name>``) and its vocabulary (token -> id, df);
-* in the chunks collection it names, the rows with ``born <= N`` whose ``doc_key`` is not
-  in the manifest's ``dead`` list — rows of an ingest still under way (or killed) have
-  ``born > N``; rows of changed or removed documents are listed as dead until the next
-  ingest deletes them.
-"""
+"""One version published in Milvus, read as a consistent whole (see manifest.py)."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from corpus.document import Document
-from retrieval.backend import BackendSettings
-from retrieval.errors import IndexMismatchError, IndexNotFoundError
-from retrieval.index import Manifest
-from retrieval.keywords import lucene_idf
-from retrieval.milvus import client as meta
-from retrieval.milvus.schema import (
+from retrieval.backends.base import Candidates, ChunkRow
+from retrieval.backends.milvus import client as meta
+from retrieval.backends.milvus.manifest import MilvusManifest, live_filter
+from retrieval.backends.milvus.schema import (
     DOC_FIELDS,
-    HNSW,
     ROW_FIELDS,
     STRUCTURE_FIELDS,
     chunks_schema,
     dense_search,
 )
-from retrieval.store import ChunkRow
-
-REFRESH_EVERY = 1.0  # seconds between two reads of the ``current`` row
-
-
-@dataclass(frozen=True)
-class MilvusManifest(Manifest):
-    """A local manifest plus where the version's rows live and how to filter them."""
-
-    number: int = 0  # rows with born <= number belong to it
-    collection: str = ""
-    dead: list[int] = field(default_factory=list)  # doc_keys whose rows still exist
-    keywords: str = "sparse"
-    avgdl: float = 0.0  # average tokens per chunk when the collection was built
-    next_doc_key: int = 0
-    next_chunk_id: int = 0
-    vocab_pieces: int = 0
-    dense_index: dict = field(default_factory=lambda: dict(HNSW))  # see schema.dense_index
-
-    def to_json(self) -> dict:
-        from dataclasses import asdict
-
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> MilvusManifest:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
-
-def manifest_key(version: str) -> str:
-    return f"manifest:{version}"
-
-
-def vocab_key(version: str) -> str:
-    return f"vocab:{version}"
-
-
-def read_current(client, prefix: str) -> dict | None:
-    """The ``current`` pointer: {"version", "pieces"}, or None."""
-    value = meta.read_value(client, prefix, meta.CURRENT)
-    return json.loads(value) if value else None
-
-
-def read_manifest(client, prefix: str, pointer: dict) -> MilvusManifest:
-    data = meta.read_blob(client, prefix, manifest_key(pointer["version"]), pointer["pieces"])
-    return MilvusManifest.from_json(data)
-
-
-def live_filter(manifest: MilvusManifest) -> str:
-    """The filter that shows exactly the version's rows."""
-    expr = f"born <= {manifest.number}"
-    if manifest.dead:
-        expr += f" and doc_key not in {json.dumps(sorted(manifest.dead))}"
-    return expr
-
-
-class MilvusBackend:
-    """Versions in Milvus: a Milvus Lite file (``*.db``) or a server/cluster URI."""
-
-    name = "milvus"
-
-    def __init__(self, index_dir: Path, settings: BackendSettings) -> None:
-        self.index_dir = index_dir  # the embedding cache and the bot's state stay local
-        self.settings = settings
-        self.uri = settings.uri_for(index_dir)
-        self.prefix = settings.collection
-        self.where = f"Milvus {self.uri} (collection {self.prefix})"
-        self._client = None
-        self._seen: tuple[float, str | None] = (0.0, None)
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = meta.connect(self.uri, self.settings.milvus_token)
-        return self._client
-
-    def current_version(self) -> str | None:
-        at, name = self._seen
-        if time.monotonic() - at < REFRESH_EVERY:
-            return name
-        pointer = read_current(self.client, self.prefix)
-        name = pointer["version"] if pointer else None
-        self._seen = (time.monotonic(), name)
-        return name
-
-    def live_manifest(self) -> MilvusManifest | None:
-        pointer = read_current(self.client, self.prefix)
-        return read_manifest(self.client, self.prefix, pointer) if pointer else None
-
-    def load(self, model: dict | None = None, reuse=None) -> MilvusVersion:
-        pointer = read_current(self.client, self.prefix)
-        if pointer is None:
-            raise IndexNotFoundError(f"no index in {self.where} (run: python -m bot ingest)")
-        manifest = read_manifest(self.client, self.prefix, pointer)
-        if model is not None:
-            problem = manifest.mismatch(model, self.where)
-            if problem:
-                raise IndexMismatchError(problem)
-        vocab = meta.read_blob(
-            self.client, self.prefix, vocab_key(manifest.version), manifest.vocab_pieces
-        )
-        self._seen = (time.monotonic(), manifest.version)
-        return MilvusVersion(self.client, manifest, vocab)
-
-    def previous_corpus(self) -> list[str]:
-        manifest = self.live_manifest()
-        return list(manifest.corpus) if manifest else []
-
-    def ingest(
-        self, documents, embedder, rebuild=False, dry_run=False, progress=True, log=None, corpus=()
-    ):
-        from retrieval.milvus.ingest import ingest_milvus
-
-        return ingest_milvus(
-            self,
-            documents,
-            embedder,
-            rebuild=rebuild,
-            dry_run=dry_run,
-            progress=progress,
-            log=log,
-            corpus=corpus,
-        )
+from retrieval.tokens import lucene_idf
 
 
 class MilvusVersion:
@@ -202,7 +64,7 @@ class MilvusVersion:
     # --- candidates -------------------------------------------------------------------
     def _search(
         self, data, field: str, k: int, params: dict, within: Sequence[int] = ()
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> Candidates:
         """(scores, ids) of the ``k`` best live chunks, best first; only chunks of ``within``
         when it is given."""
         where = f"id in {[int(i) for i in within]} and {self.filter}" if within else self.filter
@@ -218,21 +80,21 @@ class MilvusVersion:
         scores = np.array([h["distance"] for h in hits], np.float32)
         ids = np.array([h["id"] for h in hits], np.int64)
         order = np.lexsort((ids, -scores))
-        return scores[order], ids[order]
+        return Candidates(scores[order], ids[order])
 
-    def dense_candidates(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def dense_candidates(self, query: np.ndarray, k: int) -> Candidates:
         if self.size == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+            return Candidates.empty()
         vector = np.asarray(query, np.float32).ravel().tolist()
         return self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
 
-    def keyword_candidates(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def keyword_candidates(self, tokens: Sequence[str], k: int) -> Candidates:
         return self._keywords(tokens, k)
 
     def _keywords(
         self, tokens: Sequence[str], k: int, within: Sequence[int] = ()
-    ) -> tuple[np.ndarray, np.ndarray]:
-        empty = np.zeros(0, np.float32), np.zeros(0, np.int64)
+    ) -> Candidates:
+        empty = Candidates.empty()
         if not tokens or self.size == 0:
             return empty
         if self.manifest.keywords == "bm25":  # Milvus's BM25 over its own jieba words
@@ -249,7 +111,7 @@ class MilvusVersion:
                 return empty
             scores, ids = self._search(weights, "keywords", k, {"metric_type": "IP"}, within)
         keep = scores > 0
-        return scores[keep], ids[keep]
+        return Candidates(scores[keep], ids[keep])
 
     def keyword_weights(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
         """One keyword search filtered to ``ids`` (the engine scores only those chunks)."""

@@ -8,9 +8,8 @@ import numpy as np
 
 from corpus.normalize import search_key
 from retrieval import threads
-from retrieval.backend import Version
-from retrieval.keywords import has_chinese, tokenize
-from retrieval.store import ChunkRow
+from retrieval.backends.base import ChunkRow, Version
+from retrieval.tokens import has_chinese, tokenize
 
 
 @dataclass(frozen=True)

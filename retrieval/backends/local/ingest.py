@@ -16,7 +16,6 @@ million-chunk index writes one small segment and a manifest.
 from __future__ import annotations
 
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 import qabot_settings
 from corpus.chunking import CHUNKER_VERSION
@@ -33,31 +31,30 @@ from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
 from retrieval import threads
-from retrieval.durable import fsync_dir, fsync_files
-from retrieval.embedding_cache import CACHE, EmbeddingCache
-from retrieval.errors import IndexBusyError
-from retrieval.index import (
+from retrieval.backends.base import model_info, new_version_name
+from retrieval.backends.local.durable import fsync_dir, fsync_files
+from retrieval.backends.local.folder import (
     DELETED,
-    SEARCH_KEY_VERSION,
     VERSIONS,
-    Manifest,
+    LocalManifest,
     current_version,
-    new_version_name,
     prune_versions,
     publish,
     version_dir,
 )
-from retrieval.keywords import DEFAULT_TOKENIZER
-from retrieval.prepare import PreparedChunk, chunk_documents, token_strings, workers
-from retrieval.segments import SEGMENTS, SegmentSettings, write_segment
-from retrieval.store import STORE, StoreWriter
-
-LOCK = ".ingest.lock"
-TOKENS_KEY = f"{DEFAULT_TOKENIZER}-{SEARCH_KEY_VERSION}"  # tokens depend on these only
-
-
-def _env_int(name: str, default: int) -> int:
-    return qabot_settings.positive_int(name, default)
+from retrieval.backends.local.segments import SEGMENTS, SegmentSettings, write_segment
+from retrieval.backends.local.store import STORE, StoreWriter
+from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
+from retrieval.ingest.plan import (
+    IngestPlan,
+    IngestResult,
+    ingest_lock,
+    log_to_stderr,
+    plan_documents,
+    same_version,
+)
+from retrieval.ingest.prepare import chunk_documents, token_strings, workers
+from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION, TOKENS_KEY
 
 
 @dataclass(frozen=True)
@@ -66,46 +63,9 @@ class IngestSettings:
 
     segments: SegmentSettings = field(default_factory=SegmentSettings)
     # chunks encoded and committed to the cache at a time (QABOT_EMBED_BATCH)
-    embed_batch: int = field(default_factory=lambda: _env_int("QABOT_EMBED_BATCH", 256))
+    embed_batch: int = field(default_factory=qabot_settings.embed_batch)
     max_small_segments: int = 6  # more segments than this below max_chunks/2 are merged
     max_deleted_share: float = 0.3  # a segment with more deleted rows than this is rewritten
-
-
-@dataclass
-class IngestPlan:
-    """What an ingest will do, by document id."""
-
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    rebuild_reason: str | None = None  # set when nothing of the old index is reused
-
-    def summary(self) -> str:
-        return (
-            f"added {len(self.added)} · changed {len(self.changed)} · "
-            f"removed {len(self.removed)} · unchanged {len(self.unchanged)}"
-        )
-
-
-@dataclass
-class IngestResult:
-    plan: IngestPlan
-    version: str | None  # None on a dry run
-    chunks: int
-    embedded: int
-    seconds: float
-
-    def summary(self) -> str:
-        return f"{self.plan.summary()} — embedded {self.embedded} chunks in {self.seconds:.1f} s"
-
-
-def model_info(identity: ModelIdentity) -> dict:
-    return {
-        "name": identity.name,
-        "fingerprint": identity.fingerprint,
-        "dimension": identity.dimension,
-    }
 
 
 def _previous(index_dir: Path, identity: ModelIdentity, rebuild: bool):
@@ -114,7 +74,7 @@ def _previous(index_dir: Path, identity: ModelIdentity, rebuild: bool):
     if version is None:
         return None, False, None
     try:
-        manifest = Manifest.read(version_dir(index_dir, version))
+        manifest = LocalManifest.read(version_dir(index_dir, version))
     except (OSError, ValueError, TypeError):
         return None, False, "the current index could not be read"
     if rebuild:
@@ -125,33 +85,11 @@ def _previous(index_dir: Path, identity: ModelIdentity, rebuild: bool):
 
 def plan_ingest(
     index_dir: Path, documents: Sequence[Document], identity: ModelIdentity, rebuild: bool = False
-) -> tuple[IngestPlan, Manifest | None, bool]:
+) -> tuple[IngestPlan, LocalManifest | None, bool]:
     """The plan, the live manifest, and whether the new version builds upon it."""
     manifest, reusable, reason = _previous(index_dir, identity, rebuild)
     old = manifest.content_hashes() if manifest and manifest.format == 2 else {}
     return plan_documents(old, documents, reason), manifest, reusable
-
-
-def plan_documents(
-    old: dict[str, str], documents: Sequence[Document], rebuild_reason: str | None = None
-) -> IngestPlan:
-    """The plan from the live version's content hashes (doc_id -> hash); any backend."""
-    plan = IngestPlan(rebuild_reason=rebuild_reason)
-    for doc in documents:
-        if doc.doc_id not in old:
-            plan.added.append(doc.doc_id)
-        elif old[doc.doc_id] != doc.content_hash:
-            plan.changed.append(doc.doc_id)
-        else:
-            plan.unchanged.append(doc.doc_id)
-    current = {d.doc_id for d in documents}
-    plan.removed = [doc_id for doc_id in old if doc_id not in current]
-    return plan
-
-
-def log_to_stderr(message: str) -> None:
-    """The default progress log: one line on stderr, flushed."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def ingest(
@@ -168,22 +106,18 @@ def ingest(
     """Build a new version of the index from ``documents`` and make it live."""
     started = time.perf_counter()
     settings = settings or IngestSettings()
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise IndexBusyError(
-            f"another ingest is already updating {index_dir}; try again when it has finished"
-        ) from None
-    try:
+    with ingest_lock(index_dir, str(index_dir)):
         damaged = None if dry_run else set_aside_damaged_store(index_dir)
         plan, previous, reusable = plan_ingest(index_dir, documents, embedder.identity, rebuild)
         if damaged:
             plan.rebuild_reason, reusable = damaged, False
         if plan.rebuild_reason and current_version(index_dir):
             log(f"full rebuild: {plan.rebuild_reason}")
-        if not dry_run and reusable and _same_as(previous, plan, documents, corpus):
+        if (
+            not dry_run
+            and reusable
+            and same_version(previous.documents, previous.corpus, plan, documents, corpus)
+        ):
             return IngestResult(
                 plan, previous.version, previous.chunks, 0, time.perf_counter() - started
             )
@@ -195,8 +129,6 @@ def ingest(
                 return job.run(plan, previous if reusable else None, documents, corpus, dry_run)
         finally:
             job.close()
-    finally:
-        lock.release()
 
 
 def set_aside_damaged_store(index_dir: Path) -> str | None:
@@ -232,7 +164,7 @@ def set_aside_damaged_store(index_dir: Path) -> str | None:
     return f"the index store could not be read ({reason}); it was moved to {aside.name}"
 
 
-def _id_floor(index_dir: Path, previous: Manifest) -> tuple[int, int]:
+def _id_floor(index_dir: Path, previous: LocalManifest) -> tuple[int, int]:
     """(doc_key, chunk id) above every key the live version uses."""
     doc = max((int(e[1]) for e in previous.documents.values()), default=-1) + 1
     chunk = 0
@@ -244,19 +176,6 @@ def _id_floor(index_dir: Path, previous: Manifest) -> tuple[int, int]:
         if len(ids):
             chunk = max(chunk, int(ids.max()) + 1)
     return doc, chunk
-
-
-def _same_as(
-    previous: Manifest | None,
-    plan: IngestPlan,
-    documents: Sequence[Document],
-    corpus: Sequence[str],
-) -> bool:
-    """Whether the new version would be identical to the live one."""
-    if previous is None or plan.added or plan.changed or plan.removed or plan.rebuild_reason:
-        return False
-    same_order = list(previous.documents) == [d.doc_id for d in documents]
-    return same_order and previous.corpus == list(corpus)
 
 
 class _Job:
@@ -342,7 +261,7 @@ class _Job:
                 bar.update(len(part))
 
     # --- writing ------------------------------------------------------------------------
-    def _old_chunks(self, previous: Manifest, plan: IngestPlan) -> tuple[list[int], int]:
+    def _old_chunks(self, previous: LocalManifest, plan: IngestPlan) -> tuple[list[int], int]:
         """Chunk ids of the live version's changed and removed documents, and their count."""
         gone = plan.changed + plan.removed
         keys = [int(previous.documents[d][1]) for d in gone if d in previous.documents]
@@ -392,7 +311,7 @@ class _Job:
         work.mkdir(parents=True)
         if len(deleted):
             np.save(work / DELETED, deleted)
-        Manifest(
+        LocalManifest(
             version=version,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             model=model_info(self.embedder.identity),
@@ -414,7 +333,7 @@ class _Job:
         self._lap("publishing")
         return version, int(live)
 
-    def _deleted(self, previous: Manifest | None, plan: IngestPlan) -> np.ndarray:
+    def _deleted(self, previous: LocalManifest | None, plan: IngestPlan) -> np.ndarray:
         if previous is None:
             return np.zeros(0, np.int64)
         old = version_dir(self.index_dir, previous.version) / DELETED
@@ -514,5 +433,3 @@ def _write_cached_segment(
         tokens = cache.iter_tokens(TOKENS_KEY, hashes)  # streamed: memory stays flat
         return write_segment(index_dir / SEGMENTS, name, ids, vectors, tokens, settings)
 
-
-__all__ = ["IngestPlan", "IngestResult", "IngestSettings", "PreparedChunk", "ingest", "model_info"]

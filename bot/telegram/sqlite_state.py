@@ -210,7 +210,7 @@ class BotState:
 class PersistentPages:
     """``Service.pages`` kept in SQLite, so 原文/更多/👍👎 buttons outlive a restart.
 
-    Same interface as :class:`bot.telegram.state.TTLStore` (``put``, ``get``, ``len``); each
+    Same interface as :class:`bot.telegram.memory_state.TTLStore` (``put``, ``get``, ``len``); each
     page also remembers the index version that answered it, for feedback.
     """
 

@@ -2,7 +2,7 @@
 
 A few features of each question, all read off what answering computes anyway
 (word coverage of the top passage, the dense and BM25 candidate lists), go into a
-small logistic regression whose coefficients ship in ``retrieval/data/confidence.json``
+small logistic regression whose coefficients ship in ``retrieval/query/data/confidence.json``
 with a note of what they were fitted on. The fit itself happens offline
 (``benchmarks/calibrate.py``, scikit-learn); here it is applied with plain Python.
 See docs/quality.md for the data and the figures.
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import qabot_settings
 from retrieval.errors import RetrievalError
-from retrieval.keywords import jieba_words
-from retrieval.marking import Idf
-from retrieval.question_types import ASKS_DATE, ASKS_PLACE
-from retrieval.search import Passage, SearchSignals
+from retrieval.query.marking import Idf
+from retrieval.query.question_types import ASKS_DATE, ASKS_PLACE
+from retrieval.query.search import Passage, SearchSignals
+from retrieval.tokens import jieba_words
 
 QUESTION_WORDS = frozenset(
     "什么 多少 哪些 哪个 哪位 哪里 哪 是 的 了 吗 呢 在 和 与 有 为 要 对 中 上 下 是否 怎样 怎么 "
@@ -53,7 +53,6 @@ FEATURES = (
     "latin_agree",  # 1 for a Latin-script question whose dense and BM25 best chunks agree
 )
 SHIPPED = Path(__file__).parent / "data" / "confidence.json"
-ENV_MODEL = "QABOT_CONFIDENCE_MODEL"
 
 
 _NUM = "0-9零〇一二两三四五六七八九十百千万亿"
@@ -265,7 +264,7 @@ def _number(value: object, key: str, bad) -> float:
 
 def load_model(path: Path | str | None = None) -> ConfidenceModel:
     """The model in ``path``, else in ``$QABOT_CONFIDENCE_MODEL``, else the shipped one."""
-    path = Path(path or qabot_settings.raw(ENV_MODEL) or SHIPPED)
+    path = Path(path or qabot_settings.confidence_model() or SHIPPED)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -287,8 +286,13 @@ class AbstentionPolicy:
     """Confident when the model's probability reaches its fitted threshold."""
 
     model: ConfidenceModel = field(
-        default_factory=lambda: _cached_model(qabot_settings.raw(ENV_MODEL) or None)
+        default_factory=lambda: _cached_model(qabot_settings.confidence_model())
     )
+
+    @classmethod
+    def from_file(cls, path: str | None) -> AbstentionPolicy:
+        """The policy of the model in ``path`` (None: the shipped model)."""
+        return cls(_cached_model(path))
 
     def probability(self, values: Mapping[str, float]) -> float:
         return self.model.probability(values)

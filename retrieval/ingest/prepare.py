@@ -7,6 +7,7 @@ is forked). Small batches — a typical update — stay in this process.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -16,9 +17,8 @@ import qabot_settings
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.normalize import search_key
-from retrieval.embedding_cache import join_tokens
-from retrieval.keywords import tokenize
-from retrieval.store import text_hash
+from retrieval.ingest.embedding_cache import join_tokens
+from retrieval.tokens import tokenize
 
 PARALLEL_FROM = 2_000  # chunks (or documents) below which a pool costs more than it saves
 _BATCH = 256
@@ -36,6 +36,11 @@ class PreparedChunk:
     text_hash: str
     section: str | None = None
     article: str | None = None
+
+
+def text_hash(text: str) -> str:
+    """The key of a chunk's text in the embedding cache and the stores."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def workers() -> int:

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.durable import fsync_dir, fsync_files
-from retrieval.keywords import KeywordIndex, sorted_positions
+from retrieval.backends.local.bm25 import KeywordIndex, sorted_positions
+from retrieval.backends.local.durable import fsync_dir, fsync_files
 
 SEGMENTS = "segments"
 

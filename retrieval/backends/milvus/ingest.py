@@ -14,36 +14,25 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
+import qabot_settings
 from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder
-from retrieval.embedding_cache import CACHE, EmbeddingCache
-from retrieval.errors import IndexBusyError, RetrievalError
-from retrieval.index import SEARCH_KEY_VERSION, new_version_name
-from retrieval.ingest import (
-    LOCK,
-    TOKENS_KEY,
-    IngestPlan,
-    IngestResult,
-    log_to_stderr,
-    model_info,
-    plan_documents,
-)
-from retrieval.keywords import DEFAULT_TOKENIZER
-from retrieval.milvus import client as meta
-from retrieval.milvus.backend import (
-    MilvusBackend,
+from retrieval.backends.base import model_info, new_version_name
+from retrieval.backends.milvus import client as meta
+from retrieval.backends.milvus.manifest import (
     MilvusManifest,
     manifest_key,
     read_current,
+    read_manifest,
     vocab_key,
 )
-from retrieval.milvus.schema import (
+from retrieval.backends.milvus.schema import (
     KEYWORD_MODES,
     TEXT_MAX,
     chunks_schema,
@@ -52,7 +41,18 @@ from retrieval.milvus.schema import (
     dense_index,
     structure_values,
 )
-from retrieval.prepare import PreparedChunk, chunk_documents, token_strings
+from retrieval.errors import RetrievalError
+from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
+from retrieval.ingest.plan import (
+    IngestPlan,
+    IngestResult,
+    ingest_lock,
+    log_to_stderr,
+    plan_documents,
+    same_version,
+)
+from retrieval.ingest.prepare import PreparedChunk, chunk_documents, token_strings
+from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION, TOKENS_KEY
 
 K1, B = 1.2, 0.75  # as the local bm25s index
 INSERT_BATCH = 256
@@ -61,7 +61,11 @@ MAX_DEAD = 5_000  # changed + removed documents above which an update writes a n
 
 
 def ingest_milvus(
-    backend: MilvusBackend,
+    client,
+    prefix: str,
+    keywords: str,
+    index_dir: Path,
+    where: str,
     documents: Sequence[Document],
     embedder: Embedder,
     rebuild: bool = False,
@@ -70,42 +74,32 @@ def ingest_milvus(
     log: Callable[[str], None] | None = None,
     corpus: Sequence[str] = (),
 ) -> IngestResult:
-    """Build a new version in Milvus from ``documents`` and make it live."""
+    """Build a new version in Milvus (``client``, collections named by ``prefix``) from
+    ``documents`` and make it live; the embedding cache and the lock stay in ``index_dir``."""
     started = time.perf_counter()
     log = log or log_to_stderr
-    if backend.settings.keywords not in KEYWORD_MODES:
-        raise RetrievalError(
-            f"QABOT_MILVUS_KEYWORDS={backend.settings.keywords!r}: choose sparse or bm25"
-        )
-    backend.index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(backend.index_dir / LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise IndexBusyError(
-            f"another ingest is already updating {backend.where}; try again when it has finished"
-        ) from None
-    try:
-        job = _Job(backend, embedder, progress, log)
+    if keywords not in KEYWORD_MODES:
+        raise RetrievalError(f"QABOT_MILVUS_KEYWORDS={keywords!r}: choose sparse or bm25")
+    with ingest_lock(index_dir, where):
+        job = _Job(client, prefix, keywords, index_dir, embedder, progress, log)
         try:
             return job.run(documents, rebuild, dry_run, corpus, started)
         finally:
             job.cache.close()
-    finally:
-        lock.release()
 
 
 class _Job:
-    def __init__(self, backend: MilvusBackend, embedder: Embedder, progress: bool, log) -> None:
-        self.backend = backend
-        self.client = backend.client
-        self.prefix = backend.prefix
+    def __init__(
+        self, client, prefix: str, keywords: str, index_dir: Path, embedder: Embedder, progress, log
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
         self.embedder = embedder
         self.model = embedder.identity.fingerprint
-        self.keywords = backend.settings.keywords
+        self.keywords = keywords
         self.progress = progress
         self.log = log
-        self.cache = EmbeddingCache(backend.index_dir / CACHE)
+        self.cache = EmbeddingCache(index_dir / CACHE)
 
     def say(self, message: str) -> None:
         if self.progress:
@@ -117,7 +111,7 @@ class _Job:
         if pointer is None:
             return None, None
         try:
-            previous = self.backend.live_manifest()
+            previous = read_manifest(self.client, self.prefix, pointer)
         except (RetrievalError, ValueError, TypeError, KeyError):
             return None, "the current index could not be read"
         if rebuild:
@@ -138,7 +132,11 @@ class _Job:
             plan.rebuild_reason = reason
         if reason and previous:
             self.say(f"full rebuild: {reason}")
-        if not dry_run and reusable and _unchanged(previous, plan, documents, corpus):
+        if (
+            not dry_run
+            and reusable
+            and same_version(previous.documents, previous.corpus, plan, documents, corpus)
+        ):
             return IngestResult(plan, previous.version, previous.chunks, 0, _since(started))
         fresh = set(plan.added) | set(plan.changed)
         to_write = [d for d in documents if not reusable or d.doc_id in fresh]
@@ -181,7 +179,7 @@ class _Job:
             self.cache.put_token_strings(TOKENS_KEY, zip(todo, strings, strict=True))
 
     def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
-        batch = 256
+        batch = qabot_settings.embed_batch()
         for i in range(0, len(missing), batch):
             part = missing[i : i + batch]
             vectors = self.embedder.encode_documents(
@@ -408,14 +406,6 @@ def _sparse(tokens: Sequence[str], vocab: dict[str, list[int]], avgdl: float) ->
     norm = K1 * ((1 - B) + B * len(tokens) / (avgdl or 1.0))
     weights = {vocab[t][0]: float(tf / (tf + norm)) for t, tf in counts.items()}
     return weights or {PAD: 1e-9}
-
-
-def _unchanged(previous: MilvusManifest, plan: IngestPlan, documents, corpus) -> bool:
-    if plan.added or plan.changed or plan.removed or plan.rebuild_reason:
-        return False
-    return list(previous.documents) == [d.doc_id for d in documents] and previous.corpus == list(
-        corpus
-    )
 
 
 def _since(started: float) -> float:

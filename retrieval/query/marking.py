@@ -45,8 +45,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from corpus.chunking import split_sentences
 from corpus.normalize import search_key
-from retrieval.keywords import has_chinese, jieba_words
-from retrieval.question_types import ASKS_ANY_PLACE, ASKS_DATE
+from retrieval.query.question_types import ASKS_ANY_PLACE, ASKS_DATE
+from retrieval.tokens import has_chinese, jieba_words
 
 Span = tuple[int, int]
 IdfFn = Callable[[str], float]
@@ -114,7 +114,7 @@ SEMANTIC_CHARS = 160  # a candidate is embedded by its first this many character
 MEANING_SENTENCES = 12  # an English question compares at most this many sentences
 
 
-Idf = IdfFn  # a token's IDF over one index version (see retrieval.index.LoadedIndex.idf)
+Idf = IdfFn  # a token's IDF over one index version (see retrieval.backends.base.Version.idf)
 
 
 def question_words(question_key: str) -> list[str]:

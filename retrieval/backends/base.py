@@ -1,0 +1,217 @@
+"""The seam between the answer core and where chunks live: what every backend provides.
+
+``AnswerEngine`` talks to a :class:`Backend` (where versions are published) and to the
+:class:`Version` it loaded from it (one consistent version, ready to search). Fusion,
+marking, confidence and excerpts stay above this seam, so every backend gives the same
+answers from the same candidates.
+
+This module imports no backend. Each backend lives in its own folder beside the others
+(``backends/local/``, ``backends/milvus/``) and takes from here the types they share: the
+:class:`Manifest` of a version, the :class:`ChunkRow` of a chunk and the
+:class:`Candidates` a search returns. ``backends/__init__.py`` is the one place that names
+every backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from corpus.chunking import CHUNKER_VERSION
+from corpus.document import Document
+from embeddings.model import Embedder, ModelIdentity
+from retrieval.ingest.plan import IngestResult
+from retrieval.tokens import SEARCH_KEY_VERSION
+
+FORMAT = 2  # the layout of a version; another one must be rebuilt
+
+
+class Candidates(NamedTuple):
+    """A search's best chunks: ``scores[i]`` is the score of chunk ``ids[i]``, best first."""
+
+    scores: np.ndarray  # float32
+    ids: np.ndarray  # int64
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls(np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """Where a chunk is: its document, its span of the document's clean text, the heading
+    path and article where it begins, and its document's number and issuer."""
+
+    id: int
+    doc_key: int
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    section: str | None = None
+    article: str | None = None
+    doc_number: str | None = None
+    issuer: str | None = None
+
+
+def model_info(identity: ModelIdentity) -> dict:
+    """The model as a manifest records it (name, fingerprint, dimension)."""
+    return {
+        "name": identity.name,
+        "fingerprint": identity.fingerprint,
+        "dimension": identity.dimension,
+    }
+
+
+def new_version_name() -> str:
+    """A version name that sorts by creation time."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a version was built from; decides whether the next ingest can reuse it.
+
+    Each backend extends it with where its version's data lives.
+    """
+
+    version: str
+    created: str
+    model: dict  # name, fingerprint, dimension
+    chunker_version: str
+    search_key_version: str
+    tokenizer: str
+    # doc_id -> [content hash, doc_key], in corpus order
+    documents: dict[str, list] = field(default_factory=dict)
+    chunks: int = 0  # live chunks
+    corpus: list[str] = field(default_factory=list)  # the paths it was ingested from
+    format: int = FORMAT
+
+    @classmethod
+    def from_json(cls, data: dict):
+        """The manifest from its JSON object (unknown keys are ignored)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def content_hashes(self) -> dict[str, str]:
+        return {doc_id: entry[0] for doc_id, entry in self.documents.items()}
+
+    def doc_keys(self) -> set[int]:
+        return {int(entry[1]) for entry in self.documents.values()}
+
+    def mismatch(self, model: dict, where: object) -> str | None:
+        """Why a reader with ``model`` must refuse this version (one line), or None."""
+        if self.format != FORMAT:
+            return (
+                f"the index in {where} has an older format ({self.format}, now {FORMAT});"
+                " run: python -m bot ingest --rebuild"
+            )
+        if self.model.get("fingerprint") != model["fingerprint"]:
+            return (
+                f"the index in {where} was built with {self.model.get('name')}, "
+                f"not the configured {model['name']}; run: python -m bot ingest --rebuild"
+            )
+        return None
+
+    def incompatibility(self, model: dict, tokenizer: str) -> str | None:
+        """Why vectors/tokens of this version cannot be reused, or None."""
+        if self.format != FORMAT:
+            return f"index format changed ({self.format} → {FORMAT})"
+        if self.model.get("fingerprint") != model["fingerprint"]:
+            return f"embedding model changed ({self.model.get('name')} → {model['name']})"
+        if self.chunker_version != CHUNKER_VERSION:
+            return f"chunker changed ({self.chunker_version} → {CHUNKER_VERSION})"
+        if self.search_key_version != SEARCH_KEY_VERSION or self.tokenizer != tokenizer:
+            return "search-key normalisation or tokenizer changed"
+        return None
+
+
+class Version(Protocol):
+    """One published version, searched as a consistent whole."""
+
+    manifest: Manifest  # model, chunker and search-key versions, documents and their hashes
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def size(self) -> int:
+        """Live chunks."""
+        ...
+
+    @property
+    def total(self) -> int:
+        """The number of chunks IDF is computed over (the local backend counts deleted rows
+        too, as Lucene does)."""
+        ...
+
+    def idf(self, token: str) -> float:
+        """BM25 IDF of ``token`` over the whole version."""
+        ...
+
+    def dense_candidates(self, query: np.ndarray, k: int) -> Candidates:
+        """The ``k`` nearest live chunks by cosine, best first."""
+        ...
+
+    def keyword_candidates(self, tokens: Sequence[str], k: int) -> Candidates:
+        """The ``k`` best BM25 matches (score > 0), best first."""
+        ...
+
+    def keyword_weights(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """BM25 score for ``tokens`` of each chunk of ``ids`` that holds any of them, scored
+        as :meth:`keyword_candidates` scores (only those chunks are read)."""
+        ...
+
+    def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Location (doc_id, start, end) of the chunks ``ids`` that exist."""
+        ...
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document's clean text and citation, as this version has it."""
+        ...
+
+    def sources(self) -> list[tuple]:
+        """(doc_id, title, date, source, url, characters) of every document, in corpus order."""
+        ...
+
+    def chunk_texts(self) -> Iterable[tuple[int, str, str]]:
+        """(chunk id, doc_id, chunk text) of every live chunk, for evaluation baselines."""
+        ...
+
+
+class Backend(Protocol):
+    """Where versions are built and published."""
+
+    name: str
+    where: str  # for messages: a folder, or a URI and collection
+
+    def current_version(self) -> str | None:
+        """The live version's name (cheap), or None if nothing was published."""
+        ...
+
+    def load(self, model: dict | None = None, reuse: Version | None = None) -> Version:
+        """The live version; IndexNotFoundError / IndexMismatchError (with ``model``)."""
+        ...
+
+    def previous_corpus(self) -> list[str]:
+        """The corpus paths the live version was ingested from (empty if unknown)."""
+        ...
+
+    def ingest(
+        self,
+        documents: Sequence[Document],
+        embedder: Embedder,
+        rebuild: bool = False,
+        dry_run: bool = False,
+        progress: bool = True,
+        log: Callable[[str], None] | None = None,
+        corpus: Sequence[str] = (),
+    ) -> IngestResult:
+        """Publish a new version built from ``documents``, doing work only for what changed."""
+        ...

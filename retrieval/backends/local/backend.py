@@ -1,0 +1,67 @@
+"""The local backend: an index folder of versions (FAISS + BM25 segments, a SQLite store)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from corpus.document import Document
+from embeddings.model import Embedder
+from retrieval.backends.base import Version
+from retrieval.backends.local.folder import (
+    LocalManifest,
+    current_version,
+    load_version,
+    version_dir,
+)
+from retrieval.backends.local.ingest import ingest
+from retrieval.backends.local.version import LocalVersion
+from retrieval.ingest.plan import IngestResult, log_to_stderr
+
+
+class LocalBackend:
+    """Versions in an index folder (see :mod:`retrieval.backends.local.folder`)."""
+
+    name = "local"
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self.where = str(self.index_dir)
+
+    def current_version(self) -> str | None:
+        return current_version(self.index_dir)
+
+    def load(self, model: dict | None = None, reuse: Version | None = None) -> LocalVersion:
+        return load_version(
+            self.index_dir, model, reuse if isinstance(reuse, LocalVersion) else None
+        )
+
+    def previous_corpus(self) -> list[str]:
+        version = current_version(self.index_dir)
+        if not version:
+            return []
+        try:
+            return list(LocalManifest.read(version_dir(self.index_dir, version)).corpus)
+        except (OSError, ValueError, TypeError):
+            return []
+
+    def ingest(
+        self,
+        documents: Sequence[Document],
+        embedder: Embedder,
+        rebuild: bool = False,
+        dry_run: bool = False,
+        progress: bool = True,
+        log: Callable[[str], None] | None = None,
+        corpus: Sequence[str] = (),
+    ) -> IngestResult:
+        return ingest(
+            self.index_dir,
+            documents,
+            embedder,
+            rebuild=rebuild,
+            dry_run=dry_run,
+            progress=progress,
+            log=log or log_to_stderr,
+            corpus=corpus,
+        )

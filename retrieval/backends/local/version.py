@@ -1,0 +1,146 @@
+"""One version of the local index folder, loaded and ready to search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from corpus.document import Document
+from retrieval.backends.base import Candidates, ChunkRow, Manifest
+from retrieval.backends.local.segments import Segment
+from retrieval.backends.local.store import ChunkStore
+from retrieval.tokens import lucene_idf
+
+
+class LocalVersion:
+    """One version, ready to search: its segments (shared with other versions), the chunk
+    ids deleted from them, and the store for the few rows a question shows."""
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        segments: list[Segment],
+        deleted: np.ndarray,
+        store: ChunkStore,
+    ) -> None:
+        import faiss  # loaded with the first version, not by --help
+
+        self.folder = folder
+        self.manifest = manifest
+        self.segments = segments
+        self.deleted = deleted
+        self.store = store
+        self.total = sum(s.size for s in segments)  # rows, deleted ones included (as Lucene)
+        self._dead_rows: list[np.ndarray | None] = []
+        self._selectors: list[object | None] = []
+        for seg in segments:
+            dead = np.nonzero(np.isin(seg.ids, deleted))[0] if len(deleted) else None
+            self._dead_rows.append(dead if dead is not None and len(dead) else None)
+            if dead is not None and len(dead):
+                batch = faiss.IDSelectorBatch(np.asarray(seg.ids[dead], np.int64))
+                self._selectors.append((batch, faiss.IDSelectorNot(batch)))
+            else:
+                self._selectors.append(None)
+        self._doc_keys = {doc_id: int(e[1]) for doc_id, e in manifest.documents.items()}
+        self._documents: dict[int, Document] = {}
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def size(self) -> int:
+        """Live chunks."""
+        return self.manifest.chunks
+
+    # --- statistics -------------------------------------------------------------------
+    def document_frequency(self, token: str) -> int:
+        return sum(seg.keywords.document_frequency(token) for seg in self.segments)
+
+    def idf(self, token: str) -> float:
+        """BM25 IDF over the whole version; a token it never uses weighs as the rarest."""
+        return float(lucene_idf(max(1, self.document_frequency(token)), self.total))
+
+    # --- candidates -------------------------------------------------------------------
+    def dense_candidates(self, query: np.ndarray, k: int) -> Candidates:
+        """The ``k`` nearest live chunks, best first."""
+        query = np.ascontiguousarray(query, np.float32)
+        parts = [
+            seg.search_dense(query, k, sel[1] if sel else None, dead)
+            for seg, sel, dead in zip(self.segments, self._selectors, self._dead_rows, strict=True)
+        ]
+        return _top(parts, k)
+
+    def keyword_candidates(self, tokens: Sequence[str], k: int) -> Candidates:
+        """The ``k`` best BM25 matches (score > 0), best first."""
+        if not tokens:
+            return Candidates.empty()
+        idf = {t: self.idf(t) for t in tokens}
+        parts = [
+            seg.search_keywords(tokens, k, idf, dead)
+            for seg, dead in zip(self.segments, self._dead_rows, strict=True)
+        ]
+        return _top(parts, k)
+
+    def keyword_weights(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """BM25 score for ``tokens`` of each chunk of ``ids`` (as keyword_candidates scores
+        it), read from the tokens' postings; chunks without those tokens are left out."""
+        if not tokens or not len(ids):
+            return {}
+        idf = {t: self.idf(t) for t in tokens}
+        wanted = np.unique(np.asarray(ids, np.int64))
+        out: dict[int, float] = {}
+        for seg in self.segments:
+            found, scores = seg.keyword_weights(tokens, wanted, idf)
+            pairs = zip(found.tolist(), scores.tolist(), strict=True)
+            out.update((i, s) for i, s in pairs if s > 0)
+        return out
+
+    # --- rows and documents -------------------------------------------------------------
+    def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        return self.store.chunks(ids)
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document as this version has it (cached: a handful per question)."""
+        key = self._doc_keys.get(doc_id)
+        if key is None:
+            return None
+        doc = self._documents.get(key)
+        if doc is None:
+            doc = self.store.document(key)
+            if doc is not None:
+                if len(self._documents) > 256:
+                    self._documents.clear()
+                self._documents[key] = doc
+        return doc
+
+    def doc_keys(self) -> list[int]:
+        """Store keys of the version's documents, in corpus order."""
+        return list(self._doc_keys.values())
+
+    def sources(self) -> list[tuple]:
+        """(doc_id, title, date, source, url, characters) of every document, in corpus order."""
+        return self.store.sources(self.doc_keys())
+
+    def chunk_texts(self) -> Iterator[tuple[int, str, str]]:
+        """(chunk id, doc_id, chunk text) of every live chunk, for evaluation baselines."""
+        return iter(self.store.chunk_texts(self.doc_keys()))
+
+    def doc_ids(self) -> Iterator[str]:
+        """Document ids in corpus order."""
+        return iter(self.manifest.documents)
+
+
+def _top(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> Candidates:
+    """Merge per-segment (scores, ids) into the best ``k``, ties by lower id."""
+    if not parts:
+        return Candidates.empty()
+    scores = np.concatenate([p[0] for p in parts]).astype(np.float32)
+    ids = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    order = np.lexsort((ids, -scores))[:k]
+    return Candidates(scores[order], ids[order])
+
+

@@ -1,0 +1,1 @@
+"""The write path every backend shares: the plan, chunk preparation, the embedding cache."""

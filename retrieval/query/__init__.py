@@ -1,0 +1,1 @@
+"""The read path: candidates fused into passages, the answer sentence marked, confidence."""
