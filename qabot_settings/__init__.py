@@ -1,9 +1,14 @@
 """Every environment setting in one place, and the one ``.env`` reader.
 
-Below every other package (bot → retrieval → embeddings / corpus → here), so each
-layer reads its settings from here; the older helpers (``embeddings.settings``,
-``retrieval.threads`` …) are thin wrappers. ``python -m bot`` calls
-:func:`load_dotenv` once at start, so every command sees the same ``.env``.
+Below every other package (bot → retrieval → embeddings / corpus → here): no other module
+reads the environment. ``python -m bot`` calls :func:`load_dotenv` once, then builds one
+frozen :class:`Settings` (index folder, :class:`BackendSettings`, :class:`AnswerSettings`)
+with ``--index`` and ``--backend`` applied, and passes it down. The per-process knobs below
+(model, threads, batch sizes) are read where the process needs them, through the functions
+of this module, so a library caller gets the same values as the command line.
+
+The only writes to the environment are ``OMP_WAIT_POLICY`` and ``TOKENIZERS_PARALLELISM``
+defaults, for libraries that read nothing else (retrieval/threads.py, bot/cli.py).
 
 =========================  ======================================================
 ``QABOT_INDEX``            index folder (default: the user data dir)
@@ -17,11 +22,11 @@ layer reads its settings from here; the older helpers (``embeddings.settings``,
 ``QABOT_QUERY_RUNTIME``    ``auto`` / ``onnx`` / ``torch``: what encodes questions
 ``QABOT_INGEST_THREADS``   torch/FAISS threads while ingesting
 ``QABOT_MAX_FILE_MB``      files larger than this are skipped at ingest (default 50)
-``QABOT_CONFIDENCE_MODEL`` another confidence model file (retrieval/confidence.py)
-``QABOT_SEMANTIC_MARKS``   ``1``: close marking ties broken by the model (retrieval/marking.py)
+``QABOT_CONFIDENCE_MODEL`` another confidence model file (AnswerSettings)
+``QABOT_SEMANTIC_MARKS``   ``1``: close marking ties broken by the model (AnswerSettings)
 ``QABOT_BACKEND``          ``local`` / ``milvus``, and ``QABOT_MILVUS_URI``,
                            ``_TOKEN``, ``_COLLECTION``, ``_KEYWORDS`` (BackendSettings below)
-``TELEGRAM_*``             the Telegram bot (bot/telegram/config.py)
+``TELEGRAM_*``             the Telegram bot (:func:`telegram`; parsed in bot/telegram/config.py)
 =========================  ======================================================
 """
 

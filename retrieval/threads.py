@@ -36,10 +36,6 @@ def set_process_defaults() -> None:
         os.environ.setdefault(name, value)
 
 
-def _env_threads(name: str, default: int) -> int:
-    return qabot_settings.positive_int(name, default)
-
-
 def _apply(torch_threads: int, faiss_threads: int) -> None:
     """Set the pools; torch only if this process has loaded it (serving need not).
     numpy's BLAS follows FAISS: a 3,000-row rescoring product took 12 ms instead of

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -25,7 +26,7 @@ from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from embeddings.model import Embedder, ModelIdentity
 from retrieval.ingest.plan import IngestResult
-from retrieval.tokens import SEARCH_KEY_VERSION
+from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION
 
 FORMAT = 2  # the layout of a version; another one must be rebuilt
 
@@ -90,6 +91,28 @@ class Manifest:
     chunks: int = 0  # live chunks
     corpus: list[str] = field(default_factory=list)  # the paths it was ingested from
     format: int = FORMAT
+
+    @staticmethod
+    def describe(
+        version: str,
+        identity: ModelIdentity,
+        documents: dict[str, list],
+        chunks: int,
+        corpus: Sequence[str],
+    ) -> dict:
+        """The fields every backend's new manifest starts from: this code's model, chunker,
+        search-key and tokenizer versions, and the version's documents."""
+        return {
+            "version": version,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model": model_info(identity),
+            "chunker_version": CHUNKER_VERSION,
+            "search_key_version": SEARCH_KEY_VERSION,
+            "tokenizer": DEFAULT_TOKENIZER,
+            "documents": documents,
+            "chunks": int(chunks),
+            "corpus": list(corpus),
+        }
 
     @classmethod
     def from_json(cls, data: dict):

@@ -133,10 +133,6 @@ class EmbeddingCache:
             for h in part:
                 yield found[h]
 
-    def put_tokens(self, tokenizer: str, items: Iterable[tuple[str, Sequence[str]]]) -> None:
-        """Store (text hash, tokens) pairs and commit."""
-        self.put_token_strings(tokenizer, ((h, join_tokens(t)) for h, t in items))
-
     def put_token_strings(self, tokenizer: str, items: Iterable[tuple[str, str]]) -> None:
         """Store (text hash, ``join_tokens(tokens)``) pairs and commit."""
         with self._con:

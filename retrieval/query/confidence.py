@@ -145,14 +145,6 @@ def content_words(key: str) -> list[str]:
     return [w for w in jieba_words(key) if _CONTENT.search(w) and w not in QUESTION_WORDS]
 
 
-def word_coverage(question_key: str, passage_key: str, idf: Idf) -> float:
-    """IDF-weighted share of the question's content words found in the passage."""
-    words = content_words(question_key)
-    total = sum(idf(w) for w in words)
-    found = sum(idf(w) for w in words if w in passage_key)
-    return found / total if total else 0.0
-
-
 def question_features(
     question_key: str,
     tokens: Sequence[str],

@@ -19,14 +19,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 import qabot_settings
-from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
@@ -54,7 +52,7 @@ from retrieval.ingest.plan import (
     same_version,
 )
 from retrieval.ingest.prepare import chunk_documents, token_strings, workers
-from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION, TOKENS_KEY
+from retrieval.tokens import DEFAULT_TOKENIZER, TOKENS_KEY
 
 
 @dataclass(frozen=True)
@@ -312,15 +310,7 @@ class _Job:
         if len(deleted):
             np.save(work / DELETED, deleted)
         LocalManifest(
-            version=version,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            model=model_info(self.embedder.identity),
-            chunker_version=CHUNKER_VERSION,
-            search_key_version=SEARCH_KEY_VERSION,
-            tokenizer=DEFAULT_TOKENIZER,
-            documents=entries,
-            chunks=int(live),
-            corpus=list(corpus),
+            **LocalManifest.describe(version, self.embedder.identity, entries, live, corpus),
             segments=segments,
             deleted=int(len(deleted)),
         ).write(work)

@@ -13,13 +13,11 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 import qabot_settings
-from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from corpus.normalize import search_key
 from embeddings.model import Embedder
@@ -52,7 +50,7 @@ from retrieval.ingest.plan import (
     same_version,
 )
 from retrieval.ingest.prepare import PreparedChunk, chunk_documents, token_strings
-from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION, TOKENS_KEY
+from retrieval.tokens import DEFAULT_TOKENIZER, TOKENS_KEY
 
 K1, B = 1.2, 0.75  # as the local bm25s index
 INSERT_BATCH = 256
@@ -309,16 +307,9 @@ class _Job:
         kept = (base.chunks - self._count(base, gone)) if base else 0
         dead = sorted(int(base.documents[d][1]) for d in gone if d in base.documents)
         vocab_pieces = meta.write_blob(self.client, self.prefix, vocab_key(version), vocab)
+        identity = self.embedder.identity
         manifest = MilvusManifest(
-            version=version,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            model=model_info(self.embedder.identity),
-            chunker_version=CHUNKER_VERSION,
-            search_key_version=SEARCH_KEY_VERSION,
-            tokenizer=DEFAULT_TOKENIZER,
-            documents=entries,
-            chunks=int(kept + written),
-            corpus=list(corpus),
+            **MilvusManifest.describe(version, identity, entries, kept + written, corpus),
             number=number,
             collection=collection,
             dead=dead,
