@@ -19,8 +19,8 @@ from retrieval.backends.local.folder import MANIFEST, current_version, version_d
 from retrieval.backends.local.ingest import ingest
 from retrieval.backends.local.store import STORE
 from retrieval.engine import AnswerEngine
-from tests.test_cli import assert_one_line_error, bot
-from tests.test_ingest import write_corpus
+from tests.support.cli import assert_one_line_error, bot
+from tests.support.corpora import write_corpus
 
 
 def copy_index(seed_index: Path, tmp_path: Path) -> Path:
@@ -140,7 +140,7 @@ def test_every_command_reads_the_same_dotenv(tmp_path):
     import subprocess
     import sys
 
-    from tests.test_cli import ROOT
+    from tests.support import ROOT
 
     (tmp_path / ".env").write_text(f"QABOT_MODEL={tmp_path / 'no-such-model'}\n", "utf-8")
     env = {k: v for k, v in os.environ.items() if k != "QABOT_MODEL"}

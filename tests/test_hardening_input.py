@@ -12,7 +12,7 @@ from corpus.encoding import decode_bytes
 from corpus.loading import load_corpus
 from corpus.sanitize import TITLE_MAX
 from retrieval.answer import Answer, Result, Source
-from tests.fake_bot_api import parse_html
+from tests.support.fake_bot_api import parse_html
 
 BODY = "京津冀协同发展是一项重大国家战略。通武廊签署了试点示范合作协议。\n"
 ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m"

@@ -26,9 +26,8 @@ from retrieval.engine import AnswerEngine
 from retrieval.errors import RetrievalError
 from retrieval.evaluation import evaluate, read_queries
 from retrieval.query.search import SearchSettings, _merge, fuse
-from tests.test_ingest import write_corpus
-
-DATA = Path(__file__).parent / "data"
+from tests.support import DATA
+from tests.support.corpora import write_corpus
 
 
 def _versions(index: Path) -> list[str]:

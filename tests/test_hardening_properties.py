@@ -19,7 +19,7 @@ from corpus.encoding import decode_bytes
 from corpus.loading import _jsonl_document
 from corpus.sanitize import sanitize_document
 from retrieval.answer import Answer, Result, Source
-from tests.fake_bot_api import parse_html, utf16_len
+from tests.support.fake_bot_api import parse_html, utf16_len
 
 # Chinese text, ASCII, punctuation, controls, escapes, surrogate-pair emoji, HTML specials.
 ALPHABET = st.sampled_from(

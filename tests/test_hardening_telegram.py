@@ -15,9 +15,10 @@ from retrieval.answer import Source
 from retrieval.backends.local.folder import current_version
 from retrieval.backends.local.ingest import ingest
 from retrieval.engine import AnswerEngine
-from tests.fake_bot_api import parse_html
-from tests.test_ingest import write_corpus
-from tests.test_telegram import _start, keyboard, new_chat
+from tests.support.corpora import write_corpus
+from tests.support.fake_bot_api import parse_html
+from tests.support.telegram import keyboard, new_chat
+from tests.support.telegram import start_bot as _start
 
 QUESTIONS = ["通武廊签署了什么协议", "京津冀协同发展的核心是什么", "雄安新区"]
 

@@ -22,8 +22,8 @@ from corpus.loading import shipped_corpus_dir
 from retrieval.backends.local.folder import current_version
 from retrieval.evaluation import read_queries
 from retrieval.ingest.plan import LOCK
-from tests.fake_bot_api import FakeBotAPI
-from tests.test_telegram import RunningBot, keyboard
+from tests.support.fake_bot_api import FakeBotAPI
+from tests.support.telegram import RunningBot, keyboard
 
 QUESTION = "通武廊签署了什么协议"
 ADMIN = 7001

@@ -19,7 +19,7 @@ from bot.telegram.service import Page
 from bot.telegram.sqlite_state import BotState, PersistentPages
 from retrieval.answer import Result, Source
 from retrieval.evaluation import read_queries
-from tests.fake_bot_api import parse_html, utf16_len
+from tests.support.fake_bot_api import parse_html, utf16_len
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

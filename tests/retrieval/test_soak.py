@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def _soak_module():
-    spec = importlib.util.spec_from_file_location("soak", ROOT / "benchmarks" / "soak.py")
+    spec = importlib.util.spec_from_file_location("soak", ROOT / "benchmarks" / "speed" / "soak.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["soak"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)

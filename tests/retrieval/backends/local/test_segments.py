@@ -34,7 +34,7 @@ from retrieval.backends.local.store import StoreWriter
 from retrieval.engine import AnswerEngine
 from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
 from retrieval.tokens import tokenize
-from tests.test_ingest import write_corpus
+from tests.support.corpora import write_corpus
 
 SEED_QUESTIONS = {
     "通武廊在政务服务方面要全面实现什么？": "tongwulang-pilot-agreement-2023.txt",

@@ -14,9 +14,9 @@ import pytest
 
 from embeddings import onnx_runtime
 from embeddings.model import ModelError, default_model_dir, load_embedder
-from tests.test_embeddings import SENTENCES
+from tests.embeddings.test_embedder import SENTENCES
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = default_model_dir()  # in the session's cache folder (tests/conftest.py)
 
 

@@ -19,9 +19,9 @@ from bot import console_render
 from bot.telegram import inline, render
 from corpus.loading import load_corpus, shipped_corpus_dir
 from retrieval.answer import Answer, Result
-from tests.fake_bot_api import FakeBotAPI, parse_html
+from tests.support import ROOT
+from tests.support.fake_bot_api import FakeBotAPI, parse_html
 
-ROOT = Path(__file__).resolve().parents[1]
 REGULATION = ROOT / "tests" / "data" / "regulation"
 REG_ID = "jjj-transit-regulation.txt"
 REG_TITLE = "《京津冀交通一体化促进条例（示例）》（京津冀协同办发〔2024〕7号）"
@@ -144,7 +144,7 @@ def test_telegram_and_inline_citations(engine) -> None:
 
 def test_telegram_bot_replies_with_the_article(engine) -> None:
     """The real Application, polling the fake Bot API, answers with the cited article."""
-    from tests.test_telegram import RunningBot
+    from tests.support.telegram import RunningBot
 
     api = FakeBotAPI().start()
     bot = RunningBot(api, engine).start()

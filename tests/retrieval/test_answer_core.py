@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
+from tests.support import DATA
 
-QUESTIONS = Path(__file__).parent / "data" / "seed_questions.jsonl"
+QUESTIONS = DATA / "seed_questions.jsonl"
 TONGWULANG = "tongwulang-pilot-agreement-2023.txt"
 CPPCC = "jjj-cppcc-joint-meeting-2020.txt"
 

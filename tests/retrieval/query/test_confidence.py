@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +19,9 @@ from retrieval.query.confidence import (
     content_words,
     load_model,
 )
-from tests.test_cli import assert_one_line_error, bot
+from tests.support import DATA, ROOT
+from tests.support.cli import assert_one_line_error, bot
 
-DATA = Path(__file__).parent / "data"
 SEED_FILES = ("seed_questions.jsonl", "seed_questions_heldout.jsonl")
 HARD_FILES = ("seed_unanswerable.jsonl", "seed_unanswerable_heldout.jsonl")
 ENGLISH_FILES = ("seed_english.jsonl", "seed_english_heldout.jsonl")
@@ -202,7 +201,7 @@ def test_english_questions_ranked_right_can_be_confident(seed_engine):
 
 
 def _answer_removed_module():
-    path = Path(__file__).parents[1] / "benchmarks" / "answer_removed.py"
+    path = ROOT / "benchmarks" / "quality" / "answer_removed.py"
     spec = importlib.util.spec_from_file_location("answer_removed", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -256,7 +255,7 @@ def test_answer_removed_corpus_cuts_every_answer_sentence(tmp_path):
 
 
 def _benchmark(name: str):
-    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    path = ROOT / "experiments" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -265,7 +264,7 @@ def _benchmark(name: str):
 
 def test_reader_signal_scores_the_answer_sentence_and_drops_without_it(seed_engine):
     """The sentence-level reader signal that was measured for confidence (round four, not
-    shipped; benchmarks/reader_signal.py): with the real model, the question's best sentence by
+    shipped; experiments/reader_signal.py): with the real model, the question's best sentence by
     meaning is the one that answers it, and the best cosine falls when that sentence is cut
     from the passage (as in the answer-removed sets), if only a little (0.907 to 0.905: the
     next sentence on the same subject scores nearly as well, which is why it did not ship)."""

@@ -15,7 +15,7 @@ from bot.telegram.memory_state import RateLimiter, Throttle, TTLStore
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.redact import RedactFilter
 from retrieval.answer import Answer, Result, Source
-from tests.fake_bot_api import HTMLError, parse_html
+from tests.support.fake_bot_api import HTMLError, parse_html
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

@@ -26,9 +26,9 @@ from retrieval.engine import AnswerEngine  # noqa: E402
 from retrieval.errors import IndexMismatchError, RetrievalError  # noqa: E402
 from retrieval.query.search import SearchSettings  # noqa: E402
 from retrieval.tokens import tokenize  # noqa: E402
-from tests.test_ingest import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E402
+from tests.support import ROOT  # noqa: E402
+from tests.support.corpora import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 SERVER_START_S = 60
 

@@ -12,10 +12,11 @@ from corpus.cleaning import clean_text
 from corpus.encoding import read_text
 from corpus.loading import shipped_corpus_dir
 from corpus.normalize import search_key
+from tests.support import DATA
 
 SEED = shipped_corpus_dir()
 SEED_FILES = sorted(p.name for p in SEED.glob("*.txt"))
-QUESTIONS = Path(__file__).parent / "data" / "seed_questions.jsonl"
+QUESTIONS = DATA / "seed_questions.jsonl"
 CPPCC = "jjj-cppcc-joint-meeting-2020.txt"
 OVERVIEW = "jjj-coordinated-development-overview.txt"
 

@@ -4,15 +4,12 @@ real engine built once over the shipped corpus."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
-import itertools
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,14 +19,12 @@ from typing import Any
 import pytest
 
 from bot.telegram import handlers
-from bot.telegram.app import build_application
-from bot.telegram.cli import run, serve
-from bot.telegram.config import Settings
-from tests.fake_bot_api import FakeBotAPI
+from bot.telegram.cli import run
+from tests.support import ROOT
+from tests.support.fake_bot_api import FakeBotAPI
+from tests.support.telegram import RunningBot, keyboard, new_chat, start_bot
 
-REPO = Path(__file__).resolve().parents[1]
 TONGWULANG_QUESTION = "通武廊签署了什么协议"
-_chat_ids = itertools.count(1001)
 
 
 @pytest.fixture(scope="session")
@@ -49,49 +44,10 @@ def tongwulang_title(engine: Any) -> str:
     return titles[0]
 
 
-class RunningBot:
-    """The bot as ``python -m bot telegram`` runs it (``serve``), in a thread of its own."""
-
-    def __init__(self, api: FakeBotAPI, engine: Any, webhook: dict | None = None, **overrides):
-        settings = Settings(token=api.token, base_url=api.base_url, **overrides)
-        self.api = api
-        self.app = build_application(settings, engine=engine)
-        self.args = argparse.Namespace(**{"webhook_url": None, **(webhook or {})})
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        serve(self.app, self.args, stop_signals=None)
-
-    def start(self) -> RunningBot:
-        self.thread.start()
-        ready = "setWebhook" if self.args.webhook_url else "getUpdates"
-        self.api.wait_for(lambda: self.api.calls_of("setMyCommands") and self.api.calls_of(ready))
-        deadline = time.monotonic() + 30
-        while not self.app.running:  # stop_running() before start() would be ignored
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.app.stop_running)
-        self.thread.join(30)
-        assert not self.thread.is_alive()
-
-
-def _start(engine: Any, **overrides: Any):
-    api = FakeBotAPI().start()
-    bot = RunningBot(api, engine, **overrides).start()
-    return api, bot
-
-
 @pytest.fixture(scope="module")
 def api(engine: Any):
     """The default bot and its fake Bot API; fails the module on any rejected request."""
-    api, bot = _start(engine)
+    api, bot = start_bot(engine)
     yield api
     bot.stop()
     api.stop()
@@ -101,7 +57,7 @@ def api(engine: Any):
 @pytest.fixture(scope="module")
 def strict_api(engine: Any):
     """A bot with an allowlist, a tiny rate limit, instantly expiring buttons, many results."""
-    api, bot = _start(
+    api, bot = start_bot(
         engine,
         allowed_chats=frozenset({5001, 5003, 5004}),
         rate_burst=3,
@@ -113,15 +69,6 @@ def strict_api(engine: Any):
     bot.stop()
     api.stop()
     assert api.errors == []
-
-
-def new_chat() -> int:
-    return next(_chat_ids)
-
-
-def keyboard(message: dict) -> list[str]:
-    markup = message.get("reply_markup") or {}
-    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
 def assert_quiet(api: FakeBotAPI, chat_id: int, expected: int, **kwargs: Any) -> list[dict]:
@@ -381,7 +328,7 @@ def test_rejected_token_is_one_line_exit_2(tmp_path: Path) -> None:
             os.environ,
             TELEGRAM_BOT_TOKEN=bad,
             TELEGRAM_API_BASE_URL=api.base_url,
-            PYTHONPATH=str(REPO),
+            PYTHONPATH=str(ROOT),
         )
         code = (
             "import argparse, sys; from bot.telegram.cli import run; "
@@ -457,7 +404,7 @@ def test_new_index_is_picked_up_without_restart(tmp_path: Path, engine: Any) -> 
     index_dir = tmp_path / "index"
     build_shipped_index(LocalBackend(index_dir), index_dir, embedder=engine.embedder)
     live = AnswerEngine.open(index_dir, embedder=engine.embedder)
-    api, bot = _start(live, refresh_interval=0.0)
+    api, bot = start_bot(live, refresh_interval=0.0)
     try:
         api.send_message(4343, "/sources")
         count = len(live.sources())

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.structure import Position, advance, changes, document_info, positions
+from tests.support import DATA
 
-REGULATION_DIR = Path(__file__).parent / "data" / "regulation"
+REGULATION_DIR = DATA / "regulation"
 
 
 @pytest.fixture(scope="module")

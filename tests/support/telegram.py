@@ -1,0 +1,66 @@
+"""The bot as ``python -m bot telegram`` runs it, in a thread, against the fake Bot API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import threading
+import time
+from typing import Any
+
+from bot.telegram.app import build_application
+from bot.telegram.cli import serve
+from bot.telegram.config import Settings
+from tests.support.fake_bot_api import FakeBotAPI
+
+_chat_ids = itertools.count(1001)
+
+
+class RunningBot:
+    """The bot as ``python -m bot telegram`` runs it (``serve``), in a thread of its own."""
+
+    def __init__(self, api: FakeBotAPI, engine: Any, webhook: dict | None = None, **overrides):
+        settings = Settings(token=api.token, base_url=api.base_url, **overrides)
+        self.api = api
+        self.app = build_application(settings, engine=engine)
+        self.args = argparse.Namespace(**{"webhook_url": None, **(webhook or {})})
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        serve(self.app, self.args, stop_signals=None)
+
+    def start(self) -> RunningBot:
+        self.thread.start()
+        ready = "setWebhook" if self.args.webhook_url else "getUpdates"
+        self.api.wait_for(lambda: self.api.calls_of("setMyCommands") and self.api.calls_of(ready))
+        deadline = time.monotonic() + 30
+        while not self.app.running:  # stop_running() before start() would be ignored
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.app.stop_running)
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+def start_bot(engine: Any, **overrides: Any) -> tuple[FakeBotAPI, RunningBot]:
+    """A fresh fake Bot API and the bot polling it."""
+    api = FakeBotAPI().start()
+    bot = RunningBot(api, engine, **overrides).start()
+    return api, bot
+
+
+def new_chat() -> int:
+    return next(_chat_ids)
+
+
+def keyboard(message: dict) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
