@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+from retrieval.backends.local.folder import MANIFEST, current_version, version_dir
+from retrieval.backends.local.store import STORE
 from tests.support import ROOT
 from tests.support.cli import assert_one_line_error, bot
 
@@ -111,3 +115,64 @@ def test_help_lists_the_commands():
     assert proc.returncode == 0
     for command in ("ingest", "ask", "console", "eval", "model", "telegram"):
         assert command in proc.stdout
+
+
+# -- faults people make --------------------------------------------------------------
+
+
+def copy_index(seed_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's seed index, safe to damage."""
+    return Path(shutil.copytree(seed_index, tmp_path / "index"))
+
+
+def test_damaged_index_files_are_one_line_errors(seed_index, tmp_path):
+    index = copy_index(seed_index, tmp_path)
+    manifest = version_dir(index, current_version(index)) / MANIFEST
+    good = manifest.read_bytes()
+    manifest.write_text('{"version": "x", "documents": {', encoding="utf-8")
+    proc = bot("ask", "--index", str(index), "京津冀")
+    assert_one_line_error(proc, "manifest")
+    assert "ingest --rebuild" in proc.stderr
+
+    manifest.write_bytes(good)
+    (index / STORE).write_bytes(b"this is not a database" * 100)
+    proc = bot("ask", "--index", str(index), "通武廊签署了什么协议？")
+    assert_one_line_error(proc, "index database is damaged")
+    assert "ingest --rebuild" in proc.stderr
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    assert_one_line_error(bot("ask", "--index", str(a_file / "index"), "京津冀"), "no index")
+    proc = bot("ingest", "--index", str(a_file / "index"), "--corpus", "corpus/seed")
+    assert_one_line_error(proc, "not a folder")
+
+
+def test_options_that_cannot_go_together_are_refused(tmp_path):
+    proc = bot("ingest", "--dry-run", "--watch", "--index", str(tmp_path / "i"))
+    assert_one_line_error(proc, "--dry-run and --watch cannot be combined")
+    assert not (tmp_path / "i").exists()
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"question": "京津冀", "doc_id": "x"}\n', encoding="utf-8")
+    proc = bot("eval", "--queries", str(queries), "--corpus", "corpus/seed")
+    assert_one_line_error(proc, "eval --corpus needs --index")
+
+
+def test_every_command_reads_the_same_dotenv(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    (tmp_path / ".env").write_text(f"QABOT_MODEL={tmp_path / 'no-such-model'}\n", "utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "QABOT_MODEL"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "model"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert_one_line_error(proc, "embedding model folder not found")

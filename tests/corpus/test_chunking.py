@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpus.chunking import CHUNKER_VERSION, Chunk, chunk_document, split_sentences
+from corpus.cleaning import clean_text
 from corpus.document import Document
 from corpus.loading import load_corpus, shipped_corpus_dir
+from corpus.sanitize import sanitize_document
+from tests.support.strategies import FAST, SHORT, TEXT
 
 SEED_DOCS = load_corpus([shipped_corpus_dir()]).documents
 
@@ -114,3 +119,13 @@ def test_custom_window_sizes() -> None:
     chunks = chunk_document(doc, target=120, max_chars=160, min_chars=80)
     assert len(chunks) > len(chunk_document(doc))
     assert all(c.end - c.start <= 160 for c in chunks)
+
+
+@FAST
+@given(TEXT, SHORT, st.one_of(st.none(), SHORT), st.one_of(st.none(), SHORT))
+def test_cleaned_chunks_quote_the_clean_text(raw: str, title: str, source, url) -> None:
+    text = clean_text(raw)
+    doc, _warnings = sanitize_document(Document("d.txt", title or "t", text, source, None, url))
+    assert doc.url is None or doc.url.startswith(("http://", "https://"))
+    for chunk in chunk_document(doc):
+        assert chunk.text == doc.text[chunk.start : chunk.end]

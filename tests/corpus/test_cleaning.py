@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpus.cleaning import clean_text
-from corpus.encoding import read_text
+from corpus.encoding import decode_bytes, read_text
 from corpus.loading import shipped_corpus_dir
 from corpus.normalize import search_key
 from tests.support import DATA
+from tests.support.strategies import FAST
 
 SEED = shipped_corpus_dir()
 SEED_FILES = sorted(p.name for p in SEED.glob("*.txt"))
@@ -181,3 +185,26 @@ def test_search_key_folds_scripts_and_widths() -> None:
     assert search_key("京津冀政協主席聯席會議") == search_key("京津冀政协主席联席会议")
     assert search_key("ＰＭ２．５，Ｂｅｉｊｉｎｇ") == "pm2.5,beijing"
     assert search_key("協商發展") != search_key("发展协商")
+
+
+def test_legacy_encoding_detection_uses_bounded_memory():
+    text = "京津冀协同发展的核心是有序疏解北京非首都功能，推动雄安新区建设。\n" * 20000
+    data = text.encode("gb18030")  # 1.2 MB, not UTF-8: the legacy path
+    tracemalloc.start()
+    try:
+        assert decode_bytes(data) == text
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the result itself is 2 bytes a character; listing every character took ~40x that
+    assert peak < 6 * 2 * len(text), f"peak {peak / 2**20:.1f} MB"
+
+
+@FAST
+@given(st.binary(max_size=3000))
+def test_any_bytes_decode_or_fail_cleanly(data: bytes) -> None:
+    try:
+        text = decode_bytes(data)
+    except UnicodeDecodeError:
+        return
+    assert "\r" not in text

