@@ -12,7 +12,7 @@ the bot serves. Prints p50/p95 of ``ask`` off and on, with their ratio, for thre
 * ``cascade``: ``top``, only when the shipped model's probability lies in ``--band``
   (the rest pay nothing); also the share of questions that pay.
 
-    python benchmarks/reader_cost.py --index /tmp/cmrc \\
+    python -m experiments.reader_cost --index /tmp/cmrc \\
         --queries ../shared/eval/cmrc2018-trial/queries.jsonl --limit 200
 """
 
@@ -21,17 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout, not whichever one pip installed
-
-from corpus.normalize import search_key  # noqa: E402
-from retrieval.engine import AnswerEngine  # noqa: E402
-from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.query.confidence import _SENTENCE_END, content_words  # noqa: E402
+from corpus.normalize import search_key
+from retrieval.engine import AnswerEngine
+from retrieval.evaluation import read_queries
+from retrieval.query.confidence import _SENTENCE_END, content_words
 
 CUT = 160  # characters kept of each sentence
 

@@ -4,11 +4,11 @@ A reader reads the question and the passage together and says whether the passag
 No such model can be had here (the Hugging Face hub is unreachable; no PyPI package ships
 one with its weights), so this tries to make one from the shipped multilingual-e5-small:
 
-* **pairs**: public questions (CMRC trial, DRCD) with the top passage ``calibrate.py
+* **pairs**: public questions (CMRC trial, DRCD) with the top passage ``tools/calibrate.py
   collect`` kept, where it holds a gold answer (label 1), and the same passage with every
-  sentence holding an answer cut (``answer_removed.cut_sentences``, label 0); plus
-  cross-corpus questions' top passages (label 0). Calibration-split questions train,
-  held-out ones test; the held-out "cut" pairs are real retrievals on the answer-removed
+  sentence holding an answer cut (``cut_sentences`` of benchmarks/quality/answer_removed.py,
+  label 0); plus cross-corpus questions' top passages (label 0). Calibration-split questions
+  train, held-out ones test; the held-out "cut" pairs are real retrievals on the answer-removed
   indexes. The seed rows (answerable with the answer in the top passage: 1; the hard,
   on-topic unanswerable questions: 0) are only tested on.
 * **encoding**: ``query: …`` and ``passage: …`` as one pair input (256 tokens), so every
@@ -22,7 +22,7 @@ coverage on the seed rows, and the seed AUC of the shipped probability averaged 
 with half the reader's. Two cores: encoding 3,300 pairs takes about 5 minutes, one epoch
 about 4.
 
-    python benchmarks/reader_probe.py --rows /tmp/calib/sets \\
+    python -m experiments.reader_probe --rows /tmp/calib/sets \\
         --removed /tmp/calib/answer-removed --epochs 3
 """
 
@@ -36,20 +36,16 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from answer_removed import answer_spans, cut_sentences  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from embeddings.model import ensure_default_model  # noqa: E402
-from retrieval.query.confidence import load_model  # noqa: E402
+from benchmarks.quality.answer_removed import answer_spans, cut_sentences
+from embeddings.model import ensure_default_model
+from retrieval.query.confidence import load_model
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SEED_SETS = ("seed", "seed-heldout", "seed-hard", "seed-hard-heldout")

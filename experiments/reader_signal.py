@@ -1,6 +1,6 @@
 """Would a sentence-level "reader" signal make the confidence model better? (issue 11, round 4)
 
-Offline, on the rows ``calibrate.py collect`` keeps (each question, its top passage, its
+Offline, on the rows ``tools/calibrate.py collect`` keeps (each question, its top passage, its
 features): the e5 model we ship encodes each question (query prompt, as ``ask`` does) and each
 sentence of its top passage (document prompt, cut at 160 characters, as the opt-in semantic
 tie-break does); their cosines give the reader features
@@ -10,14 +10,15 @@ tie-break does); their cosines give the reader features
   words (what a capped runtime version would encode);
 * ``s_same``: 1 if the best sentence by meaning is the best by words.
 
-Each feature set is refitted exactly as ``calibrate.py fit`` fits (calibration split only) and
-printed with its held-out rates, the rates on answer-removed sets (``answer_removed.py``,
-given with ``--cut``; never fitted), 5-fold cross-validation on the calibration split, a
-cascade (the reader model decides only where the 13-feature model's probability lies in a
-band), and how well each feature alone separates the families (ROC AUC). Vectors are cached in
-``--vectors``: the first run encodes some 13,000 texts (about 5 minutes on two busy cores).
+Each feature set is refitted exactly as ``tools/calibrate.py fit`` fits (calibration split only)
+and printed with its held-out rates, the rates on answer-removed sets
+(``benchmarks/quality/answer_removed.py``, given with ``--cut``; never fitted), 5-fold
+cross-validation on the calibration split, a cascade (the reader model decides only where the
+13-feature model's probability lies in a band), and how well each feature alone separates the
+families (ROC AUC). Vectors are cached in ``--vectors``: the first run encodes some 13,000 texts
+(about 5 minutes on two busy cores).
 
-    python benchmarks/reader_signal.py --work /tmp/calib/sets \\
+    python -m experiments.reader_signal --work /tmp/calib/sets \\
         --cut sentence=/tmp/calib/answer-removed --cut clause=/tmp/calib/clause-removed \\
         --vectors /tmp/calib/reader-vectors.pkl
 """
@@ -28,19 +29,14 @@ import argparse
 import hashlib
 import pickle
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout, not whichever one pip installed
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import numpy as np
 
-import calibrate  # noqa: E402
-import numpy as np  # noqa: E402
-
-from corpus.normalize import search_key  # noqa: E402
-from retrieval.query.confidence import FEATURES, ConfidenceModel, load_model  # noqa: E402
+from corpus.normalize import search_key
+from retrieval.query.confidence import FEATURES, ConfidenceModel, load_model
+from tools import calibrate
 
 READER = ("s_max", "s_top3", "s_same")
 CUT = 160  # characters kept of each sentence

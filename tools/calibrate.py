@@ -3,20 +3,20 @@
 Three steps; the first is the slow one (it asks every question once):
 
     # 1. ask each question set against an index, keep the features (one JSONL per set)
-    python benchmarks/calibrate.py collect --work /tmp/calib --set cmrc \\
+    python -m tools.calibrate collect --work /tmp/calib --set cmrc \\
         --index /tmp/confidence-cmrc --queries ../shared/eval/cmrc2018-trial/queries.jsonl
-    python benchmarks/calibrate.py collect --work /tmp/calib --set cmrc-vs-drcd --unanswerable \\
+    python -m tools.calibrate collect --work /tmp/calib --set cmrc-vs-drcd --unanswerable \\
         --index /tmp/confidence-drcd --queries ../shared/eval/cmrc2018-trial/queries.jsonl
-    python benchmarks/calibrate.py collect --work /tmp/calib --set seed-heldout --split heldout \\
+    python -m tools.calibrate collect --work /tmp/calib --set seed-heldout --split heldout \\
         --index /tmp/confidence-seed --queries tests/data/seed_questions_heldout.jsonl
     # 2. fit on the calibration split, print both rates per set, write the model
-    python benchmarks/calibrate.py fit --work /tmp/calib --out retrieval/query/data/confidence.json
+    python -m tools.calibrate fit --work /tmp/calib --out retrieval/query/data/confidence.json
     # each seed question it gets wrong, with its best sentence and features
-    python benchmarks/calibrate.py misses --work /tmp/calib
+    python -m tools.calibrate misses --work /tmp/calib
     # 3. the reliability plot for docs/quality.md (needs matplotlib, in the dev extra)
-    python benchmarks/calibrate.py plot --work /tmp/calib --out docs/reliability.png
+    python -m tools.calibrate plot --work /tmp/calib --out docs/reliability.png
 
-``benchmarks/calibrate_all.sh`` runs the whole thing on the shared sets and the seed corpus.
+``tools/calibrate_all.sh`` runs the whole thing on the shared sets and the seed corpus.
 
 Held-out split: a question of a public set is held out when ``sha1(qid)`` modulo 10 is
 below 3 (30 %, the same questions for every index they are asked against); a seed
@@ -37,12 +37,11 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout, not whichever one pip installed
+import numpy as np
 
-import numpy as np  # noqa: E402
+from retrieval.query.confidence import FEATURES, ConfidenceModel
 
-from retrieval.query.confidence import FEATURES, ConfidenceModel  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 HELDOUT_SHARE = 3  # of 10
 TARGET_ANSWERABLE = 0.90  # answerable questions marked confident
@@ -211,7 +210,7 @@ def fit(args: argparse.Namespace) -> None:
             "C": args.c,
             "date": time.strftime("%Y-%m-%d"),
         },
-        "refit": "benchmarks/calibrate_all.sh (see benchmarks/calibrate.py)",
+        "refit": "tools/calibrate_all.sh (see tools/calibrate.py)",
     }
     model = replace(model, notes=notes)
     args.out.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -351,7 +350,9 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="at most N questions (30 %% held out)")
     p = sub.add_parser("fit", help="fit on the calibration split and write the model")
     p.add_argument("--work", type=Path, required=True)
-    p.add_argument("--out", type=Path, default=ROOT / "retrieval" / "data" / "confidence.json")
+    p.add_argument(
+        "--out", type=Path, default=ROOT / "retrieval" / "query" / "data" / "confidence.json"
+    )
     p.add_argument("--seed-weight", type=float, default=0.5, help="seed rows' weight vs public")
     p.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     p.add_argument("--threshold", type=float, help="fixed threshold (default: chosen)")

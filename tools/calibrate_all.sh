@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Refit the confidence model on the shared public sets and the seed corpus (see
-# benchmarks/calibrate.py). Usage:
-#   benchmarks/calibrate_all.sh [EVAL_DIR] [WORK_DIR]   (defaults: ../shared/eval, /tmp/qabot-calib)
+# tools/calibrate.py). Run from the repository root. Usage:
+#   tools/calibrate_all.sh [EVAL_DIR] [WORK_DIR]   (defaults: ../shared/eval, /tmp/qabot-calib)
 # Builds (or reuses) one index per corpus in WORK_DIR, asks each question set against its own
 # corpus (answerable) and against the others (unanswerable), then fits, reports and plots.
 # LIMIT caps each public set (default 800 questions; 30 % of them held out).
 # Last, it measures (never fits on) the hard kind at scale: each public set's questions against
-# its own corpus with every answer sentence cut (benchmarks/answer_removed.py).
+# its own corpus with every answer sentence cut (benchmarks/quality/answer_removed.py).
 set -euo pipefail
 EVAL=${1:-../shared/eval}
 WORK=${2:-/tmp/qabot-calib}
@@ -22,7 +22,7 @@ done
 collect() {  # set index queries [flags…]
   local set=$1 idx=$2 queries=$3; shift 3
   [ -s "$WORK/sets/$set.jsonl" ] && return 0  # collected already (delete the file to redo it)
-  $PY benchmarks/calibrate.py collect --work "$WORK/sets" --set "$set" \
+  $PY -m tools.calibrate collect --work "$WORK/sets" --set "$set" \
     --index "$WORK/index-$idx" --queries "$queries" "$@"
 }
 CMRC=$EVAL/cmrc2018-trial/queries.jsonl
@@ -51,22 +51,22 @@ for idx in cmrc drcd; do
     --unanswerable --split heldout
 done
 # the answer-reading features, recomputed from the kept text (sets collected by older code)
-$PY benchmarks/calibrate.py refeature --work "$WORK/sets"
-$PY benchmarks/calibrate.py fit --work "$WORK/sets" --out retrieval/query/data/confidence.json
-$PY benchmarks/calibrate.py plot --work "$WORK/sets" --out docs/reliability.png
+$PY -m tools.calibrate refeature --work "$WORK/sets"
+$PY -m tools.calibrate fit --work "$WORK/sets" --out retrieval/query/data/confidence.json
+$PY -m tools.calibrate plot --work "$WORK/sets" --out docs/reliability.png
 # hard unanswerable at scale: the right subject, the answer sentences cut; measured, not fitted
 for name in cmrc:cmrc2018-trial:1000 drcd:drcd_s2-test:$LIMIT; do
   IFS=: read -r idx src limit <<< "$name"
   removed=$WORK/removed-$idx
-  [ -s "$removed/queries.jsonl" ] || $PY benchmarks/answer_removed.py "$EVAL/$src" "$removed"
+  [ -s "$removed/queries.jsonl" ] || $PY -m benchmarks.quality.answer_removed "$EVAL/$src" "$removed"
   if [ ! -f "$WORK/index-$idx-removed/CURRENT" ]; then
     mkdir -p "$WORK/index-$idx-removed"  # the intact index's cache: unchanged chunks not embedded
     cp "$WORK/index-$idx/cache.sqlite" "$WORK/index-$idx-removed/" 2>/dev/null || true
     $PY -m bot ingest --index "$WORK/index-$idx-removed" --corpus "$removed/corpus.jsonl"
   fi
   [ -s "$WORK/answer-removed/$idx-removed.jsonl" ] ||
-    $PY benchmarks/calibrate.py collect --work "$WORK/answer-removed" --set "$idx-removed" \
+    $PY -m tools.calibrate collect --work "$WORK/answer-removed" --set "$idx-removed" \
       --unanswerable --split heldout --index "$WORK/index-$idx-removed" \
       --queries "$removed/queries.jsonl" --limit "$limit"
 done
-$PY benchmarks/calibrate.py report --work "$WORK/answer-removed"
+$PY -m tools.calibrate report --work "$WORK/answer-removed"

@@ -25,9 +25,9 @@ needed: only the index's IDF is read), which makes trying a marking rule take se
 top result with the opt-in semantic tie-break (``QABOT_SEMANTIC_MARKS=1``; loads the model
 also when replaying).
 
-    python benchmarks/answer_layout.py --index ~/.local/share/qabot/index \\
+    python -m benchmarks.quality.answer_layout --index ~/.local/share/qabot/index \\
         --queries tests/data/seed_questions.jsonl --queries tests/data/seed_questions_heldout.jsonl
-    python benchmarks/answer_layout.py --set /tmp/qabot-eval/cmrc \\
+    python -m benchmarks.quality.answer_layout --set /tmp/qabot-eval/cmrc \\
         ../shared/eval/cmrc2018-trial/queries.jsonl --part held-out --save /tmp/cmrc.jsonl
 """
 

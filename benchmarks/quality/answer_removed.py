@@ -5,15 +5,16 @@ questions' answers; a question is kept when none of its answers is left in its p
 against an index of that corpus, the questions are the "hard" kind of unanswerable question
 (the right subject, the detail absent) that the seed corpus has only 41 of:
 
-    python benchmarks/answer_removed.py ../shared/eval/cmrc2018-trial /tmp/calib/removed-cmrc
+    python -m benchmarks.quality.answer_removed ../shared/eval/cmrc2018-trial \\
+        /tmp/calib/removed-cmrc
     python -m bot ingest --index /tmp/calib/index-cmrc-removed \\
         --corpus /tmp/calib/removed-cmrc/corpus.jsonl
-    python benchmarks/calibrate.py collect --work /tmp/calib/answer-removed --set cmrc-removed \\
+    python -m tools.calibrate collect --work /tmp/calib/answer-removed --set cmrc-removed \\
         --unanswerable --split heldout --index /tmp/calib/index-cmrc-removed \\
         --queries /tmp/calib/removed-cmrc/queries.jsonl --limit 1000
-    python benchmarks/calibrate.py report --work /tmp/calib/answer-removed
+    python -m tools.calibrate report --work /tmp/calib/answer-removed
 
-``benchmarks/calibrate_all.sh`` does this for CMRC and DRCD (measured, never fitted on).
+``tools/calibrate_all.sh`` does this for CMRC and DRCD (measured, never fitted on).
 """
 
 from __future__ import annotations

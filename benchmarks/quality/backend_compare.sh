@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Retrieval quality of the backends side by side on the shared QA sets (hybrid mode): CMRC 2018
 # trial, and the traditional DRCD questions against the simplified DRCD corpus.
-# Usage: [BACKENDS="local milvus"] [LIMIT=N] benchmarks/backend_compare.sh [EVAL_DIR] [WORK_DIR]
+# Usage: [BACKENDS="local milvus"] [LIMIT=N] benchmarks/quality/backend_compare.sh [EVAL_DIR] [WORK_DIR]
 #        (defaults: ../shared/eval, /tmp/qabot-backends)
 # Both backends use one index folder per set, so they share its embedding cache: the second
 # ingest embeds nothing. Set QABOT_MILVUS_KEYWORDS=bm25 (and another QABOT_MILVUS_COLLECTION)

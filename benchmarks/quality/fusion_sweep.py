@@ -1,15 +1,15 @@
 """Compare ways of fusing dense and BM25 rankings on one index and question set.
 
-    python benchmarks/fusion_sweep.py --index /tmp/qabot-eval/drcd \
+    python -m benchmarks.quality.fusion_sweep --index /tmp/qabot-eval/drcd \
         --queries ../shared/eval/drcd_s2-test/queries.jsonl [--limit 1000]
 
 With ``--english`` it keeps the questions without a Chinese character and sweeps the dense
 weight they get (``latin_dense_weight``); Chinese questions are fused as before:
 
-    python benchmarks/fusion_sweep.py --english --index /tmp/seed-index \
+    python -m benchmarks.quality.fusion_sweep --english --index /tmp/seed-index \
         --queries tests/data/seed_english_heldout.jsonl tests/data/seed_questions_heldout.jsonl
 
-(Build the index first, e.g. with benchmarks/shared_eval.sh or ``python -m bot ingest``.)
+(Build the index first, e.g. with benchmarks/quality/shared_eval.sh or ``python -m bot ingest``.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fusion in our code versus Milvus's ``hybrid_search`` (WeightedRanker, RRFRanker), on one
 Milvus index built by ``python -m bot ingest --backend milvus``.
 
-    QABOT_BACKEND=milvus python benchmarks/milvus_hybrid.py --index /tmp/milvus-eval/cmrc \
+    QABOT_BACKEND=milvus python -m benchmarks.quality.milvus_hybrid --index /tmp/milvus-eval/cmrc \
         --queries ../shared/eval/cmrc2018-trial/queries.jsonl --limit 300
 
 Each method ranks chunks; a document's rank is where its first chunk appears. Prints Recall@1,
@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from corpus.normalize import search_key  # noqa: E402
-from retrieval.backends import open_backend  # noqa: E402
-from retrieval.backends.milvus.schema import dense_search  # noqa: E402
-from retrieval.engine import shared_embedder  # noqa: E402
-from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.query.search import SearchSettings, fuse  # noqa: E402
-from retrieval.tokens import tokenize  # noqa: E402
+from corpus.normalize import search_key
+from retrieval.backends import open_backend
+from retrieval.backends.milvus.schema import dense_search
+from retrieval.engine import shared_embedder
+from retrieval.evaluation import read_queries
+from retrieval.query.search import SearchSettings, fuse
+from retrieval.tokens import tokenize
 
 
 def doc_ranking(version, chunk_ids: list[int]) -> list[str]:

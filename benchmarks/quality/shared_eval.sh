@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Retrieval quality on the shared public QA sets (CMRC 2018 trial, DRCD test).
-# Usage: [MODES="hybrid bigram-bm25"] benchmarks/shared_eval.sh [EVAL_DIR] [WORK_DIR]
+# Usage: [MODES="hybrid bigram-bm25"] benchmarks/quality/shared_eval.sh [EVAL_DIR] [WORK_DIR]
 #        (defaults: all four modes, ../shared/eval, /tmp/qabot-eval)
 # Prints one JSON report per (data set, mode); the traditional DRCD questions are
 # asked against the simplified DRCD corpus.

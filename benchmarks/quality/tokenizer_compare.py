@@ -1,6 +1,6 @@
 """BM25 alone with each keyword tokenizer, over whole passages of the shared sets.
 
-    python benchmarks/tokenizer_compare.py [--eval-dir ../shared/eval]
+    python -m benchmarks.quality.tokenizer_compare [--eval-dir ../shared/eval]
 
 Chooses the tokenizer for the keyword index (retrieval/keywords.py): bigram,
 jieba search mode, or both.

@@ -1,13 +1,13 @@
 """IVF recall on true e5 vectors against the scale benchmark's derived ones (not a test).
 
-    python benchmarks/ann_recall.py [--eval ../shared/eval] [--work /tmp/qabot-scale]
+    python -m benchmarks.speed.ann_recall [--eval ../shared/eval] [--work /tmp/qabot-scale]
 
-``benchmarks/scale.py`` cannot embed a million chunks on 2 cores, so its synthetic
+``benchmarks/speed/scale.py`` cannot embed a million chunks on 2 cores, so its synthetic
 chunks get derived vectors (means of real ones). Means crowd together, and IVF
 finds neighbours in a crowd harder. This script measures how much that matters, at
 the largest size where every vector can be a true one here: the real passages'
 chunks plus every distinct sentence of them, each encoded by the model (~16k
-vectors, cached in the work folder by scale.py's helpers). The same number of
+vectors, cached in the work folder by ``scale_corpus``, scale.py's helpers). The same number of
 derived vectors is built the way scale.py builds them. For each set it prints the
 mean cosine of random pairs (how crowded it is) and recall@10 against exact search
 of the CMRC trial and DRCD questions, with ms per question (one thread): for
@@ -22,16 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks.speed import scale_corpus
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def _recall(search, queries: np.ndarray, truth: np.ndarray, k: int) -> dict:
@@ -93,8 +92,6 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=200, help="questions per set")
     p.add_argument("--derived", type=int, default=0, metavar="N", help="also N derived vectors")
     args = p.parse_args()
-    import scale
-
     from corpus.normalize import search_key
     from embeddings.model import load_embedder
     from retrieval import threads
@@ -103,23 +100,25 @@ def main() -> None:
     embedder = load_embedder()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    real = scale.real_documents(Path(args.eval))
-    chunk_vectors = scale.real_vectors(work, real, embedder)
-    source = scale.real_sentences(real)
+    real = scale_corpus.real_documents(Path(args.eval))
+    chunk_vectors = scale_corpus.real_vectors(work, real, embedder)
+    source = scale_corpus.real_sentences(real)
     sentences = list(source)
-    by_sentence = scale.sentence_vectors(work, sentences, embedder)
-    rows = scale.questions(Path(args.eval), args.questions)
+    by_sentence = scale_corpus.sentence_vectors(work, sentences, embedder)
+    rows = scale_corpus.questions(Path(args.eval), args.questions)
     queries = embedder.encode_queries([search_key(r["question"]) for r in rows])
 
     true = np.stack([*chunk_vectors.values(), *by_sentence.values()]).astype(np.float32)
-    derive = scale.Derivation(source, chunk_vectors, by_sentence)
-    _, derived = scale.synthetic_corpus(sentences, derive, len(true) - len(chunk_vectors))
+    derive = scale_corpus.Derivation(source, chunk_vectors, by_sentence)
+    _, derived = scale_corpus.synthetic_corpus(sentences, derive, len(true) - len(chunk_vectors))
     made = np.stack([*chunk_vectors.values(), *derived.values()]).astype(np.float32)[: len(true)]
     for name, vectors in (("true vectors", true), ("derived vectors (scale.py)", made)):
         print(json.dumps({"set": name, **recall_table(vectors, queries)}, ensure_ascii=False))
     if args.derived:
         del true, made, derived
-        _, derived = scale.synthetic_corpus(sentences, derive, args.derived - len(chunk_vectors))
+        _, derived = scale_corpus.synthetic_corpus(
+            sentences, derive, args.derived - len(chunk_vectors)
+        )
         made = np.stack([*chunk_vectors.values(), *derived.values()]).astype(np.float32)
         del derived
         table = recall_table(made, queries)

@@ -1,6 +1,6 @@
 """Ingest time, one-document update and warm query latency of each backend on one corpus.
 
-    python benchmarks/backend_speed.py --corpus ../shared/eval/drcd_s2-test/corpus.jsonl \
+    python -m benchmarks.speed.backend_speed --corpus ../shared/eval/drcd_s2-test/corpus.jsonl \
         --queries ../shared/eval/drcd-test/queries.jsonl --cache /tmp/milvus-eval/drcd/cache.sqlite
 
 Backends: ``local`` (index folder), ``milvus-file`` (embedded Milvus Lite) and
@@ -27,16 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from corpus.loading import load_corpus  # noqa: E402
-from corpus.normalize import search_key  # noqa: E402
+from corpus.loading import load_corpus
+from corpus.normalize import search_key
 from qabot_settings import BackendSettings
-from retrieval.backends import open_backend  # noqa: E402
-from retrieval.engine import AnswerEngine, shared_embedder  # noqa: E402
-from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.ingest.embedding_cache import CACHE  # noqa: E402
-from retrieval.tokens import tokenize  # noqa: E402
+from retrieval.backends import open_backend
+from retrieval.engine import AnswerEngine, shared_embedder
+from retrieval.evaluation import read_queries
+from retrieval.ingest.embedding_cache import CACHE
+from retrieval.tokens import tokenize
 
 
 def copy_cache(source: Path, folder: Path) -> None:

@@ -1,6 +1,6 @@
 """Do concurrent questions add throughput or fight over the cores? (not a test)
 
-    python benchmarks/concurrency.py [--eval ../shared/eval] [--questions 120]
+    python -m benchmarks.speed.concurrency [--eval ../shared/eval] [--questions 120]
 
 On the DRCD simplified passages (1,000 documents, ~2,000 chunks: the size of the
 issue's CMRC-dev measurement), after a warm-up, one thread at a time:
@@ -11,15 +11,17 @@ issue's CMRC-dev measurement), after a warm-up, one thread at a time:
 * two processes: two processes each ask half the questions at the same time; wall / questions.
 
 It uses only ``AnswerEngine``, ``ingest`` and ``load_embedder``, so it runs against an older
-checkout too (``PYTHONPATH=/path/to/old/checkout python benchmarks/concurrency.py``) for a
-before/after in one session. Prints one JSON line.
+checkout too, for a before/after in one session: from the old checkout's folder, with this
+one on the path for the ``benchmarks`` package (``cd /path/to/old/checkout &&
+PYTHONPATH=/path/to/this/checkout python -m benchmarks.speed.concurrency``; ``-m`` puts the
+current folder first, so the old checkout's ``retrieval`` is the one imported, and the two
+asking processes are started the same way). Prints one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -28,9 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if not os.environ.get("PYTHONPATH"):
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]  # this checkout (its shared eval sets lie beside it)
 try:  # the threading plan's process defaults (absent in older checkouts)
     from retrieval.threads import set_process_defaults
 
@@ -47,14 +47,30 @@ def _questions(eval_dir: Path, n: int) -> list[str]:
 def _engine(index_dir: Path, eval_dir: Path):
     from corpus.loading import load_corpus
     from embeddings.model import load_embedder
-    from retrieval.backends.local.ingest import ingest
     from retrieval.engine import AnswerEngine
+
+    try:
+        from retrieval.backends.local.ingest import ingest
+    except ImportError:  # a checkout from before retrieval/backends/ (8d2bb58)
+        from retrieval.ingest import ingest
 
     embedder = load_embedder()
     if not (index_dir / "CURRENT").exists():
         docs = load_corpus([eval_dir / "drcd_s2-test" / "corpus.jsonl"]).documents
         ingest(index_dir, docs, embedder, progress=False, log=lambda _m: None)
     return AnswerEngine(index_dir, embedder)
+
+
+def _segmented() -> bool:
+    """Whether the imported checkout has the segmented index (absent in older ones)."""
+    try:
+        import retrieval.backends.local.segments  # noqa: F401 (8d2bb58 and later)
+
+        return True
+    except ImportError:
+        import retrieval.index
+
+        return hasattr(retrieval.index, "SEGMENTS")
 
 
 def _ask_all(engine, questions: list[str]) -> list[float]:
@@ -94,9 +110,7 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    import retrieval.index
-
-    new_layout = hasattr(retrieval.index, "SEGMENTS")  # absent before the segmented index
+    new_layout = _segmented()
     index_dir = Path(args.work) / ("index-new" if new_layout else "index-old")
     engine = _engine(index_dir, Path(args.eval))
     questions = _questions(Path(args.eval), args.questions)
@@ -127,7 +141,8 @@ def main() -> None:
         subprocess.Popen(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                __spec__.name,  # this module, from the same folder and path as this process
                 "--worker",
                 "--index",
                 str(index_dir),

@@ -1,6 +1,6 @@
 """What the confidence features cost per question, against the whole ``ask``.
 
-    python benchmarks/confidence_cost.py --index /tmp/qabot-calib/index-seed \\
+    python -m benchmarks.speed.confidence_cost --index /tmp/qabot-calib/index-seed \\
         --queries tests/data/seed_questions.jsonl
 
 The features are timed with a cold IDF cache (``ask`` shares its cache with marking), so
@@ -10,19 +10,16 @@ the figure is an upper bound.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from functools import lru_cache
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
-
-from corpus.normalize import search_key  # noqa: E402
-from retrieval.engine import AnswerEngine  # noqa: E402
-from retrieval.evaluation import read_queries  # noqa: E402
-from retrieval.query.confidence import answer_features, content_words, question_features  # noqa: E402
-from retrieval.query.search import search_with_signals  # noqa: E402
-from retrieval.tokens import lucene_idf, tokenize  # noqa: E402
+from corpus.normalize import search_key
+from retrieval.engine import AnswerEngine
+from retrieval.evaluation import read_queries
+from retrieval.query.confidence import answer_features, content_words, question_features
+from retrieval.query.search import search_with_signals
+from retrieval.tokens import lucene_idf, tokenize
 
 
 def main() -> None:

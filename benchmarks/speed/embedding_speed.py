@@ -1,6 +1,6 @@
 """Embedding speed on this machine: model conversion and load time, passages/s, query latency.
 
-    python benchmarks/embedding_speed.py [--passages 200]
+    python -m benchmarks.speed.embedding_speed [--passages 200]
 
 Passages are the shipped corpus's chunks (~300 characters each). bf16 rows also
 report the lowest cosine against the float32 vectors of the same passages.

@@ -1,6 +1,6 @@
 """Time to update the index after one document changes, against a full rebuild.
 
-    python benchmarks/incremental_update.py [--eval-dir ../shared/eval]
+    python -m benchmarks.speed.incremental_update [--eval-dir ../shared/eval]
 
 The corpus is every passage of the shared CMRC and DRCD sets as its own document
 (about 2,000). The model is loaded once, outside the timings.

@@ -1,9 +1,9 @@
 """Where a warm question's time goes, stage by stage, on an existing index (not a test).
 
-    python benchmarks/query_stages.py --index /tmp/qabot-scale/index-250000 [--questions 100]
+    python -m benchmarks.speed.query_stages --index /tmp/qabot-scale/index-250000 [--questions 100]
 
 Opens the index as the product does (``AnswerEngine.open``), wraps the engine's stages
-with timers, asks the CMRC trial and DRCD questions of ``benchmarks/scale.py`` one at a
+with timers, asks the CMRC trial and DRCD questions of ``benchmarks/speed/scale.py`` one at a
 time on one thread after a warm-up, and prints one JSON line: p50/p95/mean per question
 and the mean milliseconds of each stage. Stages nest: ``search`` includes ``dense`` and
 ``keywords`` and ``subject_order`` (the top document's chunks reordered, with its
@@ -15,18 +15,18 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import retrieval.engine as engine_module
+import retrieval.query.search as search_module
+from benchmarks.speed.scale_corpus import questions
+from retrieval.backends.local.version import LocalVersion
+from retrieval.threads import set_process_defaults
 
-from retrieval.threads import set_process_defaults  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 set_process_defaults()
 
 
@@ -36,12 +36,6 @@ def main() -> None:
     p.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval"), help="shared eval dir")
     p.add_argument("--questions", type=int, default=100, help="questions per set")
     args = p.parse_args()
-
-    import retrieval.index as index_module
-    import retrieval.search as search_module
-    import scale
-
-    import retrieval.engine as engine_module
 
     spent: dict[str, float] = collections.defaultdict(float)
 
@@ -61,13 +55,13 @@ def main() -> None:
     timed(engine.embedder, "encode_queries", "encode")
     timed(engine_module, "tokenize", "tokenize")
     timed(engine_module, "search_with_signals", "search")
-    timed(index_module.LoadedIndex, "dense_candidates", "dense")
-    timed(index_module.LoadedIndex, "keyword_candidates", "keywords")
+    timed(LocalVersion, "dense_candidates", "dense")
+    timed(LocalVersion, "keyword_candidates", "keywords")
     timed(search_module, "subject_order", "subject_order")
     timed(engine_module, "question_features", "confidence")
     timed(engine_module, "mark_sentences", "marking")
     timed(engine_module, "off_topic", "off_topic")
-    rows = scale.questions(Path(args.eval), args.questions)
+    rows = questions(Path(args.eval), args.questions)
     for row in rows[:10]:
         engine.ask(row["question"], top_k=1)
     spent.clear()

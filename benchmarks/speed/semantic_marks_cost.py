@@ -12,10 +12,10 @@ English questions (no Chinese character) are marked by meaning whether the tie-b
 or not, so on English sets both columns pay the model call and its time is the cost of
 marking them:
 
-    python benchmarks/semantic_marks_cost.py --index /tmp/seed-index \
+    python -m benchmarks.speed.semantic_marks_cost --index /tmp/seed-index \
         --queries tests/data/seed_english.jsonl tests/data/seed_english_heldout.jsonl
 
-    python benchmarks/semantic_marks_cost.py --index /tmp/cmrc \\
+    python -m benchmarks.speed.semantic_marks_cost --index /tmp/cmrc \\
         --queries ../shared/eval/cmrc2018-trial/queries.jsonl --limit 200
 """
 

@@ -5,9 +5,10 @@ ingests; the asker refreshes and asks without pause. Every answer must come from
 version: all its excerpts carry the same round number and quote their document exactly.
 Stops by itself after ``--rounds`` rounds and prints the figures::
 
-    QABOT_CACHE_DIR=/tmp/qcache HF_HUB_OFFLINE=1 python benchmarks/soak.py --rounds 8
+    QABOT_CACHE_DIR=/tmp/qcache HF_HUB_OFFLINE=1 python -m benchmarks.speed.soak --rounds 8
 
-(``--ingester`` is the child process's own entry point.)
+(``--ingester`` is the child process's own entry point: it runs this file as a script, which
+needs only the installed packages, so the soak also runs when a test loads this file by path.)
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 TOPICS = {
     "a.txt": "雄安新区建设稳步推进，起步区规划建设全面展开",

@@ -1,6 +1,6 @@
 """What finding heading paths and articles costs while chunking, and what it finds.
 
-    python benchmarks/structure_cost.py [--corpus PATH …] [--rounds 3]
+    python -m benchmarks.speed.structure_cost [--corpus PATH …] [--rounds 3]
 
 Chunks every document of the given corpora (default: the shipped corpus, the synthetic
 regulation in tests/data/regulation and, when present, ../shared/eval/drcd_s2-test's
@@ -21,7 +21,7 @@ from corpus.chunking import chunk_document
 from corpus.loading import load_corpus, shipped_corpus_dir
 from corpus.structure import document_info, positions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 DEFAULTS = [
     shipped_corpus_dir(),
     ROOT / "tests" / "data" / "regulation",

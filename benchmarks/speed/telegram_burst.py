@@ -1,10 +1,11 @@
 """Burst benchmark: many chats ask at once; how fast does the bot answer them all?
 
-Runs the real Application and engine against the fake Bot API (tests/fake_bot_api.py) over
-HTTP, pushes ``--chats × --per-chat`` questions at once, and prints questions/second and
-p50/p95 latency (question queued → first answer message sent).
+Runs the real Application and engine against the fake Bot API (tests/support/fake_bot_api.py)
+over HTTP, pushes ``--chats × --per-chat`` questions at once, and prints questions/second and
+p50/p95 latency (question queued → first answer message sent). Without ``--index`` it builds
+the shipped corpus in a temporary folder first, as the bot's first run does.
 
-    python benchmarks/telegram_burst.py [--chats 20] [--per-chat 10] [--index DIR]
+    python -m benchmarks.speed.telegram_burst [--chats 20] [--per-chat 10] [--index DIR]
 """
 
 from __future__ import annotations
@@ -12,20 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from tests.support.fake_bot_api import FakeBotAPI
 
-from bot.telegram.app import build_application  # noqa: E402
-from bot.telegram.cli import serve  # noqa: E402
-from bot.telegram.config import Settings  # noqa: E402
-from retrieval.engine import AnswerEngine  # noqa: E402
-from tests.fake_bot_api import FakeBotAPI  # noqa: E402
+from bot.open_index import build_shipped_index
+from bot.telegram.app import build_application
+from bot.telegram.cli import serve
+from bot.telegram.config import Settings
+from retrieval import AnswerEngine, open_backend
 
 QUESTIONS = [
     "通武廊签署了什么协议",
@@ -54,7 +53,11 @@ def main() -> int:
     parser.add_argument("--index", type=Path, help="index folder (default: a fresh temp one)")
     args = parser.parse_args()
 
-    engine = AnswerEngine.open(args.index or Path(tempfile.mkdtemp(prefix="burst-index-")))
+    index = args.index
+    if index is None:
+        index = Path(tempfile.mkdtemp(prefix="burst-index-")) / "index"
+        build_shipped_index(open_backend(index), index)
+    engine = AnswerEngine.open(index)
     engine.ask(QUESTIONS[0])  # warm up
     total = args.chats * args.per_chat
     with FakeBotAPI() as api:

@@ -1,0 +1,1 @@
+"""Quality evaluations: figures of how well the product answers (see ../README.md)."""

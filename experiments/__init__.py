@@ -1,0 +1,1 @@
+"""Experiments that shipped nothing, kept so their figures can be reproduced (see README.md)."""

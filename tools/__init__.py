@@ -1,0 +1,1 @@
+"""Tools that write shipped files (see README.md here)."""
