@@ -70,17 +70,6 @@ def test_ask_batch_writes_one_line_per_question_in_order(seed_index, tmp_path):
     assert proc.returncode == 1  # one line failed
 
 
-def test_console_session_over_a_pipe(seed_index):
-    session = "/help\n通武廊签署了什么协议？\n/more\n/sources\n/bogus\n"
-    proc = bot("console", "--index", str(seed_index), stdin=session)
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert "/sources" in out and "《“通武廊”签署试点示范合作协议》" in out
-    assert "[4]" in out  # /more continued after the first three excerpts
-    assert "收录文件（5 篇）" in out and "未知命令 /bogus" in out
-    assert "\033[" not in out  # no colour codes when stdout is not a terminal
-
-
 def test_eval_reports_metrics_as_json(seed_index):
     queries = ROOT / "tests" / "data" / "seed_questions.jsonl"
     proc = bot("eval", "--index", str(seed_index), "--queries", str(queries), "--json")

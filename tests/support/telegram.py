@@ -64,3 +64,47 @@ def new_chat() -> int:
 def keyboard(message: dict) -> list[str]:
     markup = message.get("reply_markup") or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+QUESTION = "通武廊签署了什么协议"
+
+
+ADMIN = 7001
+
+
+USER = 7002
+
+
+class Bot:
+    """A fake Bot API and the bot polling it; ``restart()`` keeps the index and its state."""
+
+    def __init__(self, engine: Any, **overrides: Any):
+        self.engine, self.overrides = engine, overrides
+        self.api = FakeBotAPI().start()
+        self.running = self._run()
+
+    def _run(self) -> RunningBot:
+        settings = {
+            "base_file_url": self.api.base_file_url,
+            "admins": frozenset({ADMIN}),
+            "refresh_interval": 0.2,
+            **self.overrides,
+        }
+        return RunningBot(self.api, self.engine, **settings).start()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.running.app.bot_data
+
+    def restart(self) -> None:
+        self.running.stop()
+        self.running = self._run()
+
+    def stop(self) -> None:
+        self.running.stop()
+        self.api.stop()
+        assert self.api.errors == []
+
+
+def plain(api: FakeBotAPI, chat: int) -> list[str]:
+    return [m["_plain"] for m in api.sent(chat)]

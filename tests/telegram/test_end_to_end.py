@@ -3,13 +3,9 @@ real engine built once over the shipped corpus."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,12 +15,10 @@ from typing import Any
 import pytest
 
 from bot.telegram import handlers, render
-from bot.telegram.cli import run
 from corpus.loading import load_corpus
 from retrieval.backends.local.folder import current_version
 from retrieval.backends.local.ingest import ingest
 from retrieval.engine import AnswerEngine
-from tests.support import ROOT
 from tests.support.corpora import write_corpus
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.telegram import RunningBot, keyboard, new_chat, start_bot
@@ -34,6 +28,8 @@ TONGWULANG_QUESTION = "通武廊签署了什么协议"
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The engine these tests share (it stands in for tests/telegram/conftest.py's engine on
+    a copy of the seed index, which the tests that change an index use)."""
     import qabot_settings
     from bot.open_index import open_engine
 
@@ -314,43 +310,6 @@ def test_burst_of_200_questions_from_20_chats(api: FakeBotAPI) -> None:
 
 
 # -- start-up and deployment ------------------------------------------------------------
-
-
-def test_missing_token_is_one_line_exit_2(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)  # no .env here
-    assert run(argparse.Namespace(index=None, webhook_url=None)) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "TELEGRAM_BOT_TOKEN" in err
-
-
-def test_rejected_token_is_one_line_exit_2(tmp_path: Path) -> None:
-    bad = "987654321:AAWrongTokenWrongTokenWrongToken_xyz"
-    with FakeBotAPI() as api:
-        env = dict(
-            os.environ,
-            TELEGRAM_BOT_TOKEN=bad,
-            TELEGRAM_API_BASE_URL=api.base_url,
-            PYTHONPATH=str(ROOT),
-        )
-        code = (
-            "import argparse, sys; from bot.telegram.cli import run; "
-            "sys.exit(run(argparse.Namespace(index=None, webhook_url=None)))"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert proc.returncode == 2, proc.stderr
-    output = proc.stdout + proc.stderr
-    assert len(output.strip().splitlines()) == 1, output
-    assert "rejected" in output and bad not in output and bad.split(":")[1] not in output
 
 
 def _free_port() -> int:
