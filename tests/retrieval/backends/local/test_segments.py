@@ -32,7 +32,7 @@ from retrieval.backends.local.ingest import IngestSettings, ingest
 from retrieval.backends.local.segments import SegmentSettings
 from retrieval.backends.local.store import StoreWriter
 from retrieval.engine import AnswerEngine
-from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
+from retrieval.ingest.embedding_cache import CACHE
 from retrieval.tokens import tokenize
 from tests.support.corpora import write_corpus
 
@@ -126,18 +126,6 @@ def test_pruned_keyword_top_k_equals_scoring_every_passage(monkeypatch):
             assert deleted is None or not set(rows) & set(deleted)
     shortcuts = sum(r is not None for r in taken)
     assert 20 <= shortcuts < len(taken)  # both paths were checked, the shortcut many times
-
-
-def test_embedding_cache_keys_vectors_by_model_and_commits_each_batch(tmp_path):
-    with EmbeddingCache(tmp_path / CACHE) as cache:
-        cache.put_vectors("model-a", ["h1", "h2"], np.eye(2, 4, dtype=np.float32))
-        assert cache.missing_vectors("model-a", ["h1", "h2", "h3", "h1"]) == ["h3"]
-        assert cache.missing_vectors("model-b", ["h1"]) == ["h1"]  # another model sees nothing
-        np.testing.assert_array_equal(cache.vectors("model-a", ["h2", "h1"], 4)[0], [0, 1, 0, 0])
-        with pytest.raises(KeyError):
-            cache.vectors("model-a", ["h3"], 4)
-    with EmbeddingCache(tmp_path / CACHE) as reopened:  # committed, not just buffered
-        assert reopened.missing_vectors("model-a", ["h1", "h2"]) == []
 
 
 def test_ann_index_is_chosen_above_the_threshold_and_answers_like_exact(
