@@ -12,6 +12,8 @@ import threading
 import time
 from contextlib import redirect_stderr
 
+import pytest
+
 from tests.support import ROOT
 from tests.support.corpora import BASE_DOCS, HYDROGEN, write_corpus
 
@@ -34,6 +36,7 @@ def test_watch_reports_an_unexpected_failure_and_keeps_watching(tmp_path):
     assert "still watching" in err.getvalue()
 
 
+@pytest.mark.slow  # the `python -m bot ingest --watch` it starts loads the model
 def test_watch_reingests_when_a_file_is_added(tmp_path):
     corpus, index_dir = write_corpus(tmp_path / "c", BASE_DOCS), tmp_path / "index"
     proc = subprocess.Popen(

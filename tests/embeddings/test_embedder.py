@@ -109,12 +109,14 @@ def test_folder_that_is_not_a_model_is_rejected(tmp_path):
         load_embedder(str(tmp_path))
 
 
+@pytest.mark.slow  # imports torch and sentence-transformers to try the hub
 def test_unreachable_hub_name_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match="cannot load embedding model"):
         load_embedder("nobody/no-such-model-anywhere")
 
 
+@pytest.mark.slow  # loads the default model on the CPU at the end
 def test_device_setting_is_checked_with_one_clear_error(monkeypatch):
     import torch
 

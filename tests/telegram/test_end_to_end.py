@@ -23,6 +23,9 @@ from tests.support.corpora import write_corpus
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.telegram import RunningBot, keyboard, new_chat, start_bot
 
+# The engine below builds the index of the shipped corpus with the real model on first use.
+pytestmark = pytest.mark.slow
+
 TONGWULANG_QUESTION = "通武廊签署了什么协议"
 
 

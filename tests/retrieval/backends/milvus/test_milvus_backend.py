@@ -29,6 +29,8 @@ from retrieval.tokens import tokenize  # noqa: E402
 from tests.support import ROOT  # noqa: E402
 from tests.support.corpora import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E402
 
+pytestmark = pytest.mark.milvus
+
 QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 SERVER_START_S = 60
 
