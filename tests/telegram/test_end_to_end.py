@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,7 @@ from corpus.loading import load_corpus
 from retrieval.backends.local.folder import current_version
 from retrieval.backends.local.ingest import ingest
 from retrieval.engine import AnswerEngine
+from tests.support import free_port
 from tests.support.corpora import write_corpus
 from tests.support.fake_bot_api import FakeBotAPI
 from tests.support.telegram import RunningBot, keyboard, new_chat, start_bot
@@ -315,14 +315,8 @@ def test_burst_of_200_questions_from_20_chats(api: FakeBotAPI) -> None:
 # -- start-up and deployment ------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_webhook_mode(engine: Any, tongwulang_title: str) -> None:
-    port = _free_port()
+    port = free_port()
     webhook = {
         "webhook_url": "https://bot.example/tg/hook",
         "webhook_listen": "127.0.0.1",
