@@ -69,8 +69,10 @@ def model_info(identity: ModelIdentity) -> dict:
 
 
 def new_version_name() -> str:
-    """A version name that sorts by creation time."""
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+    """A version name that sorts by creation time (one clock reading: read twice, a second
+    could tick over between the two and a newer name sort before an older one)."""
+    now = time.time_ns()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f"-{now % 10**9:09d}"
 
 
 @dataclass(frozen=True)
