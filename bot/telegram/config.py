@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import qabot_settings
 
@@ -55,11 +54,6 @@ class Settings:
     # PTB's AIORateLimiter: how often a call Telegram answered with 429 is retried after
     # waiting retry_after seconds (None: no rate limiter at all)
     flood_retries: int | None = 5
-
-
-def load_dotenv(path: Path = Path(".env"), environ: dict[str, str] | None = None) -> None:
-    """The project's one ``.env`` reader (:func:`qabot_settings.load_dotenv`)."""
-    qabot_settings.load_dotenv(path, environ)
 
 
 def parse_chat_ids(raw: str | None, var: str = ALLOWED_CHATS_VAR) -> frozenset[int] | None:

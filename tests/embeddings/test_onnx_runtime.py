@@ -14,8 +14,8 @@ import pytest
 
 from embeddings import onnx_runtime
 from embeddings.model import ModelError, default_model_dir, load_embedder
-from tests.embeddings.test_embedder import SENTENCES
 from tests.support import ROOT
+from tests.support.corpora import SENTENCES
 
 MODEL_DIR = default_model_dir()  # in the session's cache folder (tests/conftest.py)
 

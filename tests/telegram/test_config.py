@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from bot.telegram.config import ConfigError, load_dotenv, parse_chat_ids, settings_from_env
+from bot.telegram.config import ConfigError, parse_chat_ids, settings_from_env
 from bot.telegram.redact import RedactFilter
+from qabot_settings import load_dotenv
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
