@@ -18,13 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from tests.support.fake_bot_api import FakeBotAPI
-
 from bot.open_index import build_shipped_index
 from bot.telegram.app import build_application
 from bot.telegram.cli import serve
 from bot.telegram.config import Settings
 from retrieval import AnswerEngine, open_backend
+from tests.support.fake_bot_api import FakeBotAPI
 
 QUESTIONS = [
     "通武廊签署了什么协议",
