@@ -15,30 +15,34 @@ from tqdm import tqdm
 from bot.console_render import Style, render_answer, use_colour
 from bot.errors import UsageError
 from bot.index_update import corpus_paths, load_documents, update_index, with_uploads
-from bot.open_index import open_engine, print_json
-from qabot_settings import BackendSettings, Settings
-from retrieval.backends import open_backend
+from bot.open_index import open_engine
+from qabot_settings import Settings
+from retrieval.backends import Backend, open_backend
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
 
 
+def print_json(data: object) -> None:
+    """One JSON document on one line (Chinese kept readable)."""
+    print(json.dumps(data, ensure_ascii=False), flush=True)
+
+
 def ingest_once(
+    backend: Backend,
     index_dir: Path,
     paths: list[Path],
     rebuild: bool,
     dry_run: bool,
     out: TextIO = sys.stdout,
     origin: str = "ingest",
-    backend: BackendSettings | None = None,
 ) -> None:
     paths = with_uploads(index_dir, paths)
     documents = load_documents(paths).documents
     if dry_run:
-        target = open_backend(index_dir, backend)
-        result = target.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
+        result = backend.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
         plan = result.plan
-        print(f"plan for {target.where}: {plan.summary()}")
+        print(f"plan for {backend.where}: {plan.summary()}")
         for label, ids in (("add", plan.added), ("change", plan.changed), ("remove", plan.removed)):
             for doc_id in ids:
                 print(f"  {label:7} {doc_id}")
@@ -46,10 +50,10 @@ def ingest_once(
             print(f"  full rebuild: {plan.rebuild_reason}")
         print(f"would embed {result.embedded} of {result.chunks} chunks (dry run: nothing changed)")
         return
-    result = update_index(index_dir, paths, origin, documents, rebuild, backend=backend)
+    result = update_index(backend, index_dir, paths, origin, documents, rebuild)
     print(result.summary(), file=out, flush=True)
     print(
-        f"index {open_backend(index_dir, backend).where} → version {result.version} "
+        f"index {backend.where} → version {result.version} "
         f"({result.chunks} chunks)",
         file=out,
         flush=True,
@@ -60,17 +64,15 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run and args.watch:
         raise UsageError("--dry-run and --watch cannot be combined (--watch ingests for real)")
     folder = settings.index_dir
-    paths = corpus_paths(folder, args.corpus, settings.backend)
+    backend = open_backend(folder, settings.backend)
+    paths = corpus_paths(backend, args.corpus)
     origin = "watch" if args.watch else "ingest"
-    ingest_once(folder, paths, args.rebuild, args.dry_run, origin=origin, backend=settings.backend)
+    ingest_once(backend, folder, paths, args.rebuild, args.dry_run, origin=origin)
     if args.watch:
         from bot.watch import watch_and_ingest
 
         watch_and_ingest(
-            paths,
-            lambda: ingest_once(
-                folder, paths, False, False, origin="watch", backend=settings.backend
-            ),
+            paths, lambda: ingest_once(backend, folder, paths, False, False, origin="watch")
         )
     return 0
 
@@ -120,8 +122,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     queries = read_queries(args.queries)[: args.limit]
     if args.corpus:
         corpus = [Path(p).expanduser().resolve() for p in args.corpus]
-        # stdout is the report
-        ingest_once(settings.index_dir, corpus, False, False, sys.stderr, backend=settings.backend)
+        backend = open_backend(settings.index_dir, settings.backend)
+        ingest_once(backend, settings.index_dir, corpus, False, False, sys.stderr)  # stdout: report
         settings = replace(settings, index_named=True)
     else:
         settings = replace(settings, index_named=False)  # as ask: the shipped corpus if none

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from corpus.document import Document
 from corpus.loading import LoadReport, load_corpus, shipped_corpus_dir
-from qabot_settings import BackendSettings
-from retrieval.backends import open_backend
+from retrieval.backends import Backend
 from retrieval.engine import shared_embedder
 from retrieval.errors import RetrievalError
 from retrieval.ingest.plan import IngestResult
@@ -51,13 +50,11 @@ def with_uploads(index_dir: Path, paths: list[Path]) -> list[Path]:
     return paths
 
 
-def corpus_paths(
-    index_dir: Path, given: list[Path] | None, backend: BackendSettings | None = None
-) -> list[Path]:
-    """The given folders, else those of the last ingest, else the shipped corpus."""
+def corpus_paths(backend: Backend, given: list[Path] | None) -> list[Path]:
+    """The given folders, else those ``backend``'s last ingest read, else the shipped corpus."""
     if given:
         return [Path(p).expanduser().resolve() for p in given]
-    previous = open_backend(index_dir, backend).previous_corpus()
+    previous = backend.previous_corpus()
     if previous:
         return [Path(p) for p in previous]
     return [shipped_corpus_dir()]
@@ -77,6 +74,7 @@ def load_documents(paths: list[Path], warn: Callable[[str], None] = _err) -> Loa
 
 
 def update_index(
+    backend: Backend,
     index_dir: Path,
     paths: list[Path],
     origin: str,
@@ -84,14 +82,14 @@ def update_index(
     rebuild: bool = False,
     log: Callable[[str], None] = _err,
     progress: bool = True,
-    backend: BackendSettings | None = None,
 ) -> IngestResult:
-    """Ingest ``paths`` (or the already loaded ``documents``) and note the ``origin``."""
+    """Ingest ``paths`` (or the already loaded ``documents``) into ``backend``, whose
+    index folder is ``index_dir``, and note the ``origin``."""
     if documents is None:
         documents = load_documents(paths, log).documents
     write_origin(index_dir, origin, None)  # under way: a version published now is this one's
     try:
-        result = open_backend(index_dir, backend).ingest(
+        result = backend.ingest(
             documents,
             shared_embedder(),
             rebuild=rebuild,

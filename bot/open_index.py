@@ -6,7 +6,6 @@ how to build one); offering the shipped corpus to a new user is the command laye
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,7 +42,3 @@ def open_engine(
         build_shipped_index(backend, settings.index_dir, progress)
     return AnswerEngine.open(settings.index_dir, backend=backend, answers=settings.answers)
 
-
-def print_json(data: object) -> None:
-    """One JSON document on one line (Chinese kept readable)."""
-    print(json.dumps(data, ensure_ascii=False), flush=True)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 APP_NAME = "qabot"
@@ -180,9 +180,6 @@ class BackendSettings:
             collection=raw("QABOT_MILVUS_COLLECTION", "qabot"),
             keywords=raw("QABOT_MILVUS_KEYWORDS", "sparse"),
         )
-
-    def with_backend(self, backend: str) -> BackendSettings:
-        return replace(self, backend=backend.lower())
 
     def uri_for(self, index_dir: Path) -> str:
         """The Milvus URI: ``QABOT_MILVUS_URI``, else a Milvus Lite file in the index folder."""

@@ -21,6 +21,7 @@ from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.loading import CorpusError, load_corpus
 from qabot_settings import BackendSettings
+from retrieval.backends import open_backend
 from retrieval.errors import IndexBusyError, RetrievalError
 from retrieval.ingest.plan import IngestResult
 
@@ -88,8 +89,9 @@ def ingest_upload(
         else:
             target.write_bytes(previous)
 
+    target_backend = open_backend(index_dir, backend)
     try:
-        paths = with_uploads(index_dir, corpus_paths(index_dir, None, backend))
+        paths = with_uploads(index_dir, corpus_paths(target_backend, None))
         report = load_corpus(paths)
         mine = [d for d in report.documents if d in alone.documents]
         skipped = [
@@ -100,14 +102,9 @@ def ingest_upload(
         if not mine:
             restore()
             return UploadOutcome(error="；".join(skipped) or "没有可加入的文件")
+        documents = report.documents
         result = update_index(
-            index_dir,
-            paths,
-            "upload",
-            report.documents,
-            log=log.info,
-            progress=False,
-            backend=backend,
+            target_backend, index_dir, paths, "upload", documents, log=log.info, progress=False
         )
     except BaseException:
         restore()

@@ -45,6 +45,12 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _webhook_secret(args: argparse.Namespace) -> str | None:
+    """``--webhook-secret``, else ``TELEGRAM_WEBHOOK_SECRET`` (None when neither is set)."""
+    given = getattr(args, "webhook_secret", None)
+    return given or qabot_settings.telegram()[WEBHOOK_SECRET_VAR] or None
+
+
 def serve(application, args: argparse.Namespace, stop_signals: Sequence[int] | None = ()) -> None:
     """Run until stopped: long polling, or a webhook server when ``--webhook-url`` is set.
 
@@ -57,7 +63,7 @@ def serve(application, args: argparse.Namespace, stop_signals: Sequence[int] | N
     if not url:
         application.run_polling(allowed_updates=ALLOWED_UPDATES, **kwargs)
         return
-    secret = getattr(args, "webhook_secret", None) or qabot_settings.telegram()[WEBHOOK_SECRET_VAR]
+    secret = _webhook_secret(args)
     application.run_webhook(
         listen=args.webhook_listen,
         port=args.webhook_port,
@@ -83,8 +89,7 @@ def run(args: argparse.Namespace, app: qabot_settings.Settings | None = None) ->
             return _fail("--webhook-url must be an https:// URL (Telegram requires HTTPS)")
         if importlib.util.find_spec("tornado") is None:
             return _fail('webhook mode needs: pip install "python-telegram-bot[webhooks]"')
-        secret = getattr(args, "webhook_secret", None)
-        secret = secret or qabot_settings.telegram()[WEBHOOK_SECRET_VAR]
+        secret = _webhook_secret(args)
         if secret and not _SECRET_RE.match(secret):
             return _fail("the webhook secret may use only A-Z a-z 0-9 _ - (1-256 characters)")
 
