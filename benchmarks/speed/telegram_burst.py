@@ -24,19 +24,7 @@ from bot.telegram.cli import serve
 from bot.telegram.config import Settings
 from retrieval import AnswerEngine, open_backend
 from tests.support.fake_bot_api import FakeBotAPI
-
-QUESTIONS = [
-    "通武廊签署了什么协议",
-    "京津冀协同发展的核心是什么",
-    "北京2019年工作要点有哪些",
-    "非首都功能疏解",
-    "京津冀政协主席联席会议在哪里召开",
-    "雄安新区",
-    "交通一体化",
-    "生态环境保护合作",
-    "产业转移",
-    "公共服务共建共享",
-]
+from tests.support.telegram import BURST_QUESTIONS as QUESTIONS
 
 
 def percentile(values: list[float], p: float) -> float:

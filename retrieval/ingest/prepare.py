@@ -1,4 +1,5 @@
-"""Preparing chunks on every core: chunking, search keys and keyword tokens.
+"""Preparing chunks on every core: chunking, search keys and keyword tokens, and
+filling the embedding cache with the tokens and vectors it lacks (both backends).
 
 jieba is the slow part of an ingest after the model, and it is pure Python:
 large batches go to worker processes (``spawn``, so no torch or OpenMP state
@@ -12,13 +13,15 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 import qabot_settings
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.normalize import search_key
-from retrieval.ingest.embedding_cache import join_tokens
-from retrieval.tokens import tokenize
+from embeddings.model import Embedder
+from retrieval.ingest.embedding_cache import EmbeddingCache, join_tokens
+from retrieval.tokens import TOKENS_KEY, tokenize
 
 PARALLEL_FROM = 2_000  # chunks (or documents) below which a pool costs more than it saves
 _BATCH = 256
@@ -100,3 +103,36 @@ def token_strings(
     """Keyword tokens of each text's search key, joined for the cache (``join_tokens``),
     yielded in order as the workers finish them."""
     return _imap(_token_batch, texts, tick)
+
+
+def cache_tokens(
+    cache: EmbeddingCache,
+    missing: Sequence[str],
+    texts: dict[str, str],
+    tick: Callable[[int], None] = lambda _n: None,
+) -> None:
+    """Tokenise (on every core) the texts of the ``missing`` hashes (``texts``: hash -> text),
+    committing 20,000 at a time to ``cache`` so that a kill loses little."""
+    joined = token_strings([texts[h] for h in missing], tick)
+    for i in range(0, len(missing), 20_000):
+        part = list(missing[i : i + 20_000])
+        strings = islice(joined, len(part))  # the next len(part) results
+        cache.put_token_strings(TOKENS_KEY, zip(part, strings, strict=True))
+
+
+def cache_vectors(
+    cache: EmbeddingCache,
+    embedder: Embedder,
+    missing: Sequence[str],
+    texts: dict[str, str],
+    batch: int,
+    tick: Callable[[int], None] = lambda _n: None,
+) -> None:
+    """Encode the texts of the ``missing`` hashes, ``batch`` at a time, committing each
+    batch to ``cache`` (an interrupted ingest resumes where it stopped)."""
+    model = embedder.identity.fingerprint
+    for i in range(0, len(missing), batch):
+        part = list(missing[i : i + batch])
+        vectors = embedder.encode_documents([search_key(texts[h]) for h in part], progress=False)
+        cache.put_vectors(model, part, vectors)
+        tick(len(part))

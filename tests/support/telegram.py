@@ -16,6 +16,20 @@ from tests.support.fake_bot_api import FakeBotAPI
 
 _chat_ids = itertools.count(1001)
 
+# Questions many chats send at once (the burst test and benchmarks.speed.telegram_burst).
+BURST_QUESTIONS = [
+    "通武廊签署了什么协议",
+    "京津冀协同发展的核心是什么",
+    "北京2019年工作要点有哪些",
+    "非首都功能疏解",
+    "京津冀政协主席联席会议在哪里召开",
+    "雄安新区",
+    "交通一体化",
+    "生态环境保护合作",
+    "产业转移",
+    "公共服务共建共享",
+]
+
 
 class RunningBot:
     """The bot as ``python -m bot telegram`` runs it (``serve``), in a thread of its own."""

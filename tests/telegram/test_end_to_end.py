@@ -21,7 +21,7 @@ from retrieval.engine import AnswerEngine
 from tests.support import free_port
 from tests.support.corpora import write_corpus
 from tests.support.fake_bot_api import FakeBotAPI
-from tests.support.telegram import RunningBot, keyboard, new_chat, start_bot
+from tests.support.telegram import BURST_QUESTIONS, RunningBot, keyboard, new_chat, start_bot
 
 # The engine below builds the index of the shipped corpus with the real model on first use.
 pytestmark = pytest.mark.slow
@@ -278,20 +278,6 @@ def test_rate_limit_and_expired_buttons(strict_api: FakeBotAPI) -> None:
 
 
 # -- many chats at once -----------------------------------------------------------------
-
-
-BURST_QUESTIONS = [
-    "通武廊签署了什么协议",
-    "京津冀协同发展的核心是什么",
-    "北京2019年工作要点有哪些",
-    "非首都功能疏解",
-    "京津冀政协主席联席会议在哪里召开",
-    "雄安新区",
-    "交通一体化",
-    "生态环境保护合作",
-    "产业转移",
-    "公共服务共建共享",
-]
 
 
 def test_burst_of_200_questions_from_20_chats(api: FakeBotAPI) -> None:

@@ -8,12 +8,7 @@ from pathlib import Path
 from corpus.document import Document
 from embeddings.model import Embedder
 from retrieval.backends.base import Version
-from retrieval.backends.local.folder import (
-    LocalManifest,
-    current_version,
-    load_version,
-    version_dir,
-)
+from retrieval.backends.local.folder import current_version, load_version, read_manifest
 from retrieval.backends.local.ingest import ingest
 from retrieval.backends.local.version import LocalVersion
 from retrieval.ingest.plan import IngestResult, log_to_stderr
@@ -41,7 +36,7 @@ class LocalBackend:
         if not version:
             return []
         try:
-            return list(LocalManifest.read(version_dir(self.index_dir, version)).corpus)
+            return list(read_manifest(self.index_dir, version).corpus)
         except (OSError, ValueError, TypeError):
             return []
 

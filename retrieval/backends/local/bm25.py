@@ -44,7 +44,6 @@ def sorted_positions(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray
     return at[hit], hit
 
 
-
 class KeywordIndex:
     """BM25 (bm25s) over pre-tokenised passages; row ``i`` is passage ``i`` of one segment.
 
@@ -96,7 +95,7 @@ class KeywordIndex:
         df = np.diff(tf_matrix.indptr)
         token_of = np.repeat(np.arange(len(df)), df)
         avg = float(lengths.mean()) or 1.0
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        idf = lucene_idf(df, n)
         norm = k1 * ((1 - b) + b * lengths[doc_of] / avg)
         bm25.scores = {
             "data": (idf[token_of] * tf / (norm + tf)).astype(np.float32),

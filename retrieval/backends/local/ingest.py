@@ -19,17 +19,15 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 import qabot_settings
 from corpus.document import Document
-from corpus.normalize import search_key
 from embeddings.model import Embedder, ModelIdentity
 from retrieval import threads
-from retrieval.backends.base import model_info, new_version_name
+from retrieval.backends.base import FORMAT, model_info, new_version_name
 from retrieval.backends.local.durable import fsync_dir, fsync_files
 from retrieval.backends.local.folder import (
     DELETED,
@@ -38,6 +36,7 @@ from retrieval.backends.local.folder import (
     current_version,
     prune_versions,
     publish,
+    read_manifest,
     version_dir,
 )
 from retrieval.backends.local.segments import SEGMENTS, SegmentSettings, write_segment
@@ -51,7 +50,7 @@ from retrieval.ingest.plan import (
     plan_documents,
     same_version,
 )
-from retrieval.ingest.prepare import chunk_documents, token_strings, workers
+from retrieval.ingest.prepare import cache_tokens, cache_vectors, chunk_documents, workers
 from retrieval.tokens import DEFAULT_TOKENIZER, TOKENS_KEY
 
 
@@ -72,7 +71,7 @@ def _previous(index_dir: Path, identity: ModelIdentity, rebuild: bool):
     if version is None:
         return None, False, None
     try:
-        manifest = LocalManifest.read(version_dir(index_dir, version))
+        manifest = read_manifest(index_dir, version)
     except (OSError, ValueError, TypeError):
         return None, False, "the current index could not be read"
     if rebuild:
@@ -86,7 +85,7 @@ def plan_ingest(
 ) -> tuple[IngestPlan, LocalManifest | None, bool]:
     """The plan, the live manifest, and whether the new version builds upon it."""
     manifest, reusable, reason = _previous(index_dir, identity, rebuild)
-    old = manifest.content_hashes() if manifest and manifest.format == 2 else {}
+    old = manifest.content_hashes() if manifest and manifest.format == FORMAT else {}
     return plan_documents(old, documents, reason), manifest, reusable
 
 
@@ -239,24 +238,14 @@ class _Job:
     def _tokens(self, texts: dict[str, str]) -> None:
         """Tokenise (on every core) the chunk texts whose tokens the cache lacks."""
         todo = self.cache.missing_tokens(TOKENS_KEY, list(texts))
-        step = 20_000  # committed in parts, so a kill loses little
         with self._bar(len(todo), "tokenising") as bar:
-            joined = token_strings([texts[h] for h in todo], bar.update)
-            for i in range(0, len(todo), step):
-                part = todo[i : i + step]
-                strings = islice(joined, len(part))  # the next len(part) results
-                self.cache.put_token_strings(TOKENS_KEY, zip(part, strings, strict=True))
+            cache_tokens(self.cache, todo, texts, bar.update)
 
     def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
         """Encode what the cache lacks, committing every batch."""
-        batch = self.settings.embed_batch
         with self._bar(len(missing), "embedding") as bar:
-            for i in range(0, len(missing), batch):
-                part = missing[i : i + batch]
-                keys = [search_key(texts[h]) for h in part]
-                vectors = self.embedder.encode_documents(keys, progress=False)
-                self.cache.put_vectors(self.model, part, vectors)
-                bar.update(len(part))
+            batch = self.settings.embed_batch
+            cache_vectors(self.cache, self.embedder, missing, texts, batch, bar.update)
 
     # --- writing ------------------------------------------------------------------------
     def _old_chunks(self, previous: LocalManifest, plan: IngestPlan) -> tuple[list[int], int]:

@@ -19,7 +19,6 @@ import numpy as np
 
 import qabot_settings
 from corpus.document import Document
-from corpus.normalize import search_key
 from embeddings.model import Embedder
 from retrieval.backends.base import model_info, new_version_name
 from retrieval.backends.milvus import client as meta
@@ -49,7 +48,7 @@ from retrieval.ingest.plan import (
     plan_documents,
     same_version,
 )
-from retrieval.ingest.prepare import PreparedChunk, chunk_documents, token_strings
+from retrieval.ingest.prepare import PreparedChunk, cache_tokens, cache_vectors, chunk_documents
 from retrieval.tokens import DEFAULT_TOKENIZER, TOKENS_KEY
 
 K1, B = 1.2, 0.75  # as the local bm25s index
@@ -167,24 +166,19 @@ class _Job:
     # --- preparation --------------------------------------------------------------------
     def _tokens(self, texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
         """Tokens of every text, tokenising (as the local ingest) what the cache lacks."""
-        self._cache_tokens(texts)
+        cache_tokens(self.cache, self.cache.missing_tokens(TOKENS_KEY, list(texts)), texts)
         return self.cache.tokens(TOKENS_KEY, list(texts))
 
-    def _cache_tokens(self, texts: dict[str, str]) -> None:
-        todo = self.cache.missing_tokens(TOKENS_KEY, list(texts))
-        if todo:
-            strings = token_strings([texts[h] for h in todo])
-            self.cache.put_token_strings(TOKENS_KEY, zip(todo, strings, strict=True))
-
     def _embed(self, missing: list[str], texts: dict[str, str]) -> None:
+        done = 0
+
+        def said(n: int) -> None:
+            nonlocal done
+            done += n
+            self.say(f"embedded {done}/{len(missing)} chunks")
+
         batch = qabot_settings.embed_batch()
-        for i in range(0, len(missing), batch):
-            part = missing[i : i + batch]
-            vectors = self.embedder.encode_documents(
-                [search_key(texts[h]) for h in part], progress=False
-            )
-            self.cache.put_vectors(self.model, part, vectors)
-            self.say(f"embedded {min(i + batch, len(missing))}/{len(missing)} chunks")
+        cache_vectors(self.cache, self.embedder, missing, texts, batch, said)
 
     def _count(self, manifest: MilvusManifest, doc_ids: list[str]) -> int:
         keys = [int(manifest.documents[d][1]) for d in doc_ids if d in manifest.documents]
@@ -238,8 +232,8 @@ class _Job:
                 output_fields=["text_hash", "text"],
                 limit=16_384,
             )
-            self._cache_tokens({r["text_hash"]: r["text"] for r in rows})  # another host's
-            cached = self.cache.tokens(TOKENS_KEY, [r["text_hash"] for r in rows])
+            # tokenised here when the cache lacks them (another host wrote the rows)
+            cached = self._tokens({r["text_hash"]: r["text"] for r in rows})
             for r in rows:
                 for token in set(cached[r["text_hash"]]):
                     entry = vocab.get(token)
