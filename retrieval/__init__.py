@@ -23,6 +23,7 @@ from retrieval.errors import (
     ManifestError,
     QueryError,
     RetrievalError,
+    VersionRetiredError,
 )
 from retrieval.ingest.plan import IngestPlan, IngestResult
 
@@ -38,6 +39,7 @@ __all__ = [
     "QueryError",
     "Result",
     "RetrievalError",
+    "VersionRetiredError",
     "Source",
     "open_backend",
     "shared_embedder",

@@ -23,3 +23,10 @@ class IndexBusyError(RetrievalError):
 
 class ManifestError(RetrievalError, ValueError):
     """A version's manifest is unreadable or malformed (a ValueError for older callers)."""
+
+
+class VersionRetiredError(RetrievalError):
+    """The loaded version was replaced and its rows retired: load the live one and ask again.
+
+    Raised by a version whose rows are gone; the engine reloads and retries, so a user
+    never sees it (nor an empty answer because of a publish)."""
