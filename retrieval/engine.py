@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,7 +23,13 @@ from retrieval import threads
 from retrieval.answer import Answer, Result, Source
 from retrieval.backends import open_backend
 from retrieval.backends.base import Backend, ChunkRow, Version, model_info
-from retrieval.errors import IndexMismatchError, IndexNotFoundError, QueryError, RetrievalError
+from retrieval.errors import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    QueryError,
+    RetrievalError,
+    VersionRetiredError,
+)
 from retrieval.query.confidence import AbstentionPolicy, content_words, question_features
 from retrieval.query.marking import Idf, Similarity, mark_sentences, off_topic
 from retrieval.query.search import Passage, SearchSettings, search_with_signals
@@ -32,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 500
 MIN_DEPTH = 10
 _SEARCHABLE = re.compile(r"\w")
+_RETRIES = 3  # versions tried when the loaded one turns out retired
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=4)
@@ -102,9 +112,7 @@ class AnswerEngine:
             index = pool.submit(backend.load)
             embedder = embedder or shared_embedder()
             segmenters.result()
-            return cls(
-                index_dir, embedder, loaded=index.result(), backend=backend, answers=answers
-            )
+            return cls(index_dir, embedder, loaded=index.result(), backend=backend, answers=answers)
 
     @property
     def index(self) -> Version:
@@ -158,10 +166,38 @@ class AnswerEngine:
             raise QueryError("the question is empty: type a question in Chinese or English")
         if top_k < 1 or offset < 0:
             raise QueryError("top-k must be at least 1 and offset at least 0")
-        index = self._loaded
         key = search_key(question[:MAX_QUESTION_CHARS])
         tokens = tokenize(key)
         vector = self.embedder.encode_queries([key])[0]
+        return self._on_live(
+            lambda index: self._answer(index, question, key, tokens, vector, top_k, offset)
+        )
+
+    def _on_live(self, work: Callable[[Version], T]) -> T:
+        """``work(version)``; if that version was retired meanwhile (a later ingest collected
+        its rows), load the live one and do it again: never an empty answer for a publish."""
+        for attempt in range(_RETRIES):
+            index = self._loaded
+            try:
+                return work(index)
+            except VersionRetiredError as exc:
+                if attempt == _RETRIES - 1:
+                    raise
+                self._replace_retired(index, exc)
+        raise AssertionError("unreachable")
+
+    def _replace_retired(self, retired: Version, why: VersionRetiredError) -> None:
+        """Load the live version in place of ``retired`` (waiting for another thread that
+        is already doing it, unlike refresh())."""
+        with self._swap:
+            if self._loaded is not retired:
+                return  # another thread replaced it while we waited
+            loaded = self.backend.load(model_info(self.embedder.identity), reuse=retired)
+            self._loaded = loaded
+        log.info("%s; now answering from %s", why, loaded.version)
+
+    def _answer(self, index: Version, question, key, tokens, vector, top_k, offset) -> Answer:
+        """The answer from ``index`` (one version) for a question already encoded."""
         # Ranking at a fixed depth keeps each result's merged span the same for any top_k.
         depth = max(offset + top_k, MIN_DEPTH)
         passages, signals = search_with_signals(index, vector, tokens, depth, self.settings)
@@ -244,11 +280,15 @@ class AnswerEngine:
 
     def sources(self) -> list[Source]:
         """The indexed documents, in corpus order."""
-        return [Source(*row) for row in self._loaded.sources()]
+        return self._on_live(lambda index: [Source(*row) for row in index.sources()])
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document as the live version has it, or None if it has no such document."""
+        return self._on_live(lambda index: index.document(doc_id))
 
     def context(self, doc_id: str, start: int, end: int, margin: int = 300) -> tuple[str, int, int]:
         """The excerpt with up to ``margin`` characters around it, cut at line/sentence ends."""
-        doc = self._loaded.document(doc_id)
+        doc = self.document(doc_id)
         if doc is None:
             raise RetrievalError(f"document not in the index: {doc_id}")
         text = doc.text

@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from telegram import CallbackQuery
+
 import qabot_settings
 from bot.open_index import open_engine
 from retrieval.answer import Answer, Result, Source
@@ -27,12 +29,29 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Page:
     """What the buttons under one answer message need: the question, where the next
-    page starts, the shown results (for 「原文」) and the index version that answered."""
+    page starts, the shown results (for 「原文」), the index version that answered, and
+    the owner (:func:`chat_owner`) whose buttons may open it."""
 
     question: str
     next_offset: int
     results: dict[int, Result] = field(default_factory=dict)
     version: str | None = None
+    owner: str | None = None
+
+
+def chat_owner(chat_id: int) -> str:
+    """The owner of the pages answered in chat ``chat_id``."""
+    return f"chat:{chat_id}"
+
+
+def button_owner(query: CallbackQuery) -> str | None:
+    """Whose pages a pressed button may open: the chat its message is in, or, for a message
+    sent through inline mode, that inline message (``None`` if Telegram says neither)."""
+    if query.message is not None:
+        return chat_owner(query.message.chat.id)
+    if query.inline_message_id:
+        return f"inline:{query.inline_message_id}"
+    return None
 
 
 class Service:
@@ -116,13 +135,24 @@ class Service:
         its context can be shown although the index changed since the answer)."""
 
         def check() -> bool:
-            doc = self._engine().index.document(result.doc_id)
+            doc = self._engine().document(result.doc_id)
             return doc is not None and doc.text[result.start : result.end] == result.excerpt
 
         return await self._run(check)
 
     async def url(self, doc_id: str) -> str | None:
         return next((s.url for s in await self.sources() if s.doc_id == doc_id), None)
+
+    def own_page(self, key: str, query: CallbackQuery) -> Page | None:
+        """The page behind a button's ``key`` if it belongs where the button was pressed;
+        ``None`` if it expired or belongs to another chat (or inline message)."""
+        page = self.pages.get(key)
+        if page is None:
+            return None
+        if page.owner is None or page.owner != button_owner(query):
+            log.info("refused a button whose key belongs to another chat")
+            return None
+        return page
 
     def first_refusal(self, chat_id: int) -> bool:
         """True the first time a chat outside the allowlist writes (bounded memory)."""

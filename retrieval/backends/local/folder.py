@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,11 @@ CURRENT = "CURRENT"
 VERSIONS = "versions"
 MANIFEST = "manifest.json"
 DELETED = "deleted.npy"
+# A replaced version (its segments and store rows) outlives its replacement by this long:
+# twelve times the bot's and console's refresh interval (5 s).
+RETIRE_AFTER_S = 60.0
+_WARNED: set[tuple[Path, bytes]] = set()
+_VERSION_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,28 @@ class LocalManifest(Manifest):
 
 
 def current_version(index_dir: Path) -> str | None:
-    """The live version's name (cheap: one small file read), or None."""
+    """The live version's name (cheap: one small file read), or None if there is none.
+
+    A ``CURRENT`` that does not hold a version name (garbage written over it) names the
+    newest complete version instead, with a warning; the next ingest writes it again.
+    """
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        raw = (index_dir / CURRENT).read_bytes()[:256]
     except OSError:
         return None
-    return name or None
+    name = raw.decode("ascii", errors="replace").strip()
+    if _VERSION_NAME.fullmatch(name):
+        return name
+    fallback = newest_complete_version(index_dir)
+    if fallback is not None and (index_dir, raw) not in _WARNED:
+        _WARNED.add((index_dir, raw))  # once per process, not at every refresh
+        log.warning(
+            "%s in %s is damaged (it names no version); using the newest complete version, %s",
+            CURRENT,
+            index_dir,
+            fallback,
+        )
+    return fallback
 
 
 def version_dir(index_dir: Path, version: str) -> Path:
@@ -93,18 +116,28 @@ def publish(index_dir: Path, version: str) -> None:
     fsync_dir(index_dir)
 
 
-def prune_versions(index_dir: Path, keep: int = 2) -> list[LocalManifest]:
-    """Remove all but the newest ``keep`` versions (the live one always stays), then every
-    segment no kept version names and leftovers of interrupted ingests. Returns the kept
-    versions' manifests (the caller collects store rows they no longer name)."""
+def prune_versions(
+    index_dir: Path, keep: int = 2, grace: float | None = None
+) -> list[LocalManifest]:
+    """Remove the versions a reader can no longer be on, then every segment no kept
+    version names and leftovers of interrupted ingests. Returns the kept versions'
+    manifests (the caller collects store rows they no longer name).
+
+    Kept: the newest ``keep``, the live one, and any version replaced less than ``grace``
+    seconds ago (default RETIRE_AFTER_S): a bot or console still answering from it
+    refreshes within seconds; a reader slower than that reloads when it finds its rows
+    gone (VersionRetiredError).
+    """
     live = current_version(index_dir)
     root = index_dir / VERSIONS
     if not root.is_dir():
         return []
     folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)
     finished = [p for p in folders if not p.name.startswith(".")]
-    for folder in finished[:-keep]:
-        if folder.name != live:
+    grace = RETIRE_AFTER_S if grace is None else grace
+    now = time.time()
+    for folder, successor in zip(finished[:-keep], finished[1:], strict=False):
+        if folder.name != live and now - _published_at(successor) >= grace:
             shutil.rmtree(folder, ignore_errors=True)
     for leftover in (p for p in folders if p.name.startswith(".")):
         shutil.rmtree(leftover, ignore_errors=True)  # from an interrupted ingest
@@ -121,6 +154,14 @@ def prune_versions(index_dir: Path, keep: int = 2) -> list[LocalManifest]:
             if folder.name not in named:
                 shutil.rmtree(folder, ignore_errors=True)
     return kept
+
+
+def _published_at(folder: Path) -> float:
+    """When the version in ``folder`` was written (its manifest's time), 0 if unknown."""
+    try:
+        return (folder / MANIFEST).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def newest_complete_version(index_dir: Path) -> str | None:

@@ -411,4 +411,3 @@ def _write_cached_segment(
         vectors = cache.vectors(model, hashes, dimension)
         tokens = cache.iter_tokens(TOKENS_KEY, hashes)  # streamed: memory stays flat
         return write_segment(index_dir / SEGMENTS, name, ids, vectors, tokens, settings)
-

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_key);
 -- covers "SELECT doc_key FROM documents" (garbage collection) without reading the texts
 CREATE INDEX IF NOT EXISTS documents_by_id ON documents(doc_id);
+-- the next doc_key and chunk id to hand out: keys of collected rows are never reused
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 """
 # Columns added after the first release: (table, column), all TEXT and nullable.
 ADDED_COLUMNS = (
@@ -170,10 +172,13 @@ class StoreWriter:
         self._con.close()
 
     def next_ids(self) -> tuple[int, int]:
-        """(next doc_key, next chunk id): keys are never reused."""
+        """(next doc_key, next chunk id): keys are never reused, not even those of rows
+        already collected (a reader still on an old version would get another document's
+        text under them), so the highest handed out is kept in ``counters``."""
         doc = self._con.execute("SELECT COALESCE(MAX(doc_key), -1) + 1 FROM documents").fetchone()
         chunk = self._con.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM chunks").fetchone()
-        return int(doc[0]), int(chunk[0])
+        kept = dict(self._con.execute("SELECT name, next FROM counters"))
+        return max(int(doc[0]), kept.get("doc_key", 0)), max(int(chunk[0]), kept.get("chunk", 0))
 
     def append(
         self,
@@ -182,7 +187,14 @@ class StoreWriter:
     ) -> None:
         """Add (doc_key, document) rows, with the number and issuer the text states, and
         (id, doc_key, idx, start, end, text_hash[, section, article]) rows; commit."""
+        top_doc = max((k for k, _ in documents), default=-1) + 1
+        top_chunk = max((int(row[0]) for row in chunks), default=-1) + 1
         with self._con:
+            self._con.executemany(
+                "INSERT INTO counters (name, next) VALUES (?, ?) ON CONFLICT(name)"
+                " DO UPDATE SET next = MAX(next, excluded.next)",
+                (("doc_key", top_doc), ("chunk", top_chunk)),
+            )
             self._con.executemany(
                 "INSERT INTO documents (doc_key, doc_id, title, text, source, date, url,"
                 " content_hash, doc_number, issuer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -11,6 +11,7 @@ from corpus.document import Document
 from retrieval.backends.base import Candidates, ChunkRow, Manifest
 from retrieval.backends.local.segments import Segment
 from retrieval.backends.local.store import ChunkStore
+from retrieval.errors import VersionRetiredError
 from retrieval.tokens import lucene_idf
 
 
@@ -101,7 +102,12 @@ class LocalVersion:
 
     # --- rows and documents -------------------------------------------------------------
     def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
-        return self.store.chunks(ids)
+        """The rows of ``ids`` (live chunks of this version); VersionRetiredError if some
+        are gone: a later ingest retired this version and collected its rows."""
+        found = self.store.chunks(ids)
+        if len(found) < len(set(int(i) for i in ids)):
+            raise self._retired(f"{len(set(int(i) for i in ids)) - len(found)} chunk rows")
+        return found
 
     def document(self, doc_id: str) -> Document | None:
         """The document as this version has it (cached: a handful per question)."""
@@ -111,11 +117,18 @@ class LocalVersion:
         doc = self._documents.get(key)
         if doc is None:
             doc = self.store.document(key)
-            if doc is not None:
-                if len(self._documents) > 256:
-                    self._documents.clear()
-                self._documents[key] = doc
+            if doc is None:
+                raise self._retired(f"document {doc_id!r}")
+            if len(self._documents) > 256:
+                self._documents.clear()
+            self._documents[key] = doc
         return doc
+
+    def _retired(self, what: str) -> VersionRetiredError:
+        return VersionRetiredError(
+            f"index version {self.version} was replaced and its {what} removed; "
+            "load the live version"
+        )
 
     def doc_keys(self) -> list[int]:
         """Store keys of the version's documents, in corpus order."""
@@ -123,7 +136,11 @@ class LocalVersion:
 
     def sources(self) -> list[tuple]:
         """(doc_id, title, date, source, url, characters) of every document, in corpus order."""
-        return self.store.sources(self.doc_keys())
+        keys = self.doc_keys()
+        found = self.store.sources(keys)
+        if len(found) < len(keys):
+            raise self._retired(f"{len(keys) - len(found)} documents")
+        return found
 
     def chunk_texts(self) -> Iterator[tuple[int, str, str]]:
         """(chunk id, doc_id, chunk text) of every live chunk, for evaluation baselines."""
@@ -142,5 +159,3 @@ def _top(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> Candidates:
     ids = np.concatenate([p[1] for p in parts]).astype(np.int64)
     order = np.lexsort((ids, -scores))[:k]
     return Candidates(scores[order], ids[order])
-
-
