@@ -20,6 +20,7 @@ examples:
   python -m bot ingest --corpus corpus/seed --corpus ~/my-docs
   python -m bot eval --queries tests/data/seed_questions.jsonl
   python -m bot telegram            (needs TELEGRAM_BOT_TOKEN)
+  python -m bot serve --port 8000   (HTTP API and web page; see docs/http.md)
   python -m bot feedback --since 2025-01-01 --export-queries complaints.jsonl
 
 environment:
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--watch", action="store_true", help="keep running and re-ingest when files change"
     )
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="read links that lead out of a corpus folder (default: skip them, with a warning)",
+    )
 
     p = sub.add_parser("ask", help="answer one question (or a JSONL batch)")
     p.add_argument("question", nargs="?", help="the question, in Chinese or English")
@@ -108,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.telegram.feedback import add_arguments as add_feedback_arguments
 
     add_feedback_arguments(p)
+
+    p = sub.add_parser("serve", help="run the HTTP API and web page (docs/http.md)")
+    _add_index(p)
+    from bot.http.cli import add_arguments as add_serve_arguments
+
+    add_serve_arguments(p)
 
     p = sub.add_parser("telegram", help="run the Telegram bot (token in TELEGRAM_BOT_TOKEN)")
     _add_index(p)
@@ -189,6 +201,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.telegram.feedback import run as run_feedback
 
         return run_feedback(settings.index_dir, args)
+    if args.command == "serve":
+        from bot.http.cli import run as run_serve
+
+        return run_serve(args, settings)
     from bot.telegram.cli import run
 
     return run(args, settings)

@@ -27,6 +27,7 @@ defaults, for libraries that read nothing else (retrieval/threads.py, bot/cli.py
 ``QABOT_BACKEND``          ``local`` / ``milvus``, and ``QABOT_MILVUS_URI``,
                            ``_TOKEN``, ``_COLLECTION``, ``_KEYWORDS`` (BackendSettings below)
 ``TELEGRAM_*``             the Telegram bot (:func:`telegram`; parsed in bot/telegram/config.py)
+``QABOT_API_KEYS`` …       the HTTP server (:class:`HttpSettings` below)
 =========================  ======================================================
 """
 
@@ -219,6 +220,57 @@ class Settings:
             index_named=bool(index),
             backend=BackendSettings.from_env(backend),
             answers=AnswerSettings.from_env(),
+        )
+
+
+# -- the HTTP server (python -m bot serve, bot/http/) ----------------------------------
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _positive_float(name: str, default: float) -> float:
+    try:
+        value = float(raw(name, str(default)))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """``python -m bot serve``: access, limits and the worker pool.
+
+    ``QABOT_API_KEYS``      comma-separated keys; each /api, /retrieval and /v1 call needs
+                            ``Authorization: Bearer <key>`` (none: loopback only)
+    ``QABOT_RATE_LIMIT``    requests per minute per key (or per address without keys), 60
+    ``QABOT_CORS_ORIGINS``  comma-separated origins allowed by CORS (none: CORS off)
+    ``QABOT_HTTP_WORKERS``  threads answering questions at once (default: one per core)
+    ``QABOT_REQUEST_TIMEOUT`` seconds a question may take before 504 (default 30)
+    ``QABOT_MAX_BODY_KB``   largest request body (default 64)
+    ``QABOT_KNOWLEDGE_ID``  the knowledge_id Dify's External Knowledge API sends (qabot)
+    """
+
+    api_keys: tuple[str, ...] = ()
+    rate_per_minute: int = 60
+    cors_origins: tuple[str, ...] = ()
+    workers: int = 2
+    request_timeout: float = 30.0
+    max_body_bytes: int = 64 * 1024
+    knowledge_id: str = "qabot"
+    refresh_seconds: float = 5.0  # how often a newer index version is looked for
+
+    @classmethod
+    def from_env(cls) -> HttpSettings:
+        return cls(
+            api_keys=_split(raw("QABOT_API_KEYS")),
+            rate_per_minute=positive_int("QABOT_RATE_LIMIT", 60),
+            cors_origins=_split(raw("QABOT_CORS_ORIGINS")),
+            workers=positive_int("QABOT_HTTP_WORKERS", max(1, os.cpu_count() or 1)),
+            request_timeout=_positive_float("QABOT_REQUEST_TIMEOUT", 30.0),
+            max_body_bytes=positive_int("QABOT_MAX_BODY_KB", 64) * 1024,
+            knowledge_id=raw("QABOT_KNOWLEDGE_ID", "qabot"),
         )
 
 

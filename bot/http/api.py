@@ -1,0 +1,156 @@
+"""``/api``: ask (``ask --json``'s contract plus ``off_topic``), sources, documents, feedback."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, replace
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPBearer
+
+from corpus.structure import document_info
+from retrieval import Answer, Result
+
+from .errors import ApiError
+from .guard import IDENTITY
+from .models import (
+    AskRequest,
+    AskResponse,
+    DocumentModel,
+    FeedbackRequest,
+    FeedbackResponse,
+    Filters,
+    SourcesPage,
+)
+from .service import EngineService
+
+# The scheme is checked by guard.py before routing; declared here for the /docs page.
+router = APIRouter(
+    prefix="/api", tags=["api"], dependencies=[Depends(HTTPBearer(auto_error=False))]
+)
+FILTERED_DEPTH = 50  # results looked through for a filtered question
+
+
+def service(request: Request) -> EngineService:
+    return request.app.state.service
+
+
+def answer_json(answer: Answer) -> dict:
+    """``ask --json``'s contract (``Answer.to_json``, the one serialiser) plus ``off_topic``."""
+    return {**answer.to_json(), "off_topic": answer.off_topic}
+
+
+def _keep(result: Result, filters: Filters) -> bool:
+    if filters.doc_ids is not None and result.doc_id not in filters.doc_ids:
+        return False
+    if filters.date_from and not (result.date and result.date >= filters.date_from):
+        return False
+    if filters.date_to and not (
+        result.date and result.date[: len(filters.date_to)] <= filters.date_to
+    ):
+        return False
+    return not (filters.source and filters.source not in (result.source or ""))
+
+
+def filtered(answer: Answer, filters: Filters, top_k: int) -> Answer:
+    """The answer's results that pass ``filters``, the first ``top_k`` of them, ranked anew."""
+    kept = [r for r in answer.results if _keep(r, filters)][:top_k]
+    results = [replace(r, rank=rank) for rank, r in enumerate(kept, start=1)]
+    return replace(answer, results=results)
+
+
+@router.post("/ask", response_model=AskResponse, summary="Answer a question")
+async def ask(body: AskRequest, request: Request) -> dict:
+    """The same JSON as ``python -m bot ask --json`` for the same index and question, plus
+    ``off_topic``. With ``filters``, the first 50 results are filtered and ranked anew."""
+    engine = service(request)
+    if body.filters is None:
+        return answer_json(await engine.ask(body.question, body.top_k))
+    answer = await engine.ask(body.question, max(FILTERED_DEPTH, body.top_k))
+    return answer_json(filtered(answer, body.filters, body.top_k))
+
+
+@router.get("/sources", response_model=SourcesPage, summary="List the documents")
+async def sources(
+    request: Request,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
+    q: str | None = Query(None, max_length=200, description="text in the title, id or source"),
+    date_from: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
+    date_to: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
+) -> dict:
+    found = await service(request).sources()
+    if q:
+        found = [s for s in found if q in f"{s.title}\n{s.doc_id}\n{s.source or ''}"]
+    if date_from:
+        found = [s for s in found if s.date and s.date >= date_from]
+    if date_to:
+        found = [s for s in found if s.date and s.date[: len(date_to)] <= date_to]
+    page = found[offset : offset + limit]
+    return {
+        "total": len(found),
+        "offset": offset,
+        "limit": limit,
+        "sources": [asdict(s) for s in page],
+    }
+
+
+@router.get("/documents/{doc_id:path}", response_model=DocumentModel, summary="One document")
+async def document(doc_id: str, request: Request) -> dict:
+    """Citation fields and the clean text: a result's ``start``/``end`` index into ``text``."""
+    engine = service(request)
+    doc = await engine.document(doc_id)
+    if doc is None:
+        raise ApiError(404, "unknown_document", f"no document {doc_id!r} in the index")
+    info = document_info(doc.text, doc.title)
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "date": doc.date,
+        "source": doc.source,
+        "url": doc.url,
+        "chars": len(doc.text),
+        "doc_number": info.doc_number,
+        "issuer": info.issuer,
+        "version": engine.ready().version,
+        "text": doc.text,
+    }
+
+
+@router.post("/feedback", response_model=FeedbackResponse, summary="👍/👎 on a result")
+async def feedback(body: FeedbackRequest, request: Request) -> dict:
+    """Stored with the Telegram bot's votes (``python -m bot feedback`` shows both); a
+    caller's later vote on the same result replaces the earlier one."""
+    engine = service(request)
+    doc = await engine.document(body.doc_id)
+    if doc is None:
+        raise ApiError(404, "unknown_document", f"no document {body.doc_id!r} in the index")
+    if body.end <= body.start or body.end > len(doc.text):
+        raise ApiError(422, "invalid_request", "start and end must be a span of the document")
+    key = (
+        "web-"
+        + hashlib.sha1(
+            f"{body.question}\0{body.doc_id}\0{body.start}\0{body.end}".encode()
+        ).hexdigest()[:12]
+    )
+    shown = [
+        {
+            "rank": body.rank or 1,
+            "doc_id": doc.doc_id,
+            "title": doc.title,
+            "start": body.start,
+            "end": body.end,
+        }
+    ]
+    votes = request.app.state.votes
+    caller = "http:" + request.scope.get(IDENTITY, "anonymous")
+    await engine.run(
+        votes.vote,
+        key,
+        caller,
+        1 if body.vote == "up" else -1,
+        body.question,
+        shown,
+        engine.ready().version,
+    )
+    return {"stored": True}
