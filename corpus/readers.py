@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import qabot_settings
 from corpus.cleaning import clean_text
 from corpus.encoding import read_text
+
+# Zip-based files (DOCX): limits on what their parts may expand to, checked before any part
+# is read. The ratio limit catches a bomb; the total one a file that is merely huge inside.
+ZIP_RATIO_MAX = 100  # uncompressed : compressed, for each part above ZIP_RATIO_FROM
+ZIP_RATIO_FROM = 4 << 20
+ZIP_TOTAL_FACTOR = 4  # all parts together: at most this many times QABOT_MAX_FILE_MB
 
 
 class ReadError(Exception):
@@ -85,11 +92,45 @@ def read_pdf(path: Path) -> Extracted:
     return Extracted(clean_text("\n".join(pages)), title=_optional(title))
 
 
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
+def check_archive(path: Path, kind: str) -> None:
+    """Refuse (ReadError, one line) a zip whose parts would expand past the limits, before
+    any part is read. Python's zipfile inflates a part only up to the size its directory
+    declares (a part that holds more fails its CRC), so these declared sizes bound what any
+    reader built on it (python-docx) can be made to hold in memory."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise ReadError(f"cannot read {kind}: {exc}") from exc
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > ZIP_RATIO_FROM and ratio > ZIP_RATIO_MAX:
+            raise ReadError(
+                f"cannot read {kind}: refused as a zip bomb: its part {part.filename} would"
+                f" expand {ratio:.0f}:1 to {_mb(part.file_size)} (the limit is"
+                f" {ZIP_RATIO_MAX}:1 for parts over {_mb(ZIP_RATIO_FROM)})"
+            )
+    total = sum(part.file_size for part in parts)
+    limit = ZIP_TOTAL_FACTOR * qabot_settings.max_file_bytes()
+    if total > limit:
+        raise ReadError(
+            f"cannot read {kind}: refused as a zip bomb: its parts would expand to"
+            f" {_mb(total)} (the limit is {_mb(limit)}, {ZIP_TOTAL_FACTOR} × QABOT_MAX_FILE_MB)"
+        )
+
+
 def read_docx(path: Path) -> Extracted:
-    """A .docx file's paragraphs and table rows, in document order."""
+    """A .docx file's paragraphs and table rows, in document order (its zip checked first)."""
     import docx
     from docx.table import Table
 
+    check_archive(path, "DOCX")
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # noqa: BLE001 - python-docx raises many types on bad files

@@ -23,6 +23,30 @@ _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 _SPACES = re.compile(r"[\t\n]+")
+# What escaped() spells out: the controls above, tab, newline and the line separators.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_ID_SPACES = " \t\n\r"  # str.strip() would also take \x1c-\x1f, which must stay distinct
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    code = ord(ch)
+    return _SHORT.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escaped(value: str) -> str:
+    """``value`` with every control, line break and bidi character spelt out (``\\x1b``,
+    ``\\n``, ``\\u202e``): a file name as a terminal may print it, one line, unforged."""
+    return _UNSAFE.sub(_escape, value)
+
+
+def clean_doc_id(value: str) -> str:
+    """A doc_id as the index keeps it: surrounding spaces and line breaks stripped, other
+    controls escaped, not removed (two names differing only by one still differ), capped."""
+    return _cap(escaped(value.strip(_ID_SPACES)), DOC_ID_MAX) or ""
 
 
 def shown(value: str | None) -> str | None:
@@ -63,8 +87,13 @@ def sanitize_document(doc: Document) -> tuple[Document, list[str]]:
     text = _CONTROLS.sub("", doc.text)
     if text != doc.text:
         warnings.append("control characters removed from the text")
-    fields = {}
-    for name, limit in (("title", TITLE_MAX), ("source", SOURCE_MAX), ("doc_id", DOC_ID_MAX)):
+    fields = {"doc_id": clean_doc_id(doc.doc_id)}
+    raw_id = escaped(doc.doc_id.strip(_ID_SPACES))
+    if raw_id != doc.doc_id.strip(_ID_SPACES):
+        warnings.append(f"control characters in the doc_id are kept escaped: {fields['doc_id']}")
+    if len(raw_id) > DOC_ID_MAX:
+        warnings.append(f"doc_id cut to {DOC_ID_MAX} characters (it had {len(raw_id)})")
+    for name, limit in (("title", TITLE_MAX), ("source", SOURCE_MAX)):
         value = getattr(doc, name)
         clean = shown(value)
         if clean != value and value is not None and clean == _SPACES.sub(" ", value).strip():

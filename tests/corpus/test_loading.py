@@ -311,7 +311,8 @@ def test_metadata_is_capped_links_are_http_only_and_controls_are_removed(tmp_pat
 
     report = load_corpus([tmp_path])
     docs = {d.doc_id: d for d in report.documents}
-    a, b, c = docs["a.txt"], docs["b.txt"], docs["j]0;owned[2J[31m1"]
+    # a doc_id keeps its controls escaped (two ids differing by one stay two documents)
+    a, b, c = docs["a.txt"], docs["b.txt"], docs["j\\x1b]0;owned\\x07\\x1b[2J\\x1b[31m1"]
     assert len(a.title) == TITLE_MAX and a.title.endswith("…")
     assert a.url is None and a.source == "来源]0;owned[2J[31m"
     assert b.url == "https://example.org/b?x=1" and b.title == "正常标题"
@@ -335,9 +336,10 @@ def test_a_file_over_the_size_cap_is_skipped_with_a_clear_line(tmp_path, monkeyp
     report = load_corpus([tmp_path])
     assert [d.doc_id for d in report.documents] == ["small.txt"]
     skipped = dict(report.skipped)
-    for name in ("big.txt", "big.jsonl"):
-        reason = skipped[str(tmp_path / name)]
-        assert reason.startswith("too large (") and "QABOT_MAX_FILE_MB" in reason
+    reason = skipped[str(tmp_path / "big.txt")]
+    assert reason.startswith("too large (") and "QABOT_MAX_FILE_MB" in reason
+    reason = skipped[f"{tmp_path / 'big.jsonl'}:1"]  # JSONL: the cap is a record's
+    assert reason.startswith("record too large (") and "QABOT_MAX_FILE_MB" in reason
 
 
 @FAST
