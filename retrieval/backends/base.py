@@ -228,6 +228,13 @@ class Backend(Protocol):
         """The corpus paths the live version was ingested from (empty if unknown)."""
         ...
 
+    def stored_documents(self, select: Callable[[str], bool]) -> list[Document]:
+        """The live version's documents whose doc_id ``select`` accepts, as it stores them
+        (their ``content_hash`` is the manifest's), in corpus order; read without loading
+        the search indexes; empty if nothing was published. An ingest hands them on for
+        sources it could not read this time, so that they are kept, not removed."""
+        ...
+
     def ingest(
         self,
         documents: Sequence[Document],

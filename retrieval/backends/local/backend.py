@@ -10,6 +10,7 @@ from embeddings.model import Embedder
 from retrieval.backends.base import Version
 from retrieval.backends.local.folder import current_version, load_version, read_manifest
 from retrieval.backends.local.ingest import ingest
+from retrieval.backends.local.store import STORE, ChunkStore
 from retrieval.backends.local.version import LocalVersion
 from retrieval.ingest.plan import IngestResult, log_to_stderr
 
@@ -39,6 +40,23 @@ class LocalBackend:
             return list(read_manifest(self.index_dir, version).corpus)
         except (OSError, ValueError, TypeError):
             return []
+
+    def stored_documents(self, select: Callable[[str], bool]) -> list[Document]:
+        """The live version's documents ``select`` accepts: its manifest and store rows."""
+        for _attempt in range(3):  # the version may be pruned between CURRENT and its manifest
+            version = current_version(self.index_dir)
+            if version is None:
+                return []
+            try:
+                manifest = read_manifest(self.index_dir, version)
+            except FileNotFoundError:
+                if current_version(self.index_dir) != version:
+                    continue
+                raise
+            keys = [int(entry[1]) for doc_id, entry in manifest.documents.items() if select(doc_id)]
+            store = ChunkStore(self.index_dir / STORE)
+            return [doc for doc in map(store.document, keys) if doc is not None]
+        return []
 
     def ingest(
         self,

@@ -109,3 +109,12 @@ class MilvusBackend:
             log=log,
             corpus=corpus,
         )
+
+    def stored_documents(self, select: Callable[[str], bool]) -> list[Document]:
+        """The live version's documents ``select`` accepts, rebuilt from their chunk rows."""
+        manifest = self.live_manifest()
+        wanted = [doc_id for doc_id in manifest.documents if select(doc_id)] if manifest else []
+        if not wanted:
+            return []
+        version = MilvusVersion(self.client, manifest, {})  # no vocabulary: documents only
+        return [doc for doc in map(version.document, wanted) if doc is not None]
