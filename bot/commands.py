@@ -36,9 +36,10 @@ def ingest_once(
     dry_run: bool,
     out: TextIO = sys.stdout,
     origin: str = "ingest",
+    follow_symlinks: bool = False,
 ) -> None:
     paths = with_uploads(index_dir, paths)
-    documents = load_documents(paths).documents
+    documents = load_documents(paths, backend=backend, follow_symlinks=follow_symlinks).documents
     if dry_run:
         result = backend.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
         plan = result.plan
@@ -67,12 +68,18 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     backend = open_backend(folder, settings.backend)
     paths = corpus_paths(backend, args.corpus)
     origin = "watch" if args.watch else "ingest"
-    ingest_once(backend, folder, paths, args.rebuild, args.dry_run, origin=origin)
+    follow = args.follow_symlinks
+    ingest_once(
+        backend, folder, paths, args.rebuild, args.dry_run, origin=origin, follow_symlinks=follow
+    )
     if args.watch:
         from bot.watch import watch_and_ingest
 
         watch_and_ingest(
-            paths, lambda: ingest_once(backend, folder, paths, False, False, origin="watch")
+            paths,
+            lambda: ingest_once(
+                backend, folder, paths, False, False, origin="watch", follow_symlinks=follow
+            ),
         )
     return 0
 

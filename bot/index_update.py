@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from corpus.document import Document
-from corpus.loading import LoadReport, load_corpus, shipped_corpus_dir
+from corpus.loading import LoadReport, Unreadable, load_corpus, shipped_corpus_dir
+from corpus.sanitize import escaped
 from retrieval.backends import Backend
 from retrieval.engine import shared_embedder
 from retrieval.errors import RetrievalError
@@ -60,17 +61,62 @@ def corpus_paths(backend: Backend, given: list[Path] | None) -> list[Path]:
     return [shipped_corpus_dir()]
 
 
-def load_documents(paths: list[Path], warn: Callable[[str], None] = _err) -> LoadReport:
-    """Load the corpus, reporting skipped files; raises if nothing at all is readable."""
-    report = load_corpus(paths)
+def load_documents(
+    paths: list[Path],
+    warn: Callable[[str], None] = _err,
+    backend: Backend | None = None,
+    follow_symlinks: bool = False,
+) -> LoadReport:
+    """Load the corpus, reporting skipped files; raises if nothing at all is readable.
+
+    With ``backend``, the indexed documents of sources that are there but could not be read
+    (too large, unreadable, a folder that cannot be listed) are added to the report's
+    documents as the live version has them, so the ingest keeps them unchanged; only what
+    is gone is removed. Every line is printed with its control characters escaped.
+    """
+    report = load_corpus(paths, follow_symlinks=follow_symlinks)
+    kept = kept_documents(backend, report) if backend is not None else {}
+
+    def say(line: str) -> None:
+        warn(escaped(line))
+
     for path, reason in report.skipped:
-        warn(f"skipped {path}: {reason}")
+        source = next((u for u in kept if (u.path, u.reason) == (path, reason)), None)
+        say(_kept_line(source, len(kept[source])) if source else f"skipped {path}: {reason}")
     for path, change in report.warnings:
-        warn(f"warning: {path}: {change}")
+        say(f"warning: {path}: {change}")
     if not report.documents:
         where = ", ".join(str(p) for p in paths)
         raise RetrievalError(f"no readable documents in {where}; the index was not changed")
+    report.documents.extend(doc for docs in kept.values() for doc in docs)
     return report
+
+
+def kept_documents(backend: Backend, report: LoadReport) -> dict[Unreadable, list[Document]]:
+    """The live version's documents of each unreadable source of ``report`` (those this
+    load did not find), by source."""
+    if not report.unreadable:
+        return {}
+    owner = report.keeps()
+    kept: dict[Unreadable, list[Document]] = {}
+    for doc in backend.stored_documents(lambda doc_id: owner(doc_id) is not None):
+        source = owner(doc.doc_id)
+        if source is not None:
+            kept.setdefault(source, []).append(doc)
+    return kept
+
+
+def _kept_line(source: Unreadable, count: int) -> str:
+    """The warning for a source whose indexed documents were kept."""
+    if source.doc_id is not None:
+        return f"kept the indexed version of {source.path}: {source.reason}"
+    what = f"{count} indexed document{'s' if count != 1 else ''}"
+    if source.prefix is not None:
+        return f"kept the {what} of {source.path}: {source.reason}"
+    return (
+        f"kept the {what} this load did not find, as {source.path} could not be read"
+        f" (its doc_ids are inside it): {source.reason}"
+    )
 
 
 def update_index(
@@ -86,7 +132,7 @@ def update_index(
     """Ingest ``paths`` (or the already loaded ``documents``) into ``backend``, whose
     index folder is ``index_dir``, and note the ``origin``."""
     if documents is None:
-        documents = load_documents(paths, log).documents
+        documents = load_documents(paths, log, backend).documents
     write_origin(index_dir, origin, None)  # under way: a version published now is this one's
     try:
         result = backend.ingest(
