@@ -19,6 +19,7 @@ examples:
   python -m bot console
   python -m bot ingest --corpus corpus/seed --corpus ~/my-docs
   python -m bot eval --queries tests/data/seed_questions.jsonl
+  python -m bot check               (verify the index; says what would repair it)
   python -m bot telegram            (needs TELEGRAM_BOT_TOKEN)
   python -m bot serve --port 8000   (HTTP API and web page; see docs/http.md)
   python -m bot feedback --since 2025-01-01 --export-queries complaints.jsonl
@@ -109,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("model", help="prepare the embedding model and print its identity")
 
+    p = sub.add_parser(
+        "check",
+        help="verify the index (files, checksums, store) and say what would repair it",
+        description="Verify every part of the live index and say what repairs each damaged "
+        "one. Reads only. Exit status: 0 sound, 1 damaged.",
+    )
+    _add_index(p)
+
     p = sub.add_parser("feedback", help="summarise the Telegram bot's 👍/👎 votes")
     _add_index(p)
     from bot.telegram.feedback import add_arguments as add_feedback_arguments
@@ -197,6 +206,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.commands import run_model
 
         return run_model(args, settings)
+    if args.command == "check":
+        from bot.index_check import run_check
+
+        return run_check(settings)
     if args.command == "feedback":
         from bot.telegram.feedback import run as run_feedback
 

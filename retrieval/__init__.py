@@ -18,6 +18,7 @@ from retrieval.backends import open_backend
 from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import (
     IndexBusyError,
+    IndexDamagedError,
     IndexMismatchError,
     IndexNotFoundError,
     ManifestError,
@@ -31,6 +32,7 @@ __all__ = [
     "Answer",
     "AnswerEngine",
     "IndexBusyError",
+    "IndexDamagedError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "IngestPlan",

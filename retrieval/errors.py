@@ -30,3 +30,7 @@ class VersionRetiredError(RetrievalError):
 
     Raised by a version whose rows are gone; the engine reloads and retries, so a user
     never sees it (nor an empty answer because of a publish)."""
+
+
+class IndexDamagedError(RetrievalError):
+    """A file of the index is missing, truncated or changed; the message says how to repair."""

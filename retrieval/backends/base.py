@@ -210,6 +210,20 @@ class Version(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One part of an index as ``python -m bot check`` sees it."""
+
+    part: str  # "CURRENT", "manifest", "segment <name>", "store", …
+    problem: str | None = None  # None: the part is sound
+    detail: str = ""  # what was checked, for a sound part
+    repair: str = ""  # what fixes it (which command), for a damaged part
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
 class Backend(Protocol):
     """Where versions are built and published."""
 
@@ -233,6 +247,11 @@ class Backend(Protocol):
         (their ``content_hash`` is the manifest's), in corpus order; read without loading
         the search indexes; empty if nothing was published. An ingest hands them on for
         sources it could not read this time, so that they are kept, not removed."""
+        ...
+
+    def check(self) -> list[Finding]:
+        """Every part of the live index verified (checksums where they are recorded), with
+        what would repair each damaged one; reads, never writes."""
         ...
 
     def ingest(

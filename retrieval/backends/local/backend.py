@@ -7,7 +7,7 @@ from pathlib import Path
 
 from corpus.document import Document
 from embeddings.model import Embedder
-from retrieval.backends.base import Version
+from retrieval.backends.base import Finding, Version
 from retrieval.backends.local.folder import current_version, load_version, read_manifest
 from retrieval.backends.local.ingest import ingest
 from retrieval.backends.local.store import STORE, ChunkStore
@@ -31,6 +31,11 @@ class LocalBackend:
         return load_version(
             self.index_dir, model, reuse if isinstance(reuse, LocalVersion) else None
         )
+
+    def check(self) -> list[Finding]:
+        from retrieval.backends.local.check import check_index
+
+        return check_index(self.index_dir)
 
     def previous_corpus(self) -> list[str]:
         version = current_version(self.index_dir)

@@ -30,10 +30,15 @@ import numpy as np
 
 from retrieval.backends.base import FORMAT, Manifest
 from retrieval.backends.local.durable import fsync_dir
-from retrieval.backends.local.segments import SEGMENTS, Segment
+from retrieval.backends.local.segments import SEGMENTS, Segment, segment_problem
 from retrieval.backends.local.store import STORE, ChunkStore
 from retrieval.backends.local.version import LocalVersion
-from retrieval.errors import IndexMismatchError, IndexNotFoundError, ManifestError
+from retrieval.errors import (
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    ManifestError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +104,16 @@ def current_version(index_dir: Path) -> str | None:
             fallback,
         )
     return fallback
+
+
+def current_is_sound(index_dir: Path) -> bool:
+    """Whether ``CURRENT`` itself names a version (not the fallback for garbage in it)."""
+    try:
+        raw = (index_dir / CURRENT).read_bytes()[:256]
+    except OSError:
+        return False
+    name = raw.decode("ascii", errors="replace").strip()
+    return bool(_VERSION_NAME.fullmatch(name)) and version_dir(index_dir, name).is_dir()
 
 
 def version_dir(index_dir: Path, version: str) -> Path:
@@ -175,6 +190,20 @@ def newest_complete_version(index_dir: Path) -> str | None:
     return max(done, default=None)
 
 
+def _load_segment(index_dir: Path, meta: dict) -> Segment:
+    """Segment ``meta``, its files checked against the record first (IndexDamagedError)."""
+    problem = segment_problem(index_dir / SEGMENTS, meta)
+    if problem is None:
+        try:
+            return Segment(index_dir / SEGMENTS / meta["name"], meta)
+        except (OSError, RuntimeError, ValueError) as exc:  # damaged inside, same size
+            problem = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+    raise IndexDamagedError(
+        f"segment {meta['name']} of the index in {index_dir} is damaged ({problem}); "
+        "repair it: python -m bot ingest (python -m bot check lists every problem)"
+    )
+
+
 def read_manifest(index_dir: Path, version: str) -> LocalManifest:
     return LocalManifest.read(version_dir(index_dir, version))
 
@@ -220,11 +249,11 @@ def load_version(
         known = {s.name: s for s in reuse.segments} if reuse else {}
         try:
             segments = [
-                known.get(meta["name"]) or Segment(index_dir / SEGMENTS / meta["name"])
+                known.get(meta["name"]) or _load_segment(index_dir, meta)
                 for meta in manifest.segments
             ]
             deleted = np.load(folder / DELETED) if manifest.deleted else np.zeros(0, np.int64)
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, IndexDamagedError):
             if version is None and current_version(index_dir) != name:
                 continue
             raise

@@ -15,7 +15,6 @@ million-chunk index writes one small segment and a manifest.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,11 +27,14 @@ from corpus.document import Document
 from embeddings.model import Embedder, ModelIdentity
 from retrieval import threads
 from retrieval.backends.base import FORMAT, model_info, new_version_name
+from retrieval.backends.local.check import damaged_segments, deleted_problem, ids_sound
 from retrieval.backends.local.durable import fsync_dir, fsync_files
 from retrieval.backends.local.folder import (
+    CURRENT,
     DELETED,
     VERSIONS,
     LocalManifest,
+    current_is_sound,
     current_version,
     prune_versions,
     publish,
@@ -40,7 +42,7 @@ from retrieval.backends.local.folder import (
     version_dir,
 )
 from retrieval.backends.local.segments import SEGMENTS, SegmentSettings, write_segment
-from retrieval.backends.local.store import STORE, StoreWriter
+from retrieval.backends.local.store import STORE, StoreWriter, store_problem
 from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
 from retrieval.ingest.plan import (
     IngestPlan,
@@ -105,20 +107,35 @@ def ingest(
     settings = settings or IngestSettings()
     with ingest_lock(index_dir, str(index_dir)):
         damaged = None if dry_run else set_aside_damaged_store(index_dir)
+        cache_note = None if dry_run else set_aside_damaged_cache(index_dir)
+        if cache_note:
+            log(f"warning: {cache_note}")
         plan, previous, reusable = plan_ingest(index_dir, documents, embedder.identity, rebuild)
         if damaged:
             plan.rebuild_reason, reusable = damaged, False
+        repairs: set[str] = set()
+        if reusable:
+            reason, repairs = _repairs(index_dir, previous)
+            if reason:
+                plan.rebuild_reason, reusable = reason, False
+            elif repairs:
+                log(f"repairing damaged segment(s) from the embedding cache: {', '.join(repairs)}")
         if plan.rebuild_reason and current_version(index_dir):
             log(f"full rebuild: {plan.rebuild_reason}")
         if (
             not dry_run
             and reusable
+            and not repairs
             and same_version(previous.documents, previous.corpus, plan, documents, corpus)
         ):
+            if not current_is_sound(index_dir):
+                publish(index_dir, previous.version)
+                log(f"{CURRENT} was damaged; it names {previous.version} again")
             return IngestResult(
                 plan, previous.version, previous.chunks, 0, time.perf_counter() - started
             )
         job = _Job(index_dir, embedder, settings, progress, log)
+        job.repairs = repairs
         if damaged and previous is not None:  # old readers keep their keys: never reuse them
             job.floor = _id_floor(index_dir, previous)
         try:
@@ -128,6 +145,22 @@ def ingest(
             job.close()
 
 
+def _repairs(index_dir: Path, previous: LocalManifest) -> tuple[str | None, set[str]]:
+    """(why the index must be rebuilt, or None; the segments to rewrite from the cache).
+
+    A damaged segment whose chunk ids survive is rewritten from the embedding cache; one
+    that lost them, or a damaged deletion list, needs a full rebuild."""
+    problem = deleted_problem(index_dir, previous)
+    if problem:
+        return f"the deletion list of version {previous.version} is damaged ({problem})", set()
+    damaged = damaged_segments(index_dir, previous)
+    by_name = {meta["name"]: meta for meta in previous.segments}
+    for name, problem in damaged.items():
+        if not ids_sound(index_dir, by_name[name]):
+            return f"segment {name} is damaged ({problem}), its chunk ids with it", set()
+    return None, set(damaged)
+
+
 def set_aside_damaged_store(index_dir: Path) -> str | None:
     """If the store cannot be read, move it aside and say why (the next version is rebuilt).
 
@@ -135,30 +168,32 @@ def set_aside_damaged_store(index_dir: Path) -> str | None:
     a store that was truncated, overwritten or is not a database at all.
     """
     path = index_dir / STORE
-    if not path.exists():
+    reason = store_problem(path)
+    if reason is None:
         return None
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            con.execute("SELECT MAX(doc_key) FROM documents").fetchone()
-            con.execute("SELECT MAX(id) FROM chunks").fetchone()
-        finally:
-            con.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise
-        reason = str(exc)
-    except sqlite3.DatabaseError as exc:
-        reason = str(exc)
-    else:
+    aside = _move_aside(path)
+    return f"the index store could not be read ({reason}); it was moved to {aside.name}"
+
+
+def set_aside_damaged_cache(index_dir: Path) -> str | None:
+    """If the embedding cache cannot be read, move it aside and say so (what a version
+    needs is embedded again; the index itself is sound)."""
+    path = index_dir / CACHE
+    reason = store_problem(path, tables=())
+    if reason is None:
         return None
-    aside = path.with_name(f"{STORE}.damaged-{int(time.time())}")
+    aside = _move_aside(path)
+    return f"the embedding cache could not be read ({reason}); it was moved to {aside.name}"
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a SQLite file (and its -wal, -shm) to ``<name>.damaged-<time>``."""
+    aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
     for suffix in ("", "-wal", "-shm"):
         src = Path(f"{path}{suffix}")
         if src.exists():
             src.replace(Path(f"{aside}{suffix}"))
-    return f"the index store could not be read ({reason}); it was moved to {aside.name}"
+    return aside
 
 
 def _id_floor(index_dir: Path, previous: LocalManifest) -> tuple[int, int]:
@@ -189,6 +224,7 @@ class _Job:
         self.store = StoreWriter(index_dir / STORE)
         self.timings: dict[str, float] = {}
         self.floor = (0, 0)  # lowest (doc_key, chunk id) to hand out
+        self.repairs: set[str] = set()  # damaged segments of the live version to rewrite
         self._mark = time.perf_counter()
 
     def _lap(self, step: str) -> None:
@@ -361,6 +397,15 @@ class _Job:
             ]
             return [f.result() for f in futures]
 
+    def _refill_cache(self, ids: list[int], hashes: list[str]) -> None:
+        """Embed and tokenise again what the cache lost (it was damaged and set aside)."""
+        vectors = self.cache.missing_vectors(self.model, hashes)
+        tokens = self.cache.missing_tokens(TOKENS_KEY, hashes)
+        if vectors or tokens:
+            texts = self.store.texts(ids)
+            self._tokens(texts)
+            self._embed(vectors, texts)
+
     def log_step(self, message: str) -> None:
         if self.progress:
             self.log(message)
@@ -374,7 +419,7 @@ class _Job:
             dead_share[meta["name"]] = float(np.isin(ids, deleted).mean()) if len(ids) else 1.0
         small = [m for m in segments if m["size"] < half]
         dirty = [m for m in segments if dead_share[m["name"]] > self.settings.max_deleted_share]
-        chosen = {m["name"] for m in dirty}
+        chosen = {m["name"] for m in dirty} | (self.repairs & set(dead_share))
         if len(small) > self.settings.max_small_segments:
             chosen |= {m["name"] for m in small}
         if not chosen:
@@ -387,6 +432,7 @@ class _Job:
         kept = [m for m in segments if m["name"] not in chosen]
         if len(live):
             hashes = self.store.chunk_hashes(live.tolist())
+            self._refill_cache(live.tolist(), hashes)
             kept.append(self._segment(f"{version}-merged", live, hashes))
         self.log_step(f"merged {len(chosen)} segment(s): {len(live):,} live chunks rewritten")
         return kept, deleted[~np.isin(deleted, ids)]

@@ -13,6 +13,10 @@ on disk and in a reader's memory. Layout of ``segments/<name>/``::
                     (IndexRefine(IndexPQFastScan, IndexScalarQuantizer), by row)
     keywords/       bm25s index, loaded memory-mapped
 
+``meta.json`` (and the manifest of every version naming the segment) records each file's
+size and CRC-32: loading compares the sizes (a stat per file), ``python -m bot check``
+the checksums too. Segments written before the record are checked for presence only.
+
 Segments written before the PQ kind existed hold IVF with SQ8 codes
 (``ivf-sq8``); they are still read and searched as they were written.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +99,7 @@ def write_segment(
     dense, meta = _dense_index(vectors, ids, settings)
     faiss.write_index(dense, str(work / "dense.faiss"))
     KeywordIndex.build(tokens).save(work / "keywords")
-    meta = {"name": name, "size": int(len(ids)), **meta}
+    meta = {"name": name, "size": int(len(ids)), **meta, "files": file_record(work)}
     (work / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     fsync_files(work)
     os.replace(work, root / name)
@@ -102,14 +107,64 @@ def write_segment(
     return meta
 
 
+def file_record(folder: Path) -> dict[str, list[int]]:
+    """{relative path: [size, CRC-32]} of every file below ``folder``."""
+    return {
+        path.relative_to(folder).as_posix(): [path.stat().st_size, crc32_of(path)]
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def crc32_of(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+_REQUIRED = ("meta.json", "ids.npy", "dense.faiss")  # what a segment without a record needs
+
+
+def segment_problem(root: Path, meta: dict, checksums: bool = False) -> str | None:
+    """What is wrong with the files of segment ``meta`` under ``root`` (sizes, and with
+    ``checksums`` their CRC-32, against the record), or None if nothing is."""
+    folder = root / meta["name"]
+    try:
+        own = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if own.get("name") != meta["name"]:
+            return "meta.json names another segment"
+    except OSError:
+        return "meta.json missing"
+    except (ValueError, AttributeError):
+        return "meta.json is damaged"
+    record = meta.get("files")
+    if not record:
+        missing = [name for name in _REQUIRED if not (folder / name).is_file()]
+        return f"{', '.join(missing)} missing" if missing else None
+    for name, (size, crc) in record.items():
+        path = folder / name
+        try:
+            actual = path.stat().st_size
+        except OSError:
+            return f"{name} missing"
+        if actual != size:
+            return f"{name} is {actual:,} bytes, {size:,} when written"
+        if checksums and crc32_of(path) != crc:
+            return f"{name} changed since it was written (checksum differs)"
+    return None
+
+
 class Segment:
     """One loaded segment (immutable; shared between versions that name it)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, meta: dict | None = None) -> None:
+        """Load ``folder``; ``meta`` as the manifest records it (else its meta.json)."""
         import faiss
 
         self.folder = folder
-        self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        self.meta = meta or json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         self.name: str = self.meta["name"]
         self.ids = np.load(folder / "ids.npy", mmap_mode="r")
         self.size = int(self.meta["size"])

@@ -147,6 +147,38 @@ class ChunkStore:
                 yield cid, doc.doc_id, doc.text[start:end]
 
 
+def store_problem(
+    path: Path, thorough: bool = False, tables: Sequence[str] = ("documents", "chunks")
+) -> str | None:
+    """Why the SQLite file at ``path`` cannot be read, or None (also when it is absent).
+
+    Cheap by default (the schema, and the highest key of each of ``tables``): that catches
+    a file truncated, overwritten or not a database at all. ``thorough`` adds SQLite's
+    ``quick_check`` (reads every page). "database is locked" is raised, not reported.
+    """
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            for table in tables:
+                con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()
+            if thorough:
+                result = con.execute("PRAGMA quick_check").fetchone()
+                if result and result[0] != "ok":
+                    return f"SQLite's check failed: {result[0]}"
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        return str(exc)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None
+
+
 def _info(doc: Document) -> tuple[str | None, str | None]:
     info = document_info(doc.text, doc.title)
     return info.doc_number, info.issuer
@@ -235,6 +267,20 @@ class StoreWriter:
                 self._con.execute(f"SELECT id, text_hash FROM chunks WHERE id IN ({marks})", part)
             )
         return [found[int(i)] for i in ids]
+
+    def texts(self, ids: Sequence[int]) -> dict[str, str]:
+        """{text hash: chunk text} of chunk ``ids`` (to embed again what a cache lost)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), _BATCH):
+            part = [int(x) for x in ids[i : i + _BATCH]]
+            marks = ",".join("?" * len(part))
+            rows = self._con.execute(
+                'SELECT c.text_hash, substr(d.text, c.start + 1, c."end" - c.start)'
+                f" FROM chunks c JOIN documents d USING (doc_key) WHERE c.id IN ({marks})",
+                part,
+            )
+            out.update(rows)
+        return out
 
     def collect_garbage(self, live_doc_keys: set[int]) -> int:
         """Delete documents (and their chunks) that no kept version names; how many."""

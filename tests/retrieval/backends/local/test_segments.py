@@ -213,7 +213,12 @@ def test_a_segment_written_with_ivf_before_the_pq_kind_still_answers(tmp_path, e
     faiss.write_index(ivf, str(segment_dir / "dense.faiss"))
     meta = json.loads((segment_dir / "meta.json").read_text(encoding="utf-8"))
     meta.update({"dense": "ivf-sq8", "nlist": 1, "nprobe": 1})
+    del meta["files"]  # written before segments recorded their files' sizes and checksums
     (segment_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    manifest_path = index_dir / "versions" / _manifest(index_dir).version / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["segments"] = [meta]  # the manifest holds what write_segment returned
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
     engine = AnswerEngine(index_dir, embedder)
     assert engine.index.segments[0].meta["dense"] == "ivf-sq8"
@@ -310,10 +315,10 @@ def test_questions_are_answered_while_a_new_version_loads(tmp_path, embedder, mo
     real_segment = retrieval.backends.local.folder.Segment
 
     class SlowSegment(real_segment):  # a real segment load, held open until released
-        def __init__(self, folder: Path) -> None:
+        def __init__(self, folder: Path, meta: dict | None = None) -> None:
             loading.set()
             assert release.wait(60)
-            super().__init__(folder)
+            super().__init__(folder, meta)
 
     monkeypatch.setattr(retrieval.backends.local.folder, "Segment", SlowSegment)
     loader = threading.Thread(target=engine.refresh)
