@@ -7,6 +7,10 @@ Stops by itself after ``--rounds`` rounds and prints the figures::
 
     QABOT_CACHE_DIR=/tmp/qcache HF_HUB_OFFLINE=1 python -m benchmarks.speed.soak --rounds 8
 
+``--storm 30`` is the publish storm of issue 28 instead: a version a second for 30 s,
+replaced versions retired at once, while an engine refreshing every 5 s (the bot's
+interval) and cold ``python -m bot ask`` processes ask; no answer may be empty or fail.
+
 (``--ingester`` is the child process's own entry point: it runs this file as a script, which
 needs only the installed packages, so the soak also runs when a test loads this file by path.)
 """
@@ -14,10 +18,12 @@ needs only the installed packages, so the soak also runs when a test loads this 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,18 +49,31 @@ def write_round(corpus: Path, number: int) -> None:
         (corpus / name).write_text(text, encoding="utf-8")
 
 
-def ingester(index: Path, corpus: Path, rounds: int, pause: float) -> None:
+def ingester(
+    index: Path, corpus: Path, rounds: int, pause: float, grace: float | None = None
+) -> None:
+    """Publish ``rounds`` rounds, ``pause`` seconds apart (with ``pause`` < 0: one every
+    ``-pause`` seconds, however long an ingest takes). ``grace``: retire replaced versions
+    after this many seconds instead of RETIRE_AFTER_S (0: at once, the readers' worst case)."""
+    import retrieval.backends.local.folder as folder
     from corpus.loading import load_corpus
     from retrieval.backends.local.ingest import ingest
     from retrieval.engine import shared_embedder
 
+    if grace is not None:
+        folder.RETIRE_AFTER_S = grace
     embedder = shared_embedder()
+    tick = time.monotonic()
     for number in range(1, rounds + 1):
         write_round(corpus, number)
         docs = load_corpus([corpus]).documents
         ingest(index, docs, embedder, progress=False, log=lambda _m: None)
         print(f"round {number} published", flush=True)
-        time.sleep(pause)
+        if pause >= 0:
+            time.sleep(pause)
+        else:
+            tick += -pause
+            time.sleep(max(0.0, tick - time.monotonic()))
 
 
 @dataclass
@@ -65,12 +84,14 @@ class SoakReport:
     versions_seen: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cold_asks: int = 0
 
     def summary(self) -> str:
+        cold = f", {self.cold_asks} cold CLI asks" if self.cold_asks else ""
         return (
             f"{self.rounds} ingest rounds in {self.seconds:.1f} s: {self.questions} questions "
-            f"answered, {self.reloads} reloads survived, {len(self.versions_seen)} versions "
-            f"answered from, errors: {len(self.errors)}"
+            f"answered{cold}, {self.reloads} reloads survived, {len(self.versions_seen)} "
+            f"versions answered from, errors: {len(self.errors)}"
         )
 
 
@@ -88,6 +109,111 @@ def check_answer(answer, index) -> str | None:
     if len(rounds) > 1:
         return f"one answer mixes rounds {sorted(rounds)}"
     return None
+
+
+def _start_ingester(index: Path, corpus: Path, rounds: int, pause: float, grace=None):
+    grace_args = ["--grace", str(grace)] if grace is not None else []
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--ingester",
+            "--index",
+            str(index),
+            "--corpus",
+            str(corpus),
+            "--rounds",
+            str(rounds),
+            "--pause",
+            str(pause),
+            *grace_args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _cold_asks(index: Path, until, report: SoakReport, lock: threading.Lock) -> None:
+    """``python -m bot ask --json`` one after another (each a cold start) until ``until()``."""
+    i = 0
+    while not until():
+        question = QUESTIONS[i % len(QUESTIONS)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "ask", "--json", "--index", str(index), question],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        with lock:
+            report.cold_asks += 1
+            if proc.returncode != 0:
+                report.errors.append(f"cold ask exited {proc.returncode}: {proc.stderr[-300:]}")
+            elif not json.loads(proc.stdout)["results"]:
+                report.errors.append(f"cold ask got an empty answer to {question}")
+        i += 1
+
+
+def storm(
+    index: Path,
+    corpus: Path,
+    seconds: int = 30,
+    refresh_every: float = 5.0,
+    grace: float | None = 0.0,
+    embedder=None,
+    cold: bool = True,
+) -> SoakReport:
+    """A publish storm: one version a second for ``seconds`` while an engine refreshing
+    every ``refresh_every`` seconds (as the bot does) asks in a loop and, with ``cold``,
+    cold ``python -m bot ask`` processes ask one after another. Every answer must have
+    results from one whole version. ``grace`` 0 retires replaced versions at once, so
+    readers meet retired versions all the time (the worst case)."""
+    from corpus.loading import load_corpus
+    from retrieval.backends.local.ingest import ingest
+    from retrieval.engine import AnswerEngine, shared_embedder
+
+    embedder = embedder or shared_embedder()
+    write_round(corpus, 0)
+    ingest(index, load_corpus([corpus]).documents, embedder, progress=False, log=lambda _m: None)
+    engine = AnswerEngine.open(index, embedder=embedder)
+    report = SoakReport(rounds=seconds)
+    lock = threading.Lock()
+    started = time.perf_counter()
+    child = _start_ingester(index, corpus, seconds, -1.0, grace)
+    asker = threading.Thread(
+        target=_cold_asks, args=(index, lambda: child.poll() is not None, report, lock)
+    )
+    if cold:
+        asker.start()
+    last_refresh, i = time.monotonic(), 0
+    try:
+        while child.poll() is None:
+            if time.monotonic() - last_refresh >= refresh_every:
+                last_refresh = time.monotonic()
+                report.reloads += engine.refresh()
+            try:
+                answer = engine.ask(QUESTIONS[i % len(QUESTIONS)], top_k=3)
+                problem = None if answer.results else "an empty answer"
+                problem = problem or check_answer(answer, engine.index)
+                with lock:
+                    report.questions += 1
+                    report.versions_seen.add(answer.version)
+                    if problem:
+                        report.errors.append(problem)
+            except Exception as exc:  # noqa: BLE001 - counted, the storm goes on
+                with lock:
+                    report.errors.append(f"{type(exc).__name__}: {exc}")
+            i += 1
+            time.sleep(0.05)
+    finally:
+        _, err = child.communicate(timeout=300)
+        if cold:
+            asker.join(300)
+    if child.returncode != 0:
+        report.errors.append(f"ingester exited {child.returncode}: {err.strip()[-500:]}")
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def soak(
@@ -109,24 +235,7 @@ def soak(
     engine = AnswerEngine.open(index, embedder=embedder)
     report = SoakReport(rounds=rounds)
     started = time.perf_counter()
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--ingester",
-            "--index",
-            str(index),
-            "--corpus",
-            str(corpus),
-            "--rounds",
-            str(rounds),
-            "--pause",
-            str(pause),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = _start_ingester(index, corpus, rounds, pause)
     i = 0
     try:
         while child.poll() is None or i < 4:  # and a few more after the last round
@@ -162,16 +271,27 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=0.5)
     parser.add_argument("--index", type=Path)
     parser.add_argument("--corpus", type=Path)
+    parser.add_argument(
+        "--storm",
+        type=int,
+        metavar="SECONDS",
+        help="a publish storm instead: one version a second for SECONDS, an engine refreshing "
+        "every 5 s and cold CLI asks (replaced versions retired at once)",
+    )
+    parser.add_argument("--grace", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--ingester", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     from retrieval.threads import set_process_defaults
 
     set_process_defaults()
     if args.ingester:
-        ingester(args.index, args.corpus, args.rounds, args.pause)
+        ingester(args.index, args.corpus, args.rounds, args.pause, args.grace)
         return 0
     with tempfile.TemporaryDirectory(prefix="qabot-soak-") as tmp:
-        report = soak(Path(tmp) / "index", Path(tmp) / "corpus", args.rounds, args.pause)
+        if args.storm:
+            report = storm(Path(tmp) / "index", Path(tmp) / "corpus", args.storm)
+        else:
+            report = soak(Path(tmp) / "index", Path(tmp) / "corpus", args.rounds, args.pause)
     print(report.summary())
     for problem in report.errors[:10]:
         print(f"  error: {problem}")

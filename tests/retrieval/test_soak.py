@@ -25,3 +25,14 @@ def test_asking_while_another_process_ingests(tmp_path, embedder):
     assert report.errors == [], report.errors[:5]
     assert report.reloads >= 1 and len(report.versions_seen) >= 2
     assert report.questions >= 20
+
+
+def test_a_publish_storm_never_gives_an_empty_answer(tmp_path, embedder):
+    """Issue 28: a version a second for 30 s, each replaced version retired at once (the
+    worst case for readers); an engine refreshing every 5 s and cold CLI asks."""
+    soak = _soak_module()
+    report = soak.storm(tmp_path / "index", tmp_path / "corpus", seconds=30, embedder=embedder)
+    print(report.summary())
+    assert report.errors == [], report.errors[:5]
+    assert report.questions >= 30 and report.cold_asks >= 2
+    assert len(report.versions_seen) >= 3
