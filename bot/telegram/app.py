@@ -56,7 +56,8 @@ async def post_init(application: Application) -> None:
     await service.open()
     # Once the engine is open: the SQLite state, persistent buttons, answer timing, notices.
     settings = service.settings
-    state = BotState(state_dir(Path(service.engine.index_dir)) / FILENAME)
+    # in memory (one warning) when bot-state cannot be written: the bot answers all the same
+    state = BotState.open(state_dir(Path(service.engine.index_dir)) / FILENAME)
     application.bot_data["state"] = state
     application.bot_data["inline"] = inline.InlineState(settings)
     service.pages = PersistentPages(

@@ -15,31 +15,35 @@ from telegram.ext import ContextTypes
 
 from bot.index_update import state_dir
 
-from .sqlite_state import FILENAME, BotState, PersistentPages, Vote
+from .service import Service
+from .sqlite_state import FILENAME, BotState, Vote
 from .votes import UP
 
 THANKS_UP = "谢谢反馈！"
 THANKS_DOWN = "谢谢反馈，我们会据此改进。"
 EXPIRED = "这条结果已过期，请重新提问。"
+NOT_SAVED = "抱歉，暂时无法保存反馈，请稍后再试。"
 
 
 async def vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """👍/👎 under an answer: store the question, the shown excerpts and the index version."""
     query = update.callback_query
     _, key, choice = query.data.split(":", 2)
-    pages = context.bot_data["service"].pages
-    found = pages.get_with_version(key) if isinstance(pages, PersistentPages) else None
-    if found is None:
+    service: Service = context.bot_data["service"]
+    page = service.own_page(key, query)  # only the chat the answer was sent to may vote
+    state: BotState | None = context.bot_data.get("state")
+    if page is None or update.effective_chat is None or state is None:
         await query.answer(EXPIRED, show_alert=True)
         return
-    page, version = found
     shown = [
         {"rank": r.rank, "doc_id": r.doc_id, "title": r.title, "start": r.start, "end": r.end}
         for r in sorted(page.results.values(), key=lambda r: r.rank)
     ]
-    state: BotState = context.bot_data["state"]
     up = choice == UP
-    state.vote(key, update.effective_chat.id, 1 if up else -1, page.question, shown, version)
+    chat_id = update.effective_chat.id
+    if not state.vote(key, chat_id, 1 if up else -1, page.question, shown, page.version):
+        await query.answer(NOT_SAVED)
+        return
     await query.answer(THANKS_UP if up else THANKS_DOWN)
 
 

@@ -29,7 +29,7 @@ from retrieval.errors import RetrievalError
 
 from . import render, votes
 from .ordering import chat_key
-from .service import Page, Service
+from .service import Page, Service, chat_owner
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ NO_MORE = "没有更多结果了。"
 CHANGED = "索引在这条回答之后更新了，之前的结果可能已经变了。要按新的索引重新提问吗？"
 ASK_AGAIN = "重新提问"
 FAILED = "抱歉，处理时出了点问题，请稍后再试。"
+NO_CHAT = "这个按钮只能在与我的聊天中使用：请直接向我提问。"
 
 _ASK_RE = re.compile(r"^/ask(@\w+)?\s*", re.IGNORECASE)
 
@@ -153,15 +154,15 @@ def _example_buttons(questions: Sequence[str]) -> InlineKeyboardMarkup:
 
 
 def _page(
-    service: Service, answer: Answer, offset: int, results: Sequence[Result]
+    service: Service, chat_id: int, answer: Answer, offset: int, results: Sequence[Result]
 ) -> tuple[str, bool]:
-    """Remember the shown ``results`` for the buttons; returns the key and whether more
-    may follow (the next page starts after the last shown result)."""
+    """Remember the shown ``results`` for the buttons in chat ``chat_id``; returns the key
+    and whether more may follow (the next page starts after the last shown result)."""
     more = len(answer.results) >= service.settings.top_k or len(results) < len(answer.results)
     next_offset = offset + len(results)
     shown = {r.rank: r for r in results}
-    key = service.pages.put(Page(answer.question, next_offset, shown, answer.version))
-    return key, more
+    page = Page(answer.question, next_offset, shown, answer.version, chat_owner(chat_id))
+    return service.pages.put(page), more
 
 
 def _changed(service: Service, page: Page) -> bool:
@@ -171,7 +172,7 @@ def _changed(service: Service, page: Page) -> bool:
 
 async def _offer_again(bot: Bot, chat_id: int, service: Service, question: str) -> None:
     """Say the index changed, with a button that asks the question again."""
-    key = service.pages.put(Page(question, 0, {}, service.version))
+    key = service.pages.put(Page(question, 0, {}, service.version, chat_owner(chat_id)))
     button = InlineKeyboardButton(ASK_AGAIN, callback_data=f"a:{key}")
     await bot.send_message(chat_id, CHANGED, reply_markup=InlineKeyboardMarkup([[button]]))
 
@@ -213,7 +214,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         markup = _example_buttons(layout.OFF_TOPIC_EXAMPLES)
         await send(context.bot, chat_id, render.render_answer(answer, note), markup, target)
         return
-    key, more = _page(service, answer, 0, shown)
+    key, more = _page(service, chat_id, answer, 0, shown)
     await send(
         context.bot,
         chat_id,
@@ -312,6 +313,9 @@ async def sources_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """‹ 上一页 / 下一页 › under /sources: the message shows that page instead."""
     query = update.callback_query
     service = _service(context)
+    if update.effective_chat is None:  # a message sent through inline mode
+        await query.answer(NO_CHAT, show_alert=True)
+        return
     chat_id = update.effective_chat.id
     if not service.limiter.allow(chat_id):
         await query.answer(TOO_FAST.format(seconds=round(service.limiter.retry_after(chat_id))))
@@ -366,6 +370,9 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def example_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An example question from /start."""
     query = update.callback_query
+    if update.effective_chat is None:  # a message sent through inline mode: no chat to answer in
+        await query.answer(NO_CHAT, show_alert=True)
+        return
     await query.answer()
     index = int(query.data.split(":", 1)[1])
     if 0 <= index < len(EXAMPLES):
@@ -376,8 +383,8 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """「更多结果」: the next page of results."""
     query = update.callback_query
     service = _service(context)
-    page = service.pages.get(query.data.split(":", 1)[1])
-    if page is None:
+    page = service.own_page(query.data.split(":", 1)[1], query)
+    if page is None or update.effective_chat is None:
         await query.answer(EXPIRED, show_alert=True)
         return
     chat_id = update.effective_chat.id
@@ -397,7 +404,7 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not answer.results:
         await context.bot.send_message(chat_id, NO_MORE)
         return
-    key, more = _page(service, answer, page.next_offset, answer.results)
+    key, more = _page(service, chat_id, answer, page.next_offset, answer.results)
     markup = _buttons(key, answer.results, more)
     await send(context.bot, chat_id, render.render_more(answer), markup)
 
@@ -407,9 +414,9 @@ async def context_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     query = update.callback_query
     service = _service(context)
     _, key, rank = query.data.split(":", 2)
-    page = service.pages.get(key)
+    page = service.own_page(key, query)
     result = page.results.get(int(rank)) if page is not None else None
-    if result is None:
+    if result is None or update.effective_chat is None:
         await query.answer(EXPIRED, show_alert=True)
         return
     await query.answer()
@@ -432,8 +439,8 @@ async def context_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """「重新提问」 after the index changed: the same question, answered by the new index."""
     query = update.callback_query
-    page = _service(context).pages.get(query.data.split(":", 1)[1])
-    if page is None:
+    page = _service(context).own_page(query.data.split(":", 1)[1], query)
+    if page is None or update.effective_chat is None:
         await query.answer(EXPIRED, show_alert=True)
         return
     await query.answer()

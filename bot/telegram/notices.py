@@ -13,6 +13,7 @@ import contextlib
 import html
 import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,20 +37,31 @@ SUBSCRIBED = "已订阅：有新文件收录时我会在这里通知您。发送
 ALREADY = "这个聊天已经订阅了新文件通知。发送 /unsubscribe 取消。"
 UNSUBSCRIBED = "已取消新文件通知。"
 NOT_SUBSCRIBED = "这个聊天没有订阅新文件通知。发送 /subscribe 订阅。"
+NOT_SAVED = "抱歉，暂时无法保存订阅设置，请稍后再试。"
 ORIGINS = {"upload": "管理员上传", "ingest": "命令行导入", "watch": "自动监视文件夹"}
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/subscribe: this chat gets a message when new documents are indexed."""
     state: BotState = context.bot_data["state"]
-    new = state.subscribe(update.effective_chat.id)
+    try:
+        new = state.subscribe(update.effective_chat.id)
+    except sqlite3.Error as exc:
+        state.failed(exc)
+        await update.effective_message.reply_text(NOT_SAVED)
+        return
     await update.effective_message.reply_text(SUBSCRIBED if new else ALREADY)
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unsubscribe."""
     state: BotState = context.bot_data["state"]
-    gone = state.unsubscribe(update.effective_chat.id)
+    try:
+        gone = state.unsubscribe(update.effective_chat.id)
+    except sqlite3.Error as exc:
+        state.failed(exc)
+        await update.effective_message.reply_text(NOT_SAVED)
+        return
     await update.effective_message.reply_text(UNSUBSCRIBED if gone else NOT_SUBSCRIBED)
 
 
@@ -75,10 +87,15 @@ async def check(application: Application) -> None:
         state: BotState = application.bot_data["state"]
         sources = await service.sources()
         ids = [s.doc_id for s in sources]
-        raw = state.get_meta(KNOWN)
-        known = set(json.loads(raw)) if raw else None
+        known = notices.known
+        if known is None:
+            raw = state.get_meta(KNOWN)
+            known = set(json.loads(raw)) if raw else None
         if known != set(ids):
+            # best effort: when it cannot be saved, the copy in memory still keeps the
+            # same documents from being announced again
             state.set_meta(KNOWN, json.dumps(ids, ensure_ascii=False))
+            notices.known = set(ids)
             new = [s for s in sources if s.doc_id not in known] if known is not None else []
             if new:  # (the very first check only remembers what is there)
                 origin = read_origin(Path(service.engine.index_dir), service.engine.version)
@@ -108,6 +125,7 @@ class _Notices:
         self.lock = asyncio.Lock()
         self.task: asyncio.Task | None = None
         self.checks = 0  # finished checks (tests wait on it)
+        self.known: set[str] | None = None  # the doc ids the last check saw
 
 
 async def _watch(application: Application) -> None:
