@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.errors import ingest_needs, note_disk
 from corpus.document import Document
 from corpus.loading import LoadReport, Unreadable, load_corpus, shipped_corpus_dir
 from corpus.sanitize import escaped
@@ -143,8 +144,9 @@ def update_index(
             log=log,
             corpus=[str(p) for p in paths],
         )
-    except BaseException:
+    except BaseException as exc:
         (state_dir(index_dir) / ORIGIN_NOTE).unlink(missing_ok=True)
+        note_disk(exc, index_dir, ingest_needs(d.text for d in documents))
         raise
     write_origin(index_dir, origin, result.version)
     return result
