@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from corpus.sanitize import escaped
 from retrieval.backends import Backend
 from retrieval.engine import shared_embedder
 from retrieval.errors import RetrievalError
-from retrieval.ingest.plan import IngestResult
+from retrieval.ingest.plan import IngestResult, ingest_lock
 
 STATE_DIR = "bot-state"
 UPLOADS = "uploads"
@@ -134,7 +135,10 @@ def update_index(
     index folder is ``index_dir``, and note the ``origin``."""
     if documents is None:
         documents = load_documents(paths, log, backend).documents
-    write_origin(index_dir, origin, None)  # under way: a version published now is this one's
+    with ingest_lock(index_dir, str(index_dir)):  # refused while another ingest runs,
+        pass  # before its note is touched
+    previous = _read_note(index_dir)
+    ours = write_origin(index_dir, origin, None)  # under way: a version published now is ours
     try:
         result = backend.ingest(
             documents,
@@ -145,25 +149,52 @@ def update_index(
             corpus=[str(p) for p in paths],
         )
     except BaseException as exc:
-        (state_dir(index_dir) / ORIGIN_NOTE).unlink(missing_ok=True)
+        _take_back_origin(index_dir, ours, previous)
         note_disk(exc, index_dir, ingest_needs(d.text for d in documents))
         raise
     write_origin(index_dir, origin, result.version)
     return result
 
 
-def write_origin(index_dir: Path, origin: str, version: str | None) -> None:
-    """Record where the running (``version`` None) or finished ingest came from."""
-    folder = state_dir(index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+def write_origin(index_dir: Path, origin: str, version: str | None) -> str:
+    """Record where the running (``version`` None) or finished ingest came from; returns
+    the note as written."""
     note = {
         "origin": origin,
         "version": version,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pid": os.getpid(),
+        "token": secrets.token_hex(4),  # tells this ingest's note from any other's
     }
+    text = json.dumps(note)
+    _write_note(index_dir, text)
+    return text
+
+
+def _write_note(index_dir: Path, text: str) -> None:
+    folder = state_dir(index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{ORIGIN_NOTE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(note), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, folder / ORIGIN_NOTE)
+
+
+def _read_note(index_dir: Path) -> str | None:
+    try:
+        return (state_dir(index_dir) / ORIGIN_NOTE).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _take_back_origin(index_dir: Path, ours: str, previous: str | None) -> None:
+    """After a failed ingest: put back the note ``ours`` replaced, unless another ingest
+    has written its own since (an ingest refused by the lock leaves the running one's)."""
+    if _read_note(index_dir) != ours:
+        return
+    if previous is None:
+        (state_dir(index_dir) / ORIGIN_NOTE).unlink(missing_ok=True)
+    else:
+        _write_note(index_dir, previous)
 
 
 def read_origin(index_dir: Path, version: str) -> str | None:
