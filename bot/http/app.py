@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from bot.index_update import state_dir
 from bot.telegram.sqlite_state import FILENAME, BotState
@@ -52,7 +53,7 @@ def create_app(
             service.close()
             app.state.votes.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from files in the package, not a CDN
         title="京津冀政策问答 · qabot",
         description=DESCRIPTION,
         version="1",

@@ -152,6 +152,9 @@ def test_health_and_readiness(server, http_engine):
         assert ready["documents"] == 6 and ready["chunks"] == http_engine.chunks
         assert "multilingual-e5-small" in ready["model"]
         assert client.get("/openapi.json").json()["paths"]["/api/ask"]
+        docs = client.get("/docs").text  # the OpenAPI page, its files served here (offline)
+        assert "cdn." not in docs and "/static-offline-docs/swagger-ui-bundle.js" in docs
+        assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
 
 
 @pytest.mark.parametrize(
