@@ -120,9 +120,10 @@ def describe(exc: BaseException, where: Path | str | None = None, needed: int | 
     """
     from corpus.loading import CorpusError
     from embeddings.model import ModelError
+    from qabot_settings import SettingsError
     from retrieval.errors import RetrievalError
 
-    if isinstance(exc, RetrievalError | CorpusError | ModelError | UsageError):
+    if isinstance(exc, RetrievalError | CorpusError | ModelError | UsageError | SettingsError):
         return _first_line(exc)
     if disk_full(exc):  # never "damaged, rebuild": a rebuild needs more space still
         return _no_space(exc, where, needed)

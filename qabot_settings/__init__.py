@@ -158,6 +158,21 @@ def load_dotenv(path: Path = Path(".env"), environ: MutableMapping[str, str] | N
 
 BACKENDS = ("local", "milvus")
 MILVUS_FILE = "milvus.db"  # the default embedded Milvus Lite file inside the index folder
+MILVUS_KEYWORDS = ("sparse", "bm25")  # QABOT_MILVUS_KEYWORDS
+
+
+class SettingsError(ValueError):
+    """A variable holds a value it cannot take (one line: the variable and its choices)."""
+
+
+def one_of(name: str, choices: tuple[str, ...], default: str) -> str:
+    """The variable's value (lower case) if it is one of ``choices``; SettingsError if not."""
+    value = raw(name, default).lower()
+    if value not in choices:
+        raise SettingsError(
+            f"{name}={raw(name)!r} is not allowed; choose one of: {', '.join(choices)}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -179,7 +194,7 @@ class BackendSettings:
             milvus_uri=raw("QABOT_MILVUS_URI"),
             milvus_token=raw("QABOT_MILVUS_TOKEN"),
             collection=raw("QABOT_MILVUS_COLLECTION", "qabot"),
-            keywords=raw("QABOT_MILVUS_KEYWORDS", "sparse"),
+            keywords=one_of("QABOT_MILVUS_KEYWORDS", MILVUS_KEYWORDS, "sparse"),
         )
 
     def uri_for(self, index_dir: Path) -> str:

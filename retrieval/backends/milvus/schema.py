@@ -15,6 +15,7 @@ Citation fields are plain VARCHARs listed in :data:`CITATION_FIELDS`: a new one 
 from __future__ import annotations
 
 from corpus.document import Document
+from qabot_settings import MILVUS_KEYWORDS
 
 # name -> max_length (bytes, UTF-8); longer values are cut at a character boundary
 CITATION_FIELDS = {"title": 2_048, "date": 64, "source": 2_048, "url": 4_096}
@@ -22,9 +23,9 @@ CITATION_FIELDS = {"title": 2_048, "date": 64, "source": 2_048, "url": 4_096}
 # (per document, corpus.structure.document_info); "" stands for none.
 STRUCTURE_FIELDS = {"section": 4_096, "article": 256, "doc_number": 512, "issuer": 1_024}
 TEXT_MAX = 65_535
-KEYWORD_MODES = ("sparse", "bm25")
 HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
 HNSW_SEARCH = {"metric_type": "IP", "params": {"ef": 256}}
+KEYWORD_MODES = MILVUS_KEYWORDS  # QABOT_MILVUS_KEYWORDS: sparse or bm25
 IVF_FROM = 2_000_000  # chunks at build time from which the dense field gets IVF_FLAT, not HNSW
 
 
