@@ -24,6 +24,7 @@ from retrieval.backends.base import model_info, new_version_name
 from retrieval.backends.milvus import client as meta
 from retrieval.backends.milvus.manifest import (
     MilvusManifest,
+    check_rows,
     manifest_key,
     read_current,
     read_manifest,
@@ -38,12 +39,11 @@ from retrieval.backends.milvus.schema import (
     dense_index,
     structure_values,
 )
-from retrieval.errors import RetrievalError
+from retrieval.errors import ManifestError, RetrievalError
 from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
 from retrieval.ingest.plan import (
     IngestPlan,
     IngestResult,
-    ingest_lock,
     log_to_stderr,
     plan_documents,
     same_version,
@@ -62,7 +62,6 @@ def ingest_milvus(
     prefix: str,
     keywords: str,
     index_dir: Path,
-    where: str,
     documents: Sequence[Document],
     embedder: Embedder,
     rebuild: bool = False,
@@ -72,17 +71,17 @@ def ingest_milvus(
     corpus: Sequence[str] = (),
 ) -> IngestResult:
     """Build a new version in Milvus (``client``, collections named by ``prefix``) from
-    ``documents`` and make it live; the embedding cache and the lock stay in ``index_dir``."""
+    ``documents`` and make it live; the embedding cache stays in ``index_dir``. The caller
+    holds the ingest lock (retrieval.ingest.plan.ingest_lock)."""
     started = time.perf_counter()
     log = log or log_to_stderr
     if keywords not in KEYWORD_MODES:
         raise RetrievalError(f"QABOT_MILVUS_KEYWORDS={keywords!r}: choose sparse or bm25")
-    with ingest_lock(index_dir, where):
-        job = _Job(client, prefix, keywords, index_dir, embedder, progress, log)
-        try:
-            return job.run(documents, rebuild, dry_run, corpus, started)
-        finally:
-            job.cache.close()
+    job = _Job(client, prefix, keywords, index_dir, embedder, progress, log)
+    try:
+        return job.run(documents, rebuild, dry_run, corpus, started)
+    finally:
+        job.cache.close()
 
 
 class _Job:
@@ -103,14 +102,16 @@ class _Job:
             self.log(message)
 
     def _previous(self, rebuild: bool) -> tuple[MilvusManifest | None, str | None]:
-        """(live manifest or None, why it cannot be built upon or None)."""
-        pointer = read_current(self.client, self.prefix)
-        if pointer is None:
-            return None, None
+        """(live manifest or None, why it cannot be built upon or None). A damaged manifest
+        or ``current`` row (ManifestError) makes this ingest a full rebuild."""
         try:
+            pointer = read_current(self.client, self.prefix)
+            if pointer is None:
+                return None, None
             previous = read_manifest(self.client, self.prefix, pointer)
-        except (RetrievalError, ValueError, TypeError, KeyError):
-            return None, "the current index could not be read"
+            check_rows(self.client, previous)
+        except ManifestError as exc:
+            return None, f"the current index could not be read ({exc})"
         if rebuild:
             return previous, "--rebuild was given"
         reason = previous.incompatibility(model_info(self.embedder.identity), DEFAULT_TOKENIZER)
@@ -127,7 +128,7 @@ class _Job:
             # every query filters out the dead documents' keys: a long list costs each search
             reusable, reason = False, f"more than {MAX_DEAD:,} documents changed or removed"
             plan.rebuild_reason = reason
-        if reason and previous:
+        if reason:
             self.say(f"full rebuild: {reason}")
         if (
             not dry_run
@@ -193,6 +194,16 @@ class _Job:
         return total
 
     # --- writing ------------------------------------------------------------------------
+    def _fresh_number(self) -> int:
+        """A version number above every chunks collection's (with no readable manifest, the
+        new collection must not take the name of one a reader may still use)."""
+        taken = [
+            int(name.rsplit("_", 1)[1])
+            for name in self.client.list_collections()
+            if name.startswith(f"{self.prefix}_chunks_") and name.rsplit("_", 1)[1].isdigit()
+        ]
+        return max(taken, default=0) + 1
+
     def _open_collection(self, base: MilvusManifest | None, number: int, dense: dict) -> str:
         """The collection the new rows go to, cleared of what a killed ingest left."""
         if base is not None:
@@ -245,7 +256,7 @@ class _Job:
     def _write(
         self, plan: IngestPlan, base, previous, to_write, per_doc, tokens, documents, corpus
     ) -> MilvusManifest:
-        number = (previous.number + 1) if previous else 1
+        number = (previous.number + 1) if previous else self._fresh_number()
         version = new_version_name()
         chunks = sum(len(c) for c in per_doc)
         dense = base.dense_index if base else dense_index(chunks)

@@ -27,6 +27,7 @@ HNSW = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstr
 HNSW_SEARCH = {"metric_type": "IP", "params": {"ef": 256}}
 KEYWORD_MODES = MILVUS_KEYWORDS  # QABOT_MILVUS_KEYWORDS: sparse or bm25
 IVF_FROM = 2_000_000  # chunks at build time from which the dense field gets IVF_FLAT, not HNSW
+DENSE_TYPES = ("HNSW", "IVF_FLAT")  # what dense_index() chooses from
 
 
 def dense_index(chunks: int) -> dict:

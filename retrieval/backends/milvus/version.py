@@ -1,4 +1,11 @@
-"""One version published in Milvus, read as a consistent whole (see manifest.py)."""
+"""One version published in Milvus, read as a consistent whole (see manifest.py).
+
+The rows a version shows stay until the second ingest after it (the next one lists them as
+dead, the one after deletes them, and drops a chunks collection neither the live nor the
+previous version names). A reader that finds rows of its version missing, or its
+collection gone, while another version is live raises VersionRetiredError: the engine
+loads the live version and asks again, rather than answering from what is left.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +18,31 @@ import numpy as np
 from corpus.document import Document
 from retrieval.backends.base import Candidates, ChunkRow
 from retrieval.backends.milvus import client as meta
-from retrieval.backends.milvus.manifest import MilvusManifest, live_filter
-from retrieval.backends.milvus.schema import (
-    DOC_FIELDS,
-    ROW_FIELDS,
-    STRUCTURE_FIELDS,
-    chunks_schema,
-    dense_search,
+from retrieval.backends.milvus.manifest import (
+    MilvusManifest,
+    index_params,
+    live_filter,
+    read_current,
 )
+from retrieval.backends.milvus.schema import DOC_FIELDS, ROW_FIELDS, STRUCTURE_FIELDS, dense_search
+from retrieval.errors import RetrievalError, VersionRetiredError
 from retrieval.tokens import lucene_idf
 
 
 class MilvusVersion:
     """One published version in Milvus, searched as a consistent whole."""
 
-    def __init__(self, client, manifest: MilvusManifest, vocab: dict[str, list[int]]) -> None:
+    def __init__(
+        self,
+        client,
+        manifest: MilvusManifest,
+        vocab: dict[str, list[int]],
+        prefix: str | None = None,
+    ) -> None:
         self.client = client
         self.manifest = manifest
         self.collection = manifest.collection
+        self.prefix = prefix or manifest.collection.rsplit("_chunks_", 1)[0]
         meta.ensure_loaded(client, self.collection, self._index_params)
         self.vocab = vocab  # token -> [id, document frequency]
         self.filter = live_filter(manifest)
@@ -38,10 +52,31 @@ class MilvusVersion:
 
     def _index_params(self):
         """The chunks collection's index parameters, as ingest created them."""
-        dimension = int(self.manifest.model["dimension"])
-        return chunks_schema(
-            self.client, dimension, self.manifest.keywords, self.manifest.dense_index
-        )[1]
+        return index_params(self.client, self.manifest)
+
+    def _replaced(self) -> bool:
+        """Whether another version is live now (if Milvus cannot say, as if not)."""
+        try:
+            pointer = read_current(self.client, self.prefix)
+        except RetrievalError:
+            return False
+        return pointer is None or pointer["version"] != self.version
+
+    def _retired(self, what: str) -> VersionRetiredError:
+        return VersionRetiredError(
+            f"index version {self.version} was replaced and its {what} removed; "
+            "load the live version"
+        )
+
+    def _read(self, call, *args, **kwargs):
+        """``self.client.<call>(…)``; VersionRetiredError if it fails because a later
+        ingest dropped the version's collection."""
+        try:
+            return getattr(self.client, call)(*args, **kwargs)
+        except RetrievalError:
+            if self._replaced() and not self.client.has_collection(self.collection):
+                raise self._retired(f"collection {self.collection}") from None
+            raise
 
     @property
     def version(self) -> str:
@@ -68,7 +103,8 @@ class MilvusVersion:
         """(scores, ids) of the ``k`` best live chunks, best first; only chunks of ``within``
         when it is given."""
         where = f"id in {[int(i) for i in within]} and {self.filter}" if within else self.filter
-        hits = self.client.search(
+        hits = self._read(
+            "search",
             self.collection,
             data=[data],
             anns_field=field,
@@ -86,14 +122,15 @@ class MilvusVersion:
         if self.size == 0:
             return Candidates.empty()
         vector = np.asarray(query, np.float32).ravel().tolist()
-        return self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
+        found = self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
+        if len(found.ids) < min(k, self.size) and self._replaced():
+            raise self._retired(f"{min(k, self.size) - len(found.ids)} or more chunk rows")
+        return found
 
     def keyword_candidates(self, tokens: Sequence[str], k: int) -> Candidates:
         return self._keywords(tokens, k)
 
-    def _keywords(
-        self, tokens: Sequence[str], k: int, within: Sequence[int] = ()
-    ) -> Candidates:
+    def _keywords(self, tokens: Sequence[str], k: int, within: Sequence[int] = ()) -> Candidates:
         empty = Candidates.empty()
         if not tokens or self.size == 0:
             return empty
@@ -123,12 +160,18 @@ class MilvusVersion:
 
     # --- rows and documents -------------------------------------------------------------
     def rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """The rows of ``ids`` that are chunks of this version (an id of none is left out);
+        VersionRetiredError if some are missing and another version is live: a later ingest
+        deleted them."""
         wanted = [int(i) for i in dict.fromkeys(ids)]
         found: dict[int, ChunkRow] = {}
         for start in range(0, len(wanted), 1_000):
             part = wanted[start : start + 1_000]
-            rows = self.client.query(
-                self.collection, filter=f"id in {part} and {self.filter}", output_fields=ROW_FIELDS
+            rows = self._read(
+                "query",
+                self.collection,
+                filter=f"id in {part} and {self.filter}",
+                output_fields=ROW_FIELDS,
             )
             for r in rows:
                 found[int(r["id"])] = ChunkRow(
@@ -140,10 +183,13 @@ class MilvusVersion:
                     int(r["stop"]),
                     *(r.get(name) or None for name in STRUCTURE_FIELDS),
                 )
+        if len(found) < len(wanted) and self._replaced():
+            raise self._retired(f"{len(wanted) - len(found)} chunk rows")
         return found
 
     def document(self, doc_id: str) -> Document | None:
-        """The document rebuilt from its chunk rows (cached: a handful per question)."""
+        """The document rebuilt from its chunk rows (cached: a handful per question);
+        VersionRetiredError if its rows are gone and another version is live."""
         key = self._doc_keys.get(doc_id)
         if key is None:
             return None
@@ -159,9 +205,16 @@ class MilvusVersion:
         return doc
 
     def _assemble(self, doc_id: str, key: int) -> Document | None:
-        rows = self.client.query(
-            self.collection, filter=f"doc_key == {key}", output_fields=DOC_FIELDS, limit=16_384
+        rows = self._read(
+            "query",
+            self.collection,
+            filter=f"doc_key == {key}",
+            output_fields=DOC_FIELDS,
+            limit=16_384,
         )
+        complete = sorted(int(r["idx"]) for r in rows) == list(range(len(rows)))
+        if (not rows or not complete) and self._replaced():
+            raise self._retired(f"rows of {doc_id}")
         return assemble(doc_id, rows)
 
     def doc_keys(self) -> list[int]:
@@ -176,8 +229,11 @@ class MilvusVersion:
         fields = ["doc_key", "doc_id", "title", "date", "source", "url", "doc_chars"]
         for start in range(0, len(keys), 1_000):
             part = keys[start : start + 1_000]
-            rows = self.client.query(
-                self.collection, filter=f"idx == 0 and doc_key in {part}", output_fields=fields
+            rows = self._read(
+                "query",
+                self.collection,
+                filter=f"idx == 0 and doc_key in {part}",
+                output_fields=fields,
             )
             for r in rows:
                 found[int(r["doc_key"])] = (
@@ -188,6 +244,8 @@ class MilvusVersion:
                     r["url"] or None,
                     int(r["doc_chars"]),
                 )
+        if len(found) < len(keys) and self._replaced():
+            raise self._retired(f"rows of {len(keys) - len(found)} documents")
         return [found[k] for k in keys if k in found]
 
     def chunk_texts(self) -> Iterator[tuple[int, str, str]]:

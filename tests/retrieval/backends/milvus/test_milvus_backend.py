@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -31,23 +30,6 @@ from tests.support.corpora import BASE_DOCS, HYDROGEN, write_corpus  # noqa: E40
 pytestmark = pytest.mark.milvus
 
 QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
-
-
-@pytest.fixture(params=["lite", "server"])
-def milvus_env(request, tmp_path, monkeypatch):
-    """QABOT_* settings for a fresh Milvus collection, embedded or over the network."""
-    if request.param == "lite":
-        uri = str(tmp_path / "milvus.db")
-    else:
-        uri = request.getfixturevalue("milvus_server")
-    env = {
-        "QABOT_BACKEND": "milvus",
-        "QABOT_MILVUS_URI": uri,
-        "QABOT_MILVUS_COLLECTION": f"t{uuid.uuid4().hex[:10]}",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
 
 
 def _with_seed_cache(seed_index: Path, folder: Path) -> Path:
