@@ -144,7 +144,7 @@ async def feedback(body: FeedbackRequest, request: Request) -> dict:
     ]
     votes = request.app.state.votes
     caller = "http:" + request.scope.get(IDENTITY, "anonymous")
-    await engine.run(
+    stored = await engine.run(
         votes.vote,
         key,
         caller,
@@ -153,4 +153,6 @@ async def feedback(body: FeedbackRequest, request: Request) -> dict:
         shown,
         engine.ready().version,
     )
+    if stored is False:  # the state file could not be written (BotState logs why)
+        raise ApiError(503, "feedback_unavailable", "the vote could not be stored; try later")
     return {"stored": True}
