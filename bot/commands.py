@@ -34,7 +34,7 @@ def ingest_once(
     paths: list[Path],
     rebuild: bool,
     dry_run: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     origin: str = "ingest",
     follow_symlinks: bool = False,
 ) -> None:

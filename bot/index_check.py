@@ -29,8 +29,9 @@ def render_findings(where: str, findings: list[Finding], style: Style) -> str:
     return "\n".join(lines)
 
 
-def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
+def run_check(settings: Settings, out: TextIO | None = None) -> int:
     """Print the findings; 0 if the index is sound, 1 if any part is damaged."""
+    out = out or sys.stdout
     backend = open_backend(settings.index_dir, settings.backend)
     findings = backend.check()
     print(render_findings(backend.where, findings, Style(use_colour(out))), file=out, flush=True)

@@ -16,7 +16,13 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.index_update import corpus_paths, update_index, uploads_dir, with_uploads
+from bot.index_update import (
+    corpus_paths,
+    kept_documents,
+    update_index,
+    uploads_dir,
+    with_uploads,
+)
 from corpus.chunking import chunk_document
 from corpus.document import Document
 from corpus.loading import CorpusError, load_corpus
@@ -102,7 +108,9 @@ def ingest_upload(
         if not mine:
             restore()
             return UploadOutcome(error="；".join(skipped) or "没有可加入的文件")
-        documents = report.documents
+        # other sources that could not be read this time keep their indexed version
+        kept = kept_documents(target_backend, report)
+        documents = report.documents + [doc for docs in kept.values() for doc in docs]
         result = update_index(
             target_backend, index_dir, paths, "upload", documents, log=log.info, progress=False
         )
@@ -172,9 +180,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await message.reply_text(html.escape(f"下载文件失败：{exc}"))
             return
         try:
-            outcome = await asyncio.to_thread(
-                ingest_upload, index_dir, staged, service.app.backend
-            )
+            outcome = await asyncio.to_thread(ingest_upload, index_dir, staged, service.app.backend)
         except (RetrievalError, CorpusError) as exc:  # e.g. another ingest holds the lock
             staged.unlink(missing_ok=True)
             busy = isinstance(exc, IndexBusyError)

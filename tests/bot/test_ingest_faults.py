@@ -205,3 +205,24 @@ def test_ingest_skips_links_out_of_the_corpus_unless_told(tmp_path, embedder):
     proc = bot(*args, "--follow-symlinks")
     assert proc.returncode == 0, proc.stderr
     assert "added 1 ·" in proc.stdout and "passwd.txt" not in proc.stderr
+
+
+def test_an_admin_upload_keeps_what_could_not_be_read(tmp_path, ingest, embedder, monkeypatch):
+    """An upload re-reads the whole corpus too: a file unreadable at that moment keeps its
+    indexed version there as well (bot/telegram/admin.py)."""
+    from bot.telegram.admin import ingest_upload
+
+    index_dir = tmp_path / "index"
+    corpus_dir = write_corpus(tmp_path / "corpus", BASE_DOCS)
+    backend = make_backend("local", index_dir)
+    ingest(backend, index_dir, corpus_dir)
+    before = indexed(backend, embedder)["transport.txt"]
+    make_unreadable("undecodable", corpus_dir / "transport.txt", monkeypatch)
+    (index_dir / "uploads").mkdir()
+    staged = tmp_path / "maglev.txt"
+    staged.write_text("磁悬浮示范线\n雄安新区将于2031年开通磁悬浮示范线。", encoding="utf-8")
+
+    outcome = ingest_upload(index_dir, staged, BackendSettings(backend="local"))
+    assert outcome.error is None and "transport.txt" not in outcome.result.plan.removed
+    after = indexed(backend, embedder)
+    assert after["transport.txt"].content_hash == before.content_hash and "maglev.txt" in after
