@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import qabot_settings
-from corpus.document import Document
+from corpus.document import STATED_FIELDS, Document
 from corpus.encoding import decode_bytes, read_text
+from corpus.metadata import normalize_date
 from corpus.readers import READERS, Extracted, ReadError
 from corpus.sanitize import clean_doc_id, sanitize_document
 
 SIDECAR = "sources.json"
-_META_FIELDS = ("title", "source", "date", "url")
 _TITLE_MAX = 100
-_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+_DATES = ("date", "effective_date")  # normalised to YYYY-MM-DD, dropped when unreadable
 
 
 class CorpusError(Exception):
@@ -87,19 +87,13 @@ def shipped_corpus_dir() -> Path:
     return Path(__file__).resolve().parent / "seed"
 
 
-def normalize_date(value: object) -> str | None:
-    """``YYYY-MM-DD`` from 2019-06-06, 2019/6/6, 2019.06.06 or 2019年6月6日; else None."""
-    match = _DATE.match(value) if isinstance(value, str) else None
-    if not match:
-        return None
-    year, month, day = (int(g) for g in match.groups())
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    return f"{year:04d}-{month:02d}-{day:02d}"
-
-
 def _optional_str(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
+
+
+def _stated(name: str, value: object) -> str | None:
+    """A stated field's value as a Document holds it (dates as YYYY-MM-DD)."""
+    return normalize_date(value) if name in _DATES else _optional_str(value)
 
 
 def default_title(text: str, stem: str) -> str:
@@ -190,6 +184,10 @@ class _Loader:
     def _document(self, file: Path, root: Path, extracted: Extracted) -> Document:
         meta = self.metadata(file, root)
         title = _optional_str(meta.get("title")) or extracted.title
+        stated = {
+            name: _stated(name, meta.get(name)) or _stated(name, getattr(extracted, name))
+            for name in STATED_FIELDS
+        }
         return Document(
             doc_id=file.relative_to(root).as_posix(),
             title=title or default_title(extracted.text, file.stem),
@@ -197,6 +195,7 @@ class _Loader:
             source=_optional_str(meta.get("source")) or extracted.source,
             date=normalize_date(meta.get("date")) or normalize_date(extracted.date),
             url=_optional_str(meta.get("url")) or extracted.url,
+            **stated,
         )
 
     # --- folders ------------------------------------------------------------------
@@ -400,7 +399,7 @@ def _jsonl_document(line: str) -> Document:
             raise ValueError(f"missing or non-string field {name!r}")
     if not record["doc_id"]:
         raise ValueError("empty doc_id")
-    for name in ("source", "date", "url"):
+    for name in ("source", "date", "url", *STATED_FIELDS):
         if record.get(name) is not None and not isinstance(record[name], str):
             raise ValueError(f"field {name!r} must be a string or null")
     text = record["text"].replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -411,6 +410,7 @@ def _jsonl_document(line: str) -> Document:
         source=_optional_str(record.get("source")),
         date=normalize_date(record.get("date")),
         url=_optional_str(record.get("url")),
+        **{name: _stated(name, record.get(name)) for name in STATED_FIELDS},
     )
 
 

@@ -22,13 +22,23 @@ class ReadError(Exception):
 
 @dataclass
 class Extracted:
-    """Clean text and the metadata found inside the file (None when absent)."""
+    """Clean text and the metadata found inside the file (None when absent).
+
+    ``issuer`` (发布机关), ``doc_number`` (文号), ``order_number`` (令号),
+    ``effective_date`` (施行日期) and ``doc_type`` are what a file's head states (the
+    Markdown reader's info blocks, front matter and metadata lists).
+    """
 
     text: str
     title: str | None = None
     date: str | None = None
     source: str | None = None
     url: str | None = None
+    issuer: str | None = None
+    doc_number: str | None = None
+    order_number: str | None = None
+    effective_date: str | None = None
+    doc_type: str | None = None
 
 
 def _optional(value: object) -> str | None:
@@ -42,12 +52,32 @@ def _paragraphs(parts: list[str]) -> str:
     return "\n\n".join(part.strip() for part in parts if part and part.strip())
 
 
-def read_plain(path: Path) -> Extracted:
-    """A .txt/.md file in UTF-8, GB18030/GBK or Big5."""
+def _decoded(path: Path) -> str:
     try:
-        return Extracted(clean_text(read_text(path)))
+        return read_text(path)
     except UnicodeDecodeError as exc:
         raise ReadError("cannot decode text (not UTF-8, GB18030/GBK or Big5)") from exc
+
+
+def markdown_extracted(source: str) -> Extracted:
+    """Markdown text to clean text plus the metadata its head states."""
+    from corpus.markdown import read_markdown_text
+
+    body, fields = read_markdown_text(source)
+    return Extracted(clean_text(body), **fields)
+
+
+def read_plain(path: Path) -> Extracted:
+    """A .txt file in UTF-8, GB18030/GBK or Big5 (read as Markdown when it clearly is)."""
+    from corpus.markdown import is_markdown
+
+    text = _decoded(path)
+    return markdown_extracted(text) if is_markdown(text) else Extracted(clean_text(text))
+
+
+def read_markdown(path: Path) -> Extracted:
+    """A .md file: its head as metadata, its body without Markdown syntax."""
+    return markdown_extracted(_decoded(path))
 
 
 def read_html(path: Path) -> Extracted:
@@ -148,7 +178,8 @@ def read_docx(path: Path) -> Extracted:
 
 READERS = {
     ".txt": read_plain,
-    ".md": read_plain,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
     ".html": read_html,
     ".htm": read_html,
     ".pdf": read_pdf,

@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from corpus.document import Document
+from corpus.document import STATED_FIELDS, Document
 
 TITLE_MAX = 200
 SOURCE_MAX = 200
@@ -93,7 +93,8 @@ def sanitize_document(doc: Document) -> tuple[Document, list[str]]:
         warnings.append(f"control characters in the doc_id are kept escaped: {fields['doc_id']}")
     if len(raw_id) > DOC_ID_MAX:
         warnings.append(f"doc_id cut to {DOC_ID_MAX} characters (it had {len(raw_id)})")
-    for name, limit in (("title", TITLE_MAX), ("source", SOURCE_MAX)):
+    limits = [("title", TITLE_MAX), ("source", SOURCE_MAX)]
+    for name, limit in [*limits, *((name, SOURCE_MAX) for name in STATED_FIELDS)]:
         value = getattr(doc, name)
         clean = shown(value)
         if clean != value and value is not None and clean == _SPACES.sub(" ", value).strip():

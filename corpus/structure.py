@@ -1,6 +1,8 @@
 """Where a passage sits in its document: heading path, article, document number, issuer.
 
-Chinese policy documents number their parts: 第X编/章/节 and 第X条 in regulations,
+Chinese policy documents number their parts: 第X编/分编/章/节 and 第X条 in regulations
+(附则 and 总则 standing alone are chapters too; 款 and 项 inside an article are found by
+:func:`clause_at`),
 一、 （一） 1. （1） and 一是 in plans and notices. A paragraph (one line of the clean
 text) opens a part when it *starts* with such a number and is a heading: a short line
 on its own (``二、重点任务``), or a paragraph whose short first sentence is its heading
@@ -16,6 +18,12 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from corpus import metadata
+
+if TYPE_CHECKING:
+    from corpus.document import Document
 
 SEPARATOR = " › "  # between the labels of a heading path
 HEADING_MAX_CHARS = 60  # a stand-alone heading line
@@ -24,11 +32,13 @@ NUMBER_LINE_MAX_CHARS = 40  # a line stating the document number (文号)
 ISSUER_LINE_MAX_CHARS = 120  # a line stating the issuer (title, red head, signature, 通过)
 
 _CN = "一二三四五六七八九十"
-_NUM = f"[{_CN}百零〇两\\d]+"
+_NUM = f"[{_CN}百千零〇两\\d]+"
 # (style, marker) in no particular order; the style decides nesting (see _Stack.open).
 _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("编", re.compile(rf"^第{_NUM}编")),
+    ("分编", re.compile(rf"^第{_NUM}分编")),
     ("章", re.compile(rf"^第{_NUM}章")),
+    ("章", re.compile(r"^(?:附\s*则|总\s*则)$")),  # an unnumbered chapter: the line alone
     ("节", re.compile(rf"^第{_NUM}节")),
     ("部分", re.compile(rf"^第{_NUM}部分")),
     ("一、", re.compile(f"^[{_CN}]{{1,3}}(?:[、．]|\\.(?!\\d))(?![{_CN}、])")),
@@ -39,7 +49,7 @@ _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("①", re.compile("^[①-⑳]")),
 )
 # Regulations' chapters rank by these, outermost first; other styles nest as they come.
-_RANK = {"编": 0, "部分": 0, "章": 1, "节": 2}
+_RANK = {"编": 0, "部分": 0, "分编": 1, "章": 2, "节": 3}
 # Item styles: a short unnumbered line (a caption, a byline, a date, an unnumbered
 # heading) after them shows their list has ended.
 _ITEMS = {"一是", "1.", "（1）", "①"}
@@ -68,6 +78,9 @@ _TITLE_ISSUER = re.compile(
     rf"^([\u4e00-\u9fff]{{2,30}}?{_ORG_SUFFIX})(?:、[\u4e00-\u9fff]{{2,30}}?{_ORG_SUFFIX})*关于"
 )
 _RED_HEAD = re.compile(rf"^([\u4e00-\u9fff]{{2,30}}?{_ORG_SUFFIX})\s*文件$")
+_RANKED_LABEL = re.compile(rf"^(第{_NUM}(?:分编|编|章|节|部分))\s*(.*)$")
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_ON_PUBLICATION = re.compile(r"自(?:公布|发布|印发|颁布)之日起(?:施行|生效|实施|执行)")
 _DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$")
 
 
@@ -91,10 +104,15 @@ class Position:
 
 @dataclass(frozen=True)
 class DocumentInfo:
-    """What a document says about itself: its number (文号) and issuing body."""
+    """What a document says about itself: its number (文号), issuing body (发布机关),
+    order number (令号, ``公安部令第149号``), effective date (施行日期, YYYY-MM-DD) and
+    kind (``条例``, ``办法``, or what its file states)."""
 
     doc_number: str | None = None
     issuer: str | None = None
+    order_number: str | None = None
+    effective_date: str | None = None
+    doc_type: str | None = None
 
 
 def style_of(label: str) -> str | None:
@@ -115,7 +133,12 @@ def marker_of(label: str) -> str:
 
 
 def _tidy(label: str) -> str:
-    return _SPACES.sub(" ", label.replace(SEPARATOR.strip(), ">")).strip().rstrip(_TRAILING)
+    label = _SPACES.sub(" ", label.replace(SEPARATOR.strip(), ">")).strip().rstrip(_TRAILING)
+    ranked = _RANKED_LABEL.match(label)
+    if ranked:  # "第一章总  则" -> "第一章 总则"
+        name = _CJK_SPACE.sub("", ranked.group(2))
+        label = f"{ranked.group(1)} {name}" if name else ranked.group(1)
+    return _CJK_SPACE.sub("", label) if style_of(label) == "章" and "第" not in label else label
 
 
 def classify(line: str) -> tuple[str, str, bool] | None:
@@ -246,22 +269,59 @@ def positions(text: str, offsets: Sequence[int]) -> list[Position]:
 
 
 def document_info(text: str, title: str | None = None) -> DocumentInfo:
-    """The document number and issuing body where the text (or its title) states them.
+    """The document number, issuing body, order number, effective date and kind where the
+    text (or its title) states them.
 
-    The number counts only on a line of its own (or a line it nearly fills) among the
-    first or last ten lines: numbers cited in running text are other documents'.
+    A number (文号 or 令号) counts only on a line of its own (or a line it nearly fills, or
+    a bracketed head note ``（2018年11月25日公安部令第149号公布）``) among the first or
+    last ten lines: numbers cited in running text are other documents'. The effective date
+    is ``自X年X月X日起施行`` in those lines (a final article, a head note) or a dated
+    ``X年X月X日 施行`` line at the top.
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     ends = lines[:10] + lines[-10:] if len(lines) > 20 else lines
-    doc_number = None
+    doc_number = order = effective = None
     for line in ends:
-        if len(line) > NUMBER_LINE_MAX_CHARS:
+        note = line[0] in "（(" and len(line) <= ISSUER_LINE_MAX_CHARS
+        if len(line) > NUMBER_LINE_MAX_CHARS and not note:
             continue
         match = _DOC_NUMBER.search(line)
-        if match and len(line) - len(match.group()) <= 6:
+        if doc_number is None and match and (note or len(line) - len(match.group()) <= 6):
             doc_number = _SPACES.sub("", match.group())
+        found = metadata.ORDER_NUMBER.search(line)
+        if order is None and found and (note or len(line) - len(found.group()) <= 8):
+            order = metadata.order_number(found.group())
+    for line in ends:
+        effective = metadata.effective_from(line)
+        if effective is None and (event := metadata.history(line)):
+            effective = event[0] if metadata.is_effective(event[1]) else None
+        if effective:
             break
-    return DocumentInfo(doc_number, _issuer(lines, title))
+    kind = metadata.title_type(title)
+    return DocumentInfo(doc_number, _issuer(lines, title), order, effective, kind)
+
+
+def info_of(doc: Document) -> DocumentInfo:
+    """What ``doc`` states about itself: the fields its file states (Document.issuer,
+    doc_number, order_number, effective_date, doc_type), else what its text states
+    (:func:`document_info`); ``自公布之日起施行`` makes the effective date the publication
+    date."""
+    found = document_info(doc.text, doc.title)
+    effective = doc.effective_date or found.effective_date
+    if effective is None and doc.date and _ON_PUBLICATION.search("\n".join(_tail(doc.text))):
+        effective = doc.date
+    return DocumentInfo(
+        doc_number=doc.doc_number or found.doc_number,
+        issuer=doc.issuer or found.issuer,
+        order_number=doc.order_number or found.order_number,
+        effective_date=effective,
+        doc_type=doc.doc_type or found.doc_type,
+    )
+
+
+def _tail(text: str, count: int = 10) -> list[str]:
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    return lines[:count] + lines[-count:]
 
 
 def _issuer(lines: list[str], title: str | None) -> str | None:
@@ -269,7 +329,10 @@ def _issuer(lines: list[str], title: str | None) -> str | None:
     for line in head:
         match = _PASSED_BY.search(line)
         if match:
-            return match.group(1)
+            return metadata.tidy_issuer(match.group(1))
+        event = metadata.history(line)
+        if event and (issuer := metadata.event_issuer(event[1])):
+            return issuer
     for line in head:
         match = _RED_HEAD.match(line)
         if match:
@@ -284,3 +347,82 @@ def _issuer(lines: list[str], title: str | None) -> str | None:
         if len(line) <= ISSUER_LINE_MAX_CHARS and _DATE_LINE.match(after) and _ORG.match(line):
             return line
     return None
+
+
+# -- 款 and 项 ------------------------------------------------------------------------
+
+_ITEM = re.compile(f"^[（(]([{_CN}]{{1,3}})[）)]")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """Where an offset stands inside an article: 第X条, its 款 (paragraph, from 1) and 项
+    (the item ``（三）`` in force, or None); ``paragraphs`` is how many 款 the article has."""
+
+    article: str
+    paragraph: int
+    paragraphs: int
+    item: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``第十二条第二款第三项``; 第一款 is left out of an article of one paragraph."""
+        label = self.article
+        if self.paragraphs > 1:
+            label += f"第{_chinese(self.paragraph)}款"
+        return label + (f"第{self.item}项" if self.item else "")
+
+
+def clause_at(text: str, offset: int) -> Clause | None:
+    """The article, 款 and 项 at ``offset`` of ``text``, or None outside any article.
+
+    Each line of an article is a 款, except the lines that open with an item number
+    （一）, （二）…, which are 项 of the 款 before them. Reads from the article's first line
+    to its last, nothing else.
+    """
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    here = bisect_right(starts, max(0, min(offset, len(text)))) - 1
+    first = here
+    while first >= 0:
+        found = classify(_line(text, starts, first))
+        if found and found[0] == "条":
+            break
+        if found and found[0] in _RANK and found[2]:
+            return None
+        first -= 1
+    if first < 0:
+        return None
+    article = classify(_line(text, starts, first))
+    assert article is not None
+    paragraph = paragraphs = 0
+    item = None
+    for number in range(first, len(starts)):
+        line = _line(text, starts, number)
+        if number > first:
+            found = classify(line)
+            if found and (found[0] == "条" or (found[0] in _RANK and found[2])):
+                break
+        if not line.strip():
+            continue
+        marked = _ITEM.match(line.strip())
+        if marked is None:
+            paragraphs += 1
+            if number <= here:
+                paragraph, item = paragraphs, None
+        elif number <= here:
+            item = marked.group(1)
+    return Clause(article[1], max(paragraph, 1), max(paragraphs, 1), item)
+
+
+def _line(text: str, starts: list[int], number: int) -> str:
+    end = starts[number + 1] - 1 if number + 1 < len(starts) else len(text)
+    return text[starts[number] : end]
+
+
+def _chinese(number: int) -> str:
+    """1 → 一, 12 → 十二, 21 → 二十一 (up to 99)."""
+    digits = "零" + _CN[:-1]
+    tens, ones = divmod(number, 10)
+    if number < 10:
+        return digits[number]
+    return (digits[tens] if tens > 1 else "") + "十" + (digits[ones] if ones else "")
