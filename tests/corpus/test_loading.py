@@ -357,3 +357,24 @@ def test_any_jsonl_record_is_a_document_or_a_one_line_reason(record: dict) -> No
         return
     doc, _ = sanitize_document(doc)
     assert "\x1b" not in doc.text + doc.title + doc.doc_id
+
+
+def test_jsonl_records_and_sidecars_may_state_the_policy_fields(tmp_path: Path) -> None:
+    record = {
+        "doc_id": "r1",
+        "title": "某条例",
+        "text": "第一条 正文。",
+        "issuer": " 某省人民代表大会常务委员会\n",
+        "effective_date": "2022年1月1日",
+        "order_number": "第12号令",
+        "doc_type": "地方性法规",
+        "doc_number": None,
+    }
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    (doc,) = load_corpus([path]).documents
+    assert (doc.issuer, doc.effective_date) == ("某省人民代表大会常务委员会", "2022-01-01")
+    assert (doc.order_number, doc.doc_type, doc.doc_number) == ("第12号令", "地方性法规", None)
+    bad = dict(record, issuer=3)
+    path.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert "issuer" in load_corpus([path]).skipped[0][1]

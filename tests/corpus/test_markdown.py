@@ -15,7 +15,7 @@ from corpus.loading import load_corpus
 from corpus.markdown import is_markdown, read_markdown_text
 from corpus.readers import markdown_extracted
 from corpus.sanitize import sanitize_document
-from corpus.structure import changes, info_of, positions
+from corpus.structure import advance, changes, info_of, positions
 from tests.support.strategies import ALPHABET, FAST
 
 # Real files of LawRefBook/Laws (commit 2f4c5c2), public-domain laws and rules (Copyright
@@ -271,3 +271,34 @@ def test_any_markdown_reads_to_chunks_that_quote_the_clean_text(source: str) -> 
         assert chunk.text.strip() == chunk.text and chunk.text
         assert "<!--" not in chunk.text
     info_of(doc)  # never raises
+
+
+def test_advance_agrees_with_a_whole_document_pass(sample: dict[str, Document]) -> None:
+    """The engine cites at the answer by advancing a chunk's stored position: on Markdown
+    documents too this equals reading from the top."""
+    for doc in sample.values():
+        starts = [c.start for c in chunk_document(doc)]
+        for start, position in zip(starts, positions(doc.text, starts), strict=True):
+            targets = list(range(start, min(len(doc.text), start + 700), 11))
+            assert [advance(doc.text, position, start, t) for t in targets] == positions(
+                doc.text, targets
+            ), (doc.doc_id, start)
+
+
+def test_content_hash_is_unchanged_for_documents_without_stated_fields() -> None:
+    import hashlib
+    import json
+
+    doc = Document("d", "标题", "正文。", "来源", "2020-01-01", "https://x.cn")
+    before = json.dumps(
+        [doc.title, doc.text, doc.source, doc.date, doc.url],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    assert doc.content_hash == hashlib.sha256(before.encode("utf-8")).hexdigest()
+    stated = Document("d", "标题", "正文。", "来源", "2020-01-01", "https://x.cn", issuer="某局")
+    assert stated.content_hash != doc.content_hash
+    assert (
+        Document("e", "标题", "正文。", effective_date="2021-01-01").content_hash
+        != Document("e", "标题", "正文。", date="2021-01-01").content_hash
+    )
