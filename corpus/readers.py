@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from corpus.encoding import read_text
 ZIP_RATIO_MAX = 100  # uncompressed : compressed, for each part above ZIP_RATIO_FROM
 ZIP_RATIO_FROM = 4 << 20
 ZIP_TOTAL_FACTOR = 4  # all parts together: at most this many times QABOT_MAX_FILE_MB
+_STEM_DATE = re.compile(r"[(（]((?:19|20)\d\d-[01]\d-[0-3]\d)[)）]$")
 
 
 class ReadError(Exception):
@@ -59,11 +61,16 @@ def _decoded(path: Path) -> str:
         raise ReadError("cannot decode text (not UTF-8, GB18030/GBK or Big5)") from exc
 
 
-def markdown_extracted(source: str) -> Extracted:
-    """Markdown text to clean text plus the metadata its head states."""
+def markdown_extracted(source: str, name: str = "") -> Extracted:
+    """Markdown text to clean text plus the metadata its head states; without a stated
+    date, a date closing the file name (``某条例(2021-11-25).md``, as LawRefBook names
+    versions) is the date."""
     from corpus.markdown import read_markdown_text
 
     body, fields = read_markdown_text(source)
+    stem_date = _STEM_DATE.search(name)
+    if "date" not in fields and stem_date:
+        fields["date"] = stem_date.group(1)
     return Extracted(clean_text(body), **fields)
 
 
@@ -72,12 +79,14 @@ def read_plain(path: Path) -> Extracted:
     from corpus.markdown import is_markdown
 
     text = _decoded(path)
-    return markdown_extracted(text) if is_markdown(text) else Extracted(clean_text(text))
+    if is_markdown(text):
+        return markdown_extracted(text, path.stem)
+    return Extracted(clean_text(text))
 
 
 def read_markdown(path: Path) -> Extracted:
     """A .md file: its head as metadata, its body without Markdown syntax."""
-    return markdown_extracted(_decoded(path))
+    return markdown_extracted(_decoded(path), path.stem)
 
 
 def read_html(path: Path) -> Extracted:

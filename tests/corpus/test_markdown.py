@@ -302,3 +302,32 @@ def test_content_hash_is_unchanged_for_documents_without_stated_fields() -> None
         Document("e", "标题", "正文。", effective_date="2021-01-01").content_hash
         != Document("e", "标题", "正文。", date="2021-01-01").content_hash
     )
+
+
+def test_a_date_closing_the_file_name_is_the_date_when_none_is_stated(tmp_path: Path) -> None:
+    (tmp_path / "某办法(2021-12-17).md").write_text("# 某办法\n\n第一条 正文。\n", "utf-8")
+    (tmp_path / "某规定(2021-12-17).md").write_text(
+        "# 某规定\n\n2020年1月2日 公布\n\n<!-- INFO END -->\n\n第一条 正文。\n", "utf-8"
+    )
+    dates = {d.title: d.date for d in load_corpus([tmp_path]).documents}
+    assert dates == {"某办法": "2021-12-17", "某规定": "2020-01-02"}
+
+
+LAW_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "law_sample"
+
+
+@pytest.mark.skipif(not LAW_SAMPLE.is_dir(), reason="tests/data/law_sample is not here")
+def test_the_law_sample_reads_clean_with_sections_and_metadata() -> None:
+    docs = [d for d in load_corpus([LAW_SAMPLE]).documents if d.doc_id.endswith(".md")]
+    assert len(docs) >= 20
+    for doc in docs:
+        has_chapters = "\n第一章" in "\n" + doc.text
+        for chunk in chunk_document(doc):
+            assert chunk.text == doc.text[chunk.start : chunk.end]
+            assert not any(mark in chunk.text for mark in SYNTAX), (doc.doc_id, chunk.text)
+            if has_chapters and chunk.start >= doc.text.index("第一章"):
+                assert chunk.section, (doc.doc_id, chunk.text)
+        assert doc.date or "(" not in doc.doc_id, doc.doc_id  # dated file names have a date
+    stated = [d for d in docs if d.issuer]
+    assert len(stated) >= len(docs) * 2 // 3
+    assert sum(info_of(d).effective_date is not None for d in docs) >= len(docs) * 2 // 3
