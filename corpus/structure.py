@@ -38,7 +38,7 @@ _MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("编", re.compile(rf"^第{_NUM}编")),
     ("分编", re.compile(rf"^第{_NUM}分编")),
     ("章", re.compile(rf"^第{_NUM}章")),
-    ("章", re.compile(r"^(?:附\s*则|总\s*则)$")),  # an unnumbered chapter: the line alone
+    ("章", re.compile(r"^(?:附\s*则|总\s*则)$")),  # 附则 alone is a chapter
     ("节", re.compile(rf"^第{_NUM}节")),
     ("部分", re.compile(rf"^第{_NUM}部分")),
     ("一、", re.compile(f"^[{_CN}]{{1,3}}(?:[、．]|\\.(?!\\d))(?![{_CN}、])")),
@@ -79,6 +79,7 @@ _TITLE_ISSUER = re.compile(
 )
 _RED_HEAD = re.compile(rf"^([\u4e00-\u9fff]{{2,30}}?{_ORG_SUFFIX})\s*文件$")
 _RANKED_LABEL = re.compile(rf"^(第{_NUM}(?:分编|编|章|节|部分))\s*(.*)$")
+_UNNUMBERED_CHAPTER = re.compile(r"^(?:附\s*则|总\s*则)$")
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _ON_PUBLICATION = re.compile(r"自(?:公布|发布|印发|颁布)之日起(?:施行|生效|实施|执行)")
 _DATE_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$")
@@ -138,7 +139,9 @@ def _tidy(label: str) -> str:
     if ranked:  # "第一章总  则" -> "第一章 总则"
         name = _CJK_SPACE.sub("", ranked.group(2))
         label = f"{ranked.group(1)} {name}" if name else ranked.group(1)
-    return _CJK_SPACE.sub("", label) if style_of(label) == "章" and "第" not in label else label
+    elif _UNNUMBERED_CHAPTER.match(label):  # "附　则" -> "附则"
+        label = _CJK_SPACE.sub("", label)
+    return label
 
 
 def classify(line: str) -> tuple[str, str, bool] | None:
