@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +191,11 @@ def newest_complete_version(index_dir: Path) -> str | None:
     return max(done, default=None)
 
 
+def _is_live(index_dir: Path, version: str) -> Callable[[], bool]:
+    """Whether ``version`` is still the published one (one small file read)."""
+    return lambda: current_version(index_dir) == version
+
+
 def _load_segment(index_dir: Path, meta: dict) -> Segment:
     """Segment ``meta``, its files checked against the record first (IndexDamagedError)."""
     problem = segment_problem(index_dir / SEGMENTS, meta)
@@ -257,5 +263,6 @@ def load_version(
             if version is None and current_version(index_dir) != name:
                 continue
             raise
-        return LocalVersion(folder, manifest, segments, deleted, ChunkStore(index_dir / STORE))
+        store = ChunkStore(index_dir / STORE)
+        return LocalVersion(folder, manifest, segments, deleted, store, _is_live(index_dir, name))
     raise IndexNotFoundError(f"index in {index_dir} keeps changing; try again")

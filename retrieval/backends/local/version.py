@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,11 @@ class LocalVersion:
         segments: list[Segment],
         deleted: np.ndarray,
         store: ChunkStore,
+        is_live: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``is_live``: whether this version is still the published one (rows missing from
+        a live version are left out, as the contract says; from a replaced one, they mean
+        it was retired)."""
         import faiss  # loaded with the first version, not by --help
 
         self.folder = folder
@@ -34,6 +38,7 @@ class LocalVersion:
         self.segments = segments
         self.deleted = deleted
         self.store = store
+        self._is_live = is_live
         self.total = sum(s.size for s in segments)  # rows, deleted ones included (as Lucene)
         self._dead_rows: list[np.ndarray | None] = []
         self._selectors: list[object | None] = []
@@ -105,8 +110,9 @@ class LocalVersion:
         """The rows of ``ids`` (live chunks of this version); VersionRetiredError if some
         are gone: a later ingest retired this version and collected its rows."""
         found = self.store.chunks(ids)
-        if len(found) < len(set(int(i) for i in ids)):
-            raise self._retired(f"{len(set(int(i) for i in ids)) - len(found)} chunk rows")
+        missing = len(set(int(i) for i in ids)) - len(found)
+        if missing and not self._is_live():
+            raise self._retired(f"{missing} chunk rows")
         return found
 
     def document(self, doc_id: str) -> Document | None:
@@ -118,7 +124,9 @@ class LocalVersion:
         if doc is None:
             doc = self.store.document(key)
             if doc is None:
-                raise self._retired(f"document {doc_id!r}")
+                if not self._is_live():
+                    raise self._retired(f"document {doc_id!r}")
+                return None
             if len(self._documents) > 256:
                 self._documents.clear()
             self._documents[key] = doc
@@ -138,7 +146,7 @@ class LocalVersion:
         """(doc_id, title, date, source, url, characters) of every document, in corpus order."""
         keys = self.doc_keys()
         found = self.store.sources(keys)
-        if len(found) < len(keys):
+        if len(found) < len(keys) and not self._is_live():
             raise self._retired(f"{len(keys) - len(found)} documents")
         return found
 
