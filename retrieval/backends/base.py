@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from corpus.chunking import CHUNKER_VERSION
 from corpus.document import Document
 from embeddings.model import Embedder, ModelIdentity
+from retrieval.ingest.embedding_cache import CACHE, cache_problem
 from retrieval.ingest.plan import IngestResult
 from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION
 
@@ -222,6 +224,18 @@ class Finding:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+
+def cache_finding(index_dir: Path) -> Finding:
+    """The embedding cache (both backends keep it in the index folder) as check reports it."""
+    path = index_dir / CACHE
+    if not path.exists():
+        return Finding("embedding cache", detail="none (the next ingest embeds what it needs)")
+    problem = cache_problem(index_dir, thorough=True)
+    if problem:
+        repair = "python -m bot ingest moves it aside and embeds again what it needs"
+        return Finding("embedding cache", problem, repair=repair)
+    return Finding("embedding cache", detail="sound")
 
 
 class Backend(Protocol):

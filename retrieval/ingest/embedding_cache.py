@@ -43,6 +43,42 @@ def _chunks(items: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]
         yield items[i : i + size]
 
 
+def sqlite_problem(path: Path, thorough: bool = False, tables: Sequence[str] = ()) -> str | None:
+    """Why the SQLite file at ``path`` cannot be read, or None (also when it is absent).
+
+    Cheap by default (the schema, and the highest key of each of ``tables``): that catches
+    a file truncated, overwritten or not a database at all. ``thorough`` adds SQLite's
+    ``quick_check`` (reads every page). "database is locked" is raised, not reported.
+    """
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            for table in tables:
+                con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()
+            if thorough:
+                result = con.execute("PRAGMA quick_check").fetchone()
+                if result and result[0] != "ok":
+                    return f"SQLite's check failed: {result[0]}"
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        return str(exc)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None
+
+
+def cache_problem(index_dir: Path, thorough: bool = False) -> str | None:
+    """Why the embedding cache of ``index_dir`` cannot be read (``thorough``: SQLite's
+    quick_check too, which reads every page), or None: also when there is none yet."""
+    return sqlite_problem(index_dir / CACHE, thorough, ("vectors", "tokens"))
+
+
 class EmbeddingCache:
     """Vectors and tokens of chunk texts, by content hash (one writer at a time: the ingest)."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.backends.base import Finding
+from retrieval.backends.base import Finding, cache_finding
 from retrieval.backends.local.folder import (
     CURRENT,
     DELETED,
@@ -25,7 +25,6 @@ from retrieval.backends.local.folder import (
 )
 from retrieval.backends.local.segments import SEGMENTS, crc32_of, segment_problem
 from retrieval.backends.local.store import STORE, store_problem
-from retrieval.ingest.embedding_cache import CACHE
 
 INGEST = "python -m bot ingest"
 REBUILD = "python -m bot ingest --rebuild"
@@ -149,14 +148,4 @@ def _store(index_dir: Path, manifest: LocalManifest) -> Finding:
 
 
 def _cache(index_dir: Path) -> Finding:
-    path = index_dir / CACHE
-    if not path.exists():
-        return Finding("embedding cache", detail="none (the next ingest embeds what it needs)")
-    problem = store_problem(path, thorough=True, tables=())
-    if problem:
-        return Finding(
-            "embedding cache",
-            problem,
-            repair=f"{INGEST} moves it aside and embeds again what it needs",
-        )
-    return Finding("embedding cache", detail="sound")
+    return cache_finding(index_dir)

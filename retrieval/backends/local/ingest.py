@@ -43,7 +43,7 @@ from retrieval.backends.local.folder import (
 )
 from retrieval.backends.local.segments import SEGMENTS, SegmentSettings, write_segment
 from retrieval.backends.local.store import STORE, StoreWriter, store_problem
-from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
+from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache, cache_problem
 from retrieval.ingest.plan import (
     IngestPlan,
     IngestResult,
@@ -179,7 +179,7 @@ def set_aside_damaged_cache(index_dir: Path) -> str | None:
     """If the embedding cache cannot be read, move it aside and say so (what a version
     needs is embedded again; the index itself is sound)."""
     path = index_dir / CACHE
-    reason = store_problem(path, tables=())
+    reason = cache_problem(index_dir)
     if reason is None:
         return None
     aside = _move_aside(path)

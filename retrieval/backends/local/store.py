@@ -24,6 +24,7 @@ from pathlib import Path
 from corpus.document import Document
 from corpus.structure import document_info
 from retrieval.backends.base import ChunkRow
+from retrieval.ingest.embedding_cache import sqlite_problem
 
 STORE = "store.sqlite"
 SCHEMA = """
@@ -147,36 +148,9 @@ class ChunkStore:
                 yield cid, doc.doc_id, doc.text[start:end]
 
 
-def store_problem(
-    path: Path, thorough: bool = False, tables: Sequence[str] = ("documents", "chunks")
-) -> str | None:
-    """Why the SQLite file at ``path`` cannot be read, or None (also when it is absent).
-
-    Cheap by default (the schema, and the highest key of each of ``tables``): that catches
-    a file truncated, overwritten or not a database at all. ``thorough`` adds SQLite's
-    ``quick_check`` (reads every page). "database is locked" is raised, not reported.
-    """
-    if not path.exists():
-        return None
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            for table in tables:
-                con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()
-            if thorough:
-                result = con.execute("PRAGMA quick_check").fetchone()
-                if result and result[0] != "ok":
-                    return f"SQLite's check failed: {result[0]}"
-        finally:
-            con.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise
-        return str(exc)
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    return None
+def store_problem(path: Path, thorough: bool = False) -> str | None:
+    """Why the store at ``path`` cannot be read, or None (see sqlite_problem)."""
+    return sqlite_problem(path, thorough, ("documents", "chunks"))
 
 
 def _info(doc: Document) -> tuple[str | None, str | None]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from corpus.document import Document
 from embeddings.model import Embedder
 from qabot_settings import BackendSettings
+from retrieval.backends.base import Finding, cache_finding
 from retrieval.backends.milvus import client as meta
 from retrieval.backends.milvus.ingest import ingest_milvus
 from retrieval.backends.milvus.manifest import (
@@ -141,6 +142,26 @@ class MilvusBackend:
             raise ManifestError(f"the vocabulary of {manifest.version} is not a mapping")
         self._seen = (time.monotonic(), manifest.version)
         return MilvusVersion(self.client, manifest, vocab, self.prefix)
+
+    def check(self) -> list[Finding]:
+        """The live version as a reader loads it (its manifest's values, the rows its filter
+        admits against the chunks it counts, its vocabulary), and the embedding cache."""
+        repair = f"{meta.REBUILD}" + (" (it moves the damaged data aside)" if self.lite else "")
+        try:
+            version = self.current_version()
+        except (ManifestError, meta.MilvusDamagedError) as exc:
+            return [Finding("current", str(exc), repair=repair)]
+        if version is None:
+            return [Finding("current", "no index here", repair="build one: python -m bot ingest")]
+        findings = [Finding("current", detail=f"names {version}")]
+        try:
+            loaded = self.load()
+        except (ManifestError, meta.MilvusDamagedError) as exc:
+            findings.append(Finding(f"version {version}", str(exc), repair=repair))
+        else:
+            detail = f"{len(loaded.manifest.documents):,} documents, {loaded.size:,} chunks"
+            findings.append(Finding(f"version {version}", detail=detail + ", rows counted"))
+        return [*findings, cache_finding(self.index_dir)]
 
     def previous_corpus(self) -> list[str]:
         """The folders of the live version's ingest; when they cannot be read (damaged

@@ -183,7 +183,10 @@ def test_a_damaged_manifest_row_is_an_error_and_the_next_ingest_rebuilds(
 ):
     corpus, index_dir = write_corpus(tmp_path / "corpus", BASE_DOCS), tmp_path / "index"
     first = _ingest(index_dir, corpus, embedder)
+    assert all(f.ok for f in open_backend(index_dir).check())
     _damage_manifest(open_backend(index_dir), how)
+    damaged_parts = [f for f in open_backend(index_dir).check() if not f.ok]
+    assert len(damaged_parts) == 1 and "ingest --rebuild" in damaged_parts[0].repair
 
     backend = open_backend(index_dir)
     with pytest.raises(ManifestError, match="python -m bot ingest --rebuild") as damaged:
@@ -198,6 +201,7 @@ def test_a_damaged_manifest_row_is_an_error_and_the_next_ingest_rebuilds(
     engine = AnswerEngine.open(index_dir, embedder, backend=open_backend(index_dir))
     assert engine.ask(QUESTION, top_k=1).results[0].doc_id == "transport.txt"
     assert open_backend(index_dir).previous_corpus() == [str(corpus)]
+    assert all(f.ok for f in open_backend(index_dir).check())
 
 
 def test_an_ingest_without_corpus_reads_the_folders_of_a_manifest_with_bad_values(
