@@ -6,20 +6,22 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
 from tqdm import tqdm
 
-from bot.console_render import Style, render_answer, use_colour
+from bot.console_render import CLI_SOURCES, Style, citation, render_answer, use_colour
 from bot.errors import UsageError
 from bot.index_update import corpus_paths, load_documents, update_index, with_uploads
-from bot.open_index import open_engine
+from bot.open_index import build_shipped_index, open_engine
+from corpus.document import Document
 from qabot_settings import Settings
+from retrieval.answer import Answer, Source
 from retrieval.backends import Backend, open_backend
-from retrieval.engine import AnswerEngine, shared_embedder
-from retrieval.errors import QueryError, RetrievalError
+from retrieval.engine import MAX_QUESTION_CHARS, AnswerEngine, shared_embedder
+from retrieval.errors import IndexNotFoundError, QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
 
 
@@ -37,9 +39,15 @@ def ingest_once(
     out: TextIO | None = None,
     origin: str = "ingest",
     follow_symlinks: bool = False,
+    remembered: list[Path] | None = None,
 ) -> None:
+    """Ingest ``paths`` into ``backend``. ``remembered``: the folders the last ingest read;
+    any of them that ``paths`` leaves out is said, with the documents that go, first."""
     paths = with_uploads(index_dir, paths)
     documents = load_documents(paths, backend=backend, follow_symlinks=follow_symlinks).documents
+    dropped = [p for p in remembered or [] if p not in paths]
+    if dropped:
+        print(folders_change(backend, dropped, documents), file=sys.stderr, flush=True)
     if dry_run:
         result = backend.ingest(documents, shared_embedder(), rebuild=rebuild, dry_run=True)
         plan = result.plan
@@ -61,16 +69,51 @@ def ingest_once(
     )
 
 
+def _shown_path(path: Path) -> str:
+    """``corpus/seed`` inside the current folder, else the whole path."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def folders_change(backend: Backend, dropped: list[Path], documents: list[Document]) -> str:
+    """The line said before an ingest whose folders leave out some the last one read."""
+    live: list[str] = []
+    backend.stored_documents(lambda doc_id: live.append(doc_id) and False)  # ids only
+    loaded = {doc.doc_id for doc in documents}
+    gone = sum(1 for doc_id in live if doc_id not in loaded)
+    names = ", ".join(_shown_path(p) for p in dropped)
+    verb = "is" if len(dropped) == 1 else "are"
+    return (
+        f"the folders change: {names} {verb} no longer included — "
+        f"{gone} document{'s' if gone != 1 else ''} will be removed "
+        "(to keep them, use --add-corpus DIR, or name them with --corpus too)"
+    )
+
+
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run and args.watch:
         raise UsageError("--dry-run and --watch cannot be combined (--watch ingests for real)")
     folder = settings.index_dir
     backend = open_backend(folder, settings.backend)
+    remembered = [Path(p) for p in backend.previous_corpus()]
     paths = corpus_paths(backend, args.corpus)
+    for added in args.add_corpus or []:
+        added = Path(added).expanduser().resolve()
+        if added not in paths:
+            paths.append(added)
     origin = "watch" if args.watch else "ingest"
     follow = args.follow_symlinks
     ingest_once(
-        backend, folder, paths, args.rebuild, args.dry_run, origin=origin, follow_symlinks=follow
+        backend,
+        folder,
+        paths,
+        args.rebuild,
+        args.dry_run,
+        origin=origin,
+        follow_symlinks=follow,
+        remembered=remembered,
     )
     if args.watch:
         from bot.watch import watch_and_ingest
@@ -84,6 +127,28 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def shortened(question: str) -> tuple[str, str | None]:
+    """The question the engine searches (its first ``MAX_QUESTION_CHARS`` characters) and a
+    note saying it was shortened, as the Telegram bot says it (None when it was not)."""
+    question = (question or "").strip()
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question, None
+    searched = question[:MAX_QUESTION_CHARS]
+    return searched, (
+        f"您的问题有 {len(question)} 个字，太长了，只按前 {MAX_QUESTION_CHARS} 个字检索："
+        f"「{searched[:40]}……{searched[-20:]}」"
+    )
+
+
+def answer_json(answer: Answer, note: str | None) -> dict:
+    """``ask --json``'s contract; ``question`` is what was searched, and ``truncated`` says
+    when that is only the start of what was asked."""
+    data = answer.to_json()
+    if note is not None:
+        data["truncated"] = True
+    return data
+
+
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.top_k < 1:
         raise QueryError("--top-k must be at least 1")
@@ -92,11 +157,15 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings)
     if args.batch is not None:
         return _ask_batch(engine, args.batch, args.top_k)
-    answer = engine.ask(args.question, top_k=args.top_k)
+    question, note = shortened(args.question)
+    answer = engine.ask(question, top_k=args.top_k)
     if args.json:
-        print_json(answer.to_json())
-    else:
-        print(render_answer(answer, Style(use_colour(sys.stdout)), full=args.full))
+        print_json(answer_json(answer, note))
+        return 0
+    style = Style(use_colour(sys.stdout))
+    if note is not None:
+        print(style.warn(note), end="\n\n")
+    print(render_answer(answer, style, full=args.full, sources=CLI_SOURCES))
     return 0
 
 
@@ -109,15 +178,59 @@ def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        qid = None
         try:
             record = json.loads(line)
-            qid, question = record.get("id"), record["question"]
-            out = {"id": qid, **engine.ask(str(question), top_k=top_k).to_json()}
+            qid = record.get("id")  # kept in the error line too, whatever else is wrong
+            question, note = shortened(str(record["question"]))
+            out = {"id": qid, **answer_json(engine.ask(question, top_k=top_k), note)}
         except (ValueError, KeyError, TypeError, AttributeError, QueryError) as exc:
             failures += 1
-            out = {"id": None, "line": number, "error": f"{path}:{number}: {exc}"}
+            out = {"id": qid, "line": number, "error": f"{path}:{number}: {exc}"}
         print_json(out)
     return 1 if failures else 0
+
+
+def run_sources(args: argparse.Namespace, settings: Settings) -> int:
+    """``python -m bot sources``: the indexed documents, newest first, a page at a time."""
+    if args.page < 1 or args.per_page < 1:
+        raise UsageError("--page and --per-page must be at least 1")
+    backend = open_backend(settings.index_dir, settings.backend)
+    if not settings.index_named and backend.current_version() is None:
+        build_shipped_index(backend, settings.index_dir)
+    if backend.current_version() is None:
+        raise IndexNotFoundError(
+            f"no index in {backend.where} "
+            f"(build one: python -m bot ingest --index {settings.index_dir})"
+        )
+    sources = sorted(
+        (Source(*row) for row in backend.load().sources()),
+        key=lambda s: s.date or "",
+        reverse=True,
+    )
+    per_page = (len(sources) or 1) if args.all else args.per_page
+    pages = max(1, -(-len(sources) // per_page))
+    page = min(args.page, pages)
+    shown = sources[(page - 1) * per_page : page * per_page]
+    if args.json:
+        print_json(
+            {
+                "total": len(sources),
+                "page": page,
+                "pages": pages,
+                "sources": [asdict(s) for s in shown],
+            }
+        )
+        return 0
+    style = Style(use_colour(sys.stdout))
+    paged = f" · 第 {page}/{pages} 页" if pages > 1 else ""
+    print(style.title(f"收录文件（{len(sources)} 篇）{paged}"))
+    first = (page - 1) * per_page + 1
+    for number, source in enumerate(shown, start=first):
+        print(f"  {number}. {citation(source)}")
+    if page < pages:
+        print(style.dim(f"下一页：python -m bot sources --page {page + 1}（或 --all）"))
+    return 0
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,7 +19,12 @@ HELP = """\
   /more      下一批结果
   /sources   收录的文件
   /help      本帮助
-  /quit      退出（或按 Ctrl-D）"""
+  /clear     清屏（或 clear）
+  /quit      退出（或 quit、exit、q、退出，或按 Ctrl-D）"""
+
+#: Words that are commands, not questions, typed with or without the slash.
+QUIT = {"/quit", "/exit", "quit", "exit", "q", ":q", "退出", "/退出"}
+CLEAR = {"/clear", "clear", "cls", "清屏"}
 
 
 def _setup_history(path: Path | None = None) -> None:
@@ -67,10 +72,15 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
         line = line.strip()
         if not line:
             continue
-        if line in ("/quit", "/exit"):
+        command = line.lower()
+        if command in QUIT:
             return 0
-        if line == "/help":
+        if command in ("/help", "help", "帮助"):
             print(HELP)
+            continue
+        if command in CLEAR:
+            if interactive and sys.stdout.isatty():
+                print("\033[H\033[2J", end="", flush=True)
             continue
         refused = engine.refresh_error
         if engine.refresh():

@@ -9,9 +9,14 @@ from bot import answer_layout as layout
 from corpus.sanitize import shown, shown_text
 from retrieval.answer import Answer, Result, Source
 
-NOT_FOUND = "没有找到可靠的答案。可以换个说法再问，或用 /sources 查看收录的文件。"
+NOT_FOUND = "没有找到可靠的答案。可以换个说法再问，或用 {sources} 查看收录的文件。"
 WEAK = "（以下是相关度较低的段落，仅供参考）"
-OFF_TOPIC = "收录的文件里没有与这个问题相关的内容。可以换个说法再问，或用 /sources 查看收录的文件。"
+OFF_TOPIC = (
+    "收录的文件里没有与这个问题相关的内容。可以换个说法再问，或用 {sources} 查看收录的文件。"
+)
+#: How a reply names the list of documents, per interface (Telegram words its own).
+CONSOLE_SOURCES = "/sources"
+CLI_SOURCES = "python -m bot sources"
 
 
 class Style:
@@ -88,21 +93,24 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.split("\n"))
 
 
-def render_answer(answer: Answer, style: Style, full: bool = False) -> str:
+def render_answer(
+    answer: Answer, style: Style, full: bool = False, sources: str = CONSOLE_SOURCES
+) -> str:
     """Answer first (see :mod:`bot.answer_layout`): the top result's marked sentence and citation,
     the context after it (dimmed on a terminal), then the other results compactly.
-    ``full`` prints every whole excerpt instead."""
+    ``full`` prints every whole excerpt instead. ``sources`` is how the notes name the list
+    of documents where this is read (the console's ``/sources``, ``python -m bot sources``)."""
     answer = showable(answer)
     if full:
-        return render_full(answer, style)
+        return render_full(answer, style, sources)
     kind = layout.kind(answer)
     if kind is layout.Kind.OFF_TOPIC:
         examples = "\n".join(f"  · {q}" for q in layout.OFF_TOPIC_EXAMPLES)
-        return f"{style.warn(OFF_TOPIC)}\n例如：\n{examples}"
+        return f"{style.warn(OFF_TOPIC.format(sources=sources))}\n例如：\n{examples}"
     results = layout.shown(answer)
     blocks = []
     if kind is layout.Kind.WEAK:
-        blocks += [style.warn(NOT_FOUND) + "\n" + style.dim(WEAK)]
+        blocks += [style.warn(NOT_FOUND.format(sources=sources)) + "\n" + style.dim(WEAK)]
     else:
         blocks.append(_lead(results[0], style))
         results = results[1:]
@@ -132,11 +140,11 @@ def _compact(r: Result, style: Style) -> str:
     return f"[{r.rank}] {_line(r, layout.LINE_CHARS)}\n    {style.dim('— ' + citation(r))}"
 
 
-def render_full(answer: Answer, style: Style) -> str:
+def render_full(answer: Answer, style: Style, sources: str = CONSOLE_SOURCES) -> str:
     """Numbered whole excerpts, best sentence marked, citation under each."""
     blocks = []
     if not answer.confident:
-        blocks.append(style.warn(NOT_FOUND))
+        blocks.append(style.warn(NOT_FOUND.format(sources=sources)))
         if answer.results:
             blocks.append(style.dim(WEAK))
     for r in answer.results:

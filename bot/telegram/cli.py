@@ -9,6 +9,8 @@ import re
 import secrets
 import sys
 from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import qabot_settings
@@ -38,6 +40,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"secret Telegram sends with each update (default: ${WEBHOOK_SECRET_VAR}, "
         "else a random one per run)",
     )
+
+
+def add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m bot feedback`` (``--index`` is added by the caller)."""
+    parser.add_argument("--since", type=_date, help="only votes on or after this UTC date")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--export-queries",
+        type=Path,
+        metavar="FILE",
+        help="write the 👎 questions to FILE in the eval query format (JSONL)",
+    )
+
+
+def _date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _fail(message: str, code: int = 2) -> int:

@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -97,25 +96,6 @@ def export_queries(votes: list[Vote], path: Path) -> int:
     lines = [json.dumps(q, ensure_ascii=False) for q in seen.values()]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return len(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m bot feedback`` (``--index`` is added by the caller)."""
-    parser.add_argument("--since", type=_date, help="only votes on or after this UTC date")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument(
-        "--export-queries",
-        type=Path,
-        metavar="FILE",
-        help="write the 👎 questions to FILE in the eval query format (JSONL)",
-    )
-
-
-def _date(value: str) -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def run(index_dir: Path, args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from retrieval.tokens import TOKENS_KEY, tokenize
 
 PARALLEL_FROM = 2_000  # chunks (or documents) below which a pool costs more than it saves
 _BATCH = 256
+_SERIAL_BATCH = 16  # in this process: a progress bar's step
 
 
 @dataclass(frozen=True)
@@ -75,19 +76,25 @@ def _batches(items: Sequence, size: int = _BATCH) -> list[Sequence]:
 
 def _imap(fn: Callable, items: Sequence, tick: Callable[[int], None]) -> Iterator:
     """``fn`` over batches of ``items``, item by item in order, in worker processes when
-    worth it. One pool serves the whole sequence (each spawn re-imports jieba: seconds)."""
+    worth it. One pool serves the whole sequence (each spawn re-imports jieba: seconds).
+
+    ``tick`` counts each batch as soon as it is done, before its items are yielded: a
+    consumer that stops after the last item (``islice``) never resumes the generator, and
+    a progress bar ticked after the yield stayed at 0 % (issue 29). In this process the
+    batches are small, so a bar moves even for a few hundred chunks."""
     n_workers = workers()
     if len(items) < PARALLEL_FROM or n_workers == 1:
-        for batch in _batches(items):
-            yield from fn(batch)
+        for batch in _batches(items, _SERIAL_BATCH):
+            done = fn(batch)
             tick(len(batch))
+            yield from done
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
         batches = _batches(items)
         for batch, result in zip(batches, pool.map(fn, batches), strict=True):
-            yield from result
             tick(len(batch))
+            yield from result
 
 
 def chunk_documents(
