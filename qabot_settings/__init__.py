@@ -7,8 +7,9 @@ with ``--index`` and ``--backend`` applied, and passes it down. The per-process 
 (model, threads, batch sizes) are read where the process needs them, through the functions
 of this module, so a library caller gets the same values as the command line.
 
-The only writes to the environment are ``OMP_WAIT_POLICY`` and ``TOKENIZERS_PARALLELISM``
-defaults, for libraries that read nothing else (retrieval/threads.py, bot/cli.py).
+The only writes to the environment are ``OMP_WAIT_POLICY``, ``TOKENIZERS_PARALLELISM``,
+``TRANSFORMERS_VERBOSITY`` and ``HF_HUB_DISABLE_PROGRESS_BARS`` defaults, for libraries that
+read nothing else (retrieval/threads.py, bot/cli.py).
 
 =========================  ======================================================
 ``QABOT_INDEX``            index folder (default: the user data dir)
