@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import qabot_settings
 from corpus.cleaning import clean_text
 from corpus.encoding import read_text
+from corpus.pdf_title import pdf_title
+from corpus.sniff import sniff
 
 # Zip-based files (DOCX): limits on what their parts may expand to, checked before any part
 # is read. The ratio limit catches a bomb; the total one a file that is merely huge inside.
@@ -128,7 +131,9 @@ def read_pdf(path: Path) -> Extracted:
     except (PdfReadError, ValueError, KeyError, OSError, NotImplementedError) as exc:
         raise ReadError(f"cannot read PDF: {exc}") from exc
     # Pages are joined with a single newline: a sentence running over a page break rejoins.
-    return Extracted(clean_text("\n".join(pages)), title=_optional(title))
+    text = clean_text("\n".join(pages))
+    # a metadata title such as "untitled" or "Microsoft Word - 附件2.docx" is not used
+    return Extracted(text, title=pdf_title(_optional(title), text, path.stem))
 
 
 def _mb(size: int) -> str:
@@ -185,12 +190,30 @@ def read_docx(path: Path) -> Extracted:
     return Extracted(clean_text(_paragraphs(parts)), title=_optional(title))
 
 
+def _by_content(reader: Callable[[Path], Extracted]) -> Callable[[Path], Extracted]:
+    """A text reader that first looks at the file's first bytes (corpus/sniff.py): a PDF or
+    DOCX under a text name is read as what it is, any other binary refused in one line."""
+
+    def read(path: Path) -> Extracted:
+        found = sniff(path)
+        if found is None:
+            return reader(path)
+        if found.kind == "pdf":
+            return read_pdf(path)
+        if found.kind == "docx":
+            return read_docx(path)
+        raise ReadError(f"not a text file: it is {found.what}, whatever its name says")
+
+    read.__doc__ = reader.__doc__
+    return read
+
+
 READERS = {
-    ".txt": read_plain,
-    ".md": read_markdown,
-    ".markdown": read_markdown,
-    ".html": read_html,
-    ".htm": read_html,
+    ".txt": _by_content(read_plain),
+    ".md": _by_content(read_markdown),
+    ".markdown": _by_content(read_markdown),
+    ".html": _by_content(read_html),
+    ".htm": _by_content(read_html),
     ".pdf": read_pdf,
     ".docx": read_docx,
 }
