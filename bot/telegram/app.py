@@ -111,6 +111,8 @@ def build_application(
     application = application.build()
     application.bot_data["service"] = Service(settings, engine, app)
 
+    # /whoami answers before the allowlist: a new admin learns their id without being on it
+    application.add_handler(CommandHandler("whoami", handlers.whoami), group=-2)
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     # Added before the core handlers, which they do not overlap (files from admins come
     # here first; everyone else's still get the text-only note).

@@ -54,6 +54,7 @@ HELP = (
     "/help — 使用说明\n"
     "/sources — 收录的文件及日期\n"
     "/ask 问题 — 提问（群聊中使用）\n"
+    "/whoami — 我的用户 id（设置管理员时用）\n"
     "/subscribe — 有新文件收录时通知我\n"
     "/unsubscribe — 取消通知"
 )
@@ -65,6 +66,7 @@ COMMANDS = (
     ("ask", "提问，例如 /ask 通武廊签署了什么协议"),
     ("subscribe", "有新文件收录时通知我"),
     ("unsubscribe", "取消新文件通知"),
+    ("whoami", "我的用户 id（设置管理员时用）"),
 )
 
 NOT_TEXT = (
@@ -246,6 +248,30 @@ def addressed_text(message: Message, bot: Bot) -> str | None:
 # -- handlers ----------------------------------------------------------------------------
 
 
+def whoami_text(user_id: int | None, chat_id: int, private: bool) -> str:
+    """The reply to /whoami: the ids TELEGRAM_ADMINS and TELEGRAM_ALLOWED_CHATS take."""
+    lines = [f"您的用户 id：<code>{user_id}</code>（TELEGRAM_ADMINS 用它）"]
+    if private:
+        lines.append("这个私聊的 id 与用户 id 相同（TELEGRAM_ALLOWED_CHATS 用它）。")
+    else:
+        lines.append(f"这个群的 id：<code>{chat_id}</code>（TELEGRAM_ALLOWED_CHATS 用它）")
+    return "\n".join(lines)
+
+
+async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/whoami: the sender's user id and the chat's id, for TELEGRAM_ADMINS and
+    TELEGRAM_ALLOWED_CHATS. Runs before the allowlist (a new admin is not on it yet), and
+    only answers: nothing else happens for this update."""
+    message = update.effective_message
+    if message is None or update.effective_chat is None:
+        return
+    user = update.effective_user
+    chat = update.effective_chat
+    text = whoami_text(user.id if user else None, chat.id, chat.type == ChatType.PRIVATE)
+    await context.bot.send_message(chat.id, text)
+    raise ApplicationHandlerStop
+
+
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Allowlist (``TELEGRAM_ALLOWED_CHATS``): others get one polite refusal, then silence."""
     service = _service(context)
@@ -263,7 +289,12 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         and _is_for_me(update.effective_message, context.bot)
         and service.first_refusal(chat_id)
     ):
-        log.info("chat %s is not in TELEGRAM_ALLOWED_CHATS; refused", chat_id)
+        user = update.effective_user
+        log.info(
+            "chat %s (user id %s) is not in TELEGRAM_ALLOWED_CHATS; refused",
+            chat_id,
+            user.id if user else None,
+        )
         await context.bot.send_message(chat_id, REFUSED)
     raise ApplicationHandlerStop
 

@@ -249,6 +249,15 @@ def test_allowlist_refuses_once(strict_api: FakeBotAPI) -> None:
     assert len(api.sent(5002)) == 1
 
 
+def test_whoami_tells_the_user_id_even_outside_the_allowlist(strict_api: FakeBotAPI) -> None:
+    api = strict_api
+    api.send_message(5009, "/whoami")  # not in TELEGRAM_ALLOWED_CHATS
+    (reply,) = api.wait_sent(5009)
+    assert "您的用户 id：5009" in reply["_plain"] and "TELEGRAM_ADMINS" in reply["_plain"]
+    time.sleep(0.5)
+    assert len(api.sent(5009)) == 1  # no refusal after it
+
+
 def test_long_answer_is_split_at_excerpts(strict_api: FakeBotAPI) -> None:
     api = strict_api
     api.send_message(5003, "京津冀协同发展的核心是什么？")  # confident: the full layout

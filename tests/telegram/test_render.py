@@ -219,3 +219,12 @@ def test_sources_pages_fit_and_cover_every_document_once() -> None:
         seen += [d.doc_id for d in docs if f">文件{d.doc_id[1:-4]}长" in text]
     assert sorted(seen) == sorted(d.doc_id for d in docs)
     assert render.render_sources_page(docs, 99)[0] == render.render_sources_page(docs, pages - 1)[0]
+
+
+def test_whoami_names_the_ids_each_setting_takes() -> None:
+    from bot.telegram.handlers import whoami_text
+
+    private = whoami_text(4242, 4242, private=True)
+    assert "4242" in private and "TELEGRAM_ADMINS" in private
+    group = whoami_text(4242, -1001234, private=False)
+    assert "-1001234" in group and "TELEGRAM_ALLOWED_CHATS" in group
