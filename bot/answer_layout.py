@@ -195,3 +195,20 @@ def issuer(result: Result) -> str | None:
     """The issuing body when it adds to the title and source, else None."""
     known = f"{result.title} {result.source or ''}"
     return result.issuer if result.issuer and result.issuer not in known else None
+
+
+def version_label(result: Result) -> str | None:
+    """``旧版（2016）· 已被 2022-05-25 版取代`` for a result of an older version (issue 26)."""
+    if not result.superseded_by:
+        return None
+    dates = [d for d in (result.date, result.effective_date) if d]
+    year = max(dates)[:4] if dates else ""
+    old = f"旧版（{year}）" if year else "旧版"
+    newer = f"已被 {result.superseded_date} 版取代" if result.superseded_date else "已有新版"
+    return f"{old}· {newer}"
+
+
+def note_line(answer: Answer) -> str | None:
+    """The answer's note (a place or time no cited document matches), as every reply shows
+    it, above the results."""
+    return f"注意：{answer.note}" if answer.note else None

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import qabot_settings
+from bot.filter_args import add_filter_arguments
 from qabot_settings import Settings
 
 EXAMPLES = """\
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch", type=Path, help='JSONL file of {"id", "question"}; one JSON line out each'
     )
+    add_filter_arguments(p)
 
     p = _command(sub, "sources")
     _add_index(p)
@@ -248,11 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="every document, no pages")
     p.add_argument("--json", action="store_true", help="print the page as JSON")
+    add_filter_arguments(p)
 
     p = _command(sub, "console")
     _add_index(p)
     p.add_argument("--top-k", type=int, default=3, help="number of excerpts (default 3)")
     p.add_argument("--full", action="store_true", help="print whole excerpts, not answer first")
+    add_filter_arguments(p)
 
     p = _command(sub, "eval")
     p.add_argument("--queries", type=Path, required=True, help="queries JSONL (shared/eval format)")
@@ -268,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, help="ask only the first N questions")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_filter_arguments(p)
 
     _command(sub, "model")
 

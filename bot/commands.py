@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from bot.console_render import CLI_SOURCES, Style, citation, render_answer, use_colour
 from bot.errors import UsageError
+from bot.filter_args import filters_of
 from bot.index_update import corpus_paths, load_documents, update_index, with_uploads
 from bot.open_index import build_shipped_index, open_engine
 from corpus.document import Document
@@ -62,11 +63,27 @@ def ingest_once(
     result = update_index(backend, index_dir, paths, origin, documents, rebuild)
     print(result.summary(), file=out, flush=True)
     print(
-        f"index {backend.where} → version {result.version} "
-        f"({result.chunks} chunks)",
+        f"index {backend.where} → version {result.version} ({result.chunks} chunks)",
         file=out,
         flush=True,
     )
+    for line in version_report(documents):
+        print(line, file=out, flush=True)
+
+
+def version_report(documents) -> list[str]:
+    """``3 documents have older versions: 《X条例》 2016 → 2022 …`` (issue 26; the groups
+    the ingest stored in the manifest, computed by the same function)."""
+    from retrieval.filters import catalogue, describe_groups
+
+    metas, groups = catalogue(documents)
+    if not groups:
+        return []
+    titles = {d.doc_id: d.title for d in documents}
+    lines = describe_groups(groups, titles, metas)
+    head = f"{len(groups)} documents have older versions:"
+    shown = lines[:20] + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else [])
+    return [head, *(f"  {line}" for line in shown)]
 
 
 def _shown_path(path: Path) -> str:
@@ -149,16 +166,24 @@ def answer_json(answer: Answer, note: str | None) -> dict:
     return data
 
 
+def ask_under(engine: AnswerEngine, question: str, top_k: int, filters) -> Answer:
+    """``engine.ask``, under ``filters`` when there are any."""
+    if filters:
+        return engine.ask(question, top_k=top_k, filters=filters)
+    return engine.ask(question, top_k=top_k)
+
+
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.top_k < 1:
         raise QueryError("--top-k must be at least 1")
     if args.batch is None and not (args.question or "").strip():
         raise QueryError('the question is empty: python -m bot ask "你的问题"')
+    filters = filters_of(args)
     engine = open_engine(settings)
     if args.batch is not None:
-        return _ask_batch(engine, args.batch, args.top_k)
+        return _ask_batch(engine, args.batch, args.top_k, filters)
     question, note = shortened(args.question)
-    answer = engine.ask(question, top_k=args.top_k)
+    answer = ask_under(engine, question, args.top_k, filters)
     if args.json:
         print_json(answer_json(answer, note))
         return 0
@@ -169,7 +194,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
+def _ask_batch(engine: AnswerEngine, path: Path, top_k: int, filters=None) -> int:
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
@@ -183,7 +208,8 @@ def _ask_batch(engine: AnswerEngine, path: Path, top_k: int) -> int:
             record = json.loads(line)
             qid = record.get("id")  # kept in the error line too, whatever else is wrong
             question, note = shortened(str(record["question"]))
-            out = {"id": qid, **answer_json(engine.ask(question, top_k=top_k), note)}
+            answer = ask_under(engine, question, top_k, filters)
+            out = {"id": qid, **answer_json(answer, note)}
         except (ValueError, KeyError, TypeError, AttributeError, QueryError) as exc:
             failures += 1
             out = {"id": qid, "line": number, "error": f"{path}:{number}: {exc}"}
@@ -203,8 +229,11 @@ def run_sources(args: argparse.Namespace, settings: Settings) -> int:
             f"no index in {backend.where} "
             f"(build one: python -m bot ingest --index {settings.index_dir})"
         )
+    filters = filters_of(args)
+    version = backend.load()
+    chosen = filters.select(version.document_meta()) if filters else None
     sources = sorted(
-        (Source(*row) for row in backend.load().sources()),
+        (Source(*row) for row in version.sources() if chosen is None or row[0] in chosen),
         key=lambda s: s.date or "",
         reverse=True,
     )
@@ -224,7 +253,8 @@ def run_sources(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     style = Style(use_colour(sys.stdout))
     paged = f" · 第 {page}/{pages} 页" if pages > 1 else ""
-    print(style.title(f"收录文件（{len(sources)} 篇）{paged}"))
+    where = f" · {filters.describe()}" if filters else ""
+    print(style.title(f"收录文件（{len(sources)} 篇）{where}{paged}"))
     first = (page - 1) * per_page + 1
     for number, source in enumerate(shown, start=first):
         print(f"  {number}. {citation(source)}")
@@ -250,7 +280,13 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_engine(settings)
     started = time.perf_counter()
     with tqdm(total=len(queries), desc=f"eval ({args.mode})", unit="q", file=sys.stderr) as bar:
-        report = evaluate(engine, queries, mode=args.mode, on_progress=lambda _n: bar.update())
+        report = evaluate(
+            engine,
+            queries,
+            mode=args.mode,
+            on_progress=lambda _n: bar.update(),
+            filters=filters_of(args),
+        )
     if args.json:
         print_json({**report.to_json(), "seconds": round(time.perf_counter() - started, 1)})
         return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 
 from bot.console_render import Style, render_answer, render_sources, use_colour
+from bot.filter_args import filters_of, parse_pairs
 from bot.open_index import open_engine
 from qabot_settings import Settings
 from retrieval.errors import QueryError
@@ -18,6 +19,8 @@ HELP = """\
 输入问题后回车即可（中文简体、繁體或 English）。
   /more      下一批结果
   /sources   收录的文件
+  /filter    只从部分文件回答：/filter region=天津 since=2020-01-01 until=… issuer=… type=条例
+             （/filter 显示当前筛选，/filter off 取消）
   /help      本帮助
   /clear     清屏（或 clear）
   /quit      退出（或 quit、exit、q、退出，或按 Ctrl-D）"""
@@ -25,6 +28,32 @@ HELP = """\
 #: Words that are commands, not questions, typed with or without the slash.
 QUIT = {"/quit", "/exit", "quit", "exit", "q", ":q", "退出", "/退出"}
 CLEAR = {"/clear", "clear", "cls", "清屏"}
+
+
+def _filter_command(line: str, filters, style):
+    """``/filter region=天津 since=2020``: the filters to ask under from now on (shown);
+    ``/filter off`` clears them, ``/filter`` alone shows them."""
+    from retrieval.filters import Filters
+
+    rest = line[len("/filter") :].strip()
+    if rest in ("off", "clear", "none", "取消", "清除"):
+        filters = Filters()
+    elif rest:
+        pairs, left = parse_pairs(rest)
+        if left or not pairs:
+            print(style.warn(f"看不懂的筛选：{left or rest}（例：/filter region=天津 since=2020）"))
+            return filters
+        try:
+            filters = Filters.of(**{**_fields(filters), **pairs})
+        except ValueError as exc:
+            print(style.warn(str(exc)))
+            return filters
+    print(style.dim(f"筛选：{filters.describe()}" if filters else "筛选：无（全部文件）"))
+    return filters
+
+
+def _fields(filters) -> dict:
+    return {k: v for k, v in filters.to_json().items()}
 
 
 def _setup_history(path: Path | None = None) -> None:
@@ -62,6 +91,7 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
         _setup_history()
         print(style.title(f"京津冀政策问答 · {len(engine.sources())} 篇文件 · /help 查看命令"))
     last_question, shown = "", 0
+    filters = filters_of(args)
     while True:
         try:
             line = input("问> " if interactive else "")
@@ -90,6 +120,9 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
         if line == "/sources":
             print(render_sources(engine.sources(), style))
             continue
+        if line.split()[0] == "/filter":
+            filters = _filter_command(line, filters, style)
+            continue
         if line == "/more":
             if not last_question:
                 print("还没有提问。")
@@ -101,7 +134,8 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
         else:
             question, offset = line, 0
         try:
-            answer = engine.ask(question, top_k=args.top_k, offset=offset)
+            under = {"filters": filters} if filters else {}
+            answer = engine.ask(question, top_k=args.top_k, offset=offset, **under)
         except QueryError as exc:
             print(style.warn(str(exc)))
             continue

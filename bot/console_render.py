@@ -109,6 +109,8 @@ def render_answer(
         return f"{style.warn(OFF_TOPIC.format(sources=sources))}\n例如：\n{examples}"
     results = layout.shown(answer)
     blocks = []
+    if note := layout.note_line(answer):
+        blocks.append(style.warn(note))
     if kind is layout.Kind.WEAK:
         blocks += [style.warn(NOT_FOUND.format(sources=sources)) + "\n" + style.dim(WEAK)]
     else:
@@ -133,23 +135,31 @@ def _lead(r: Result, style: Style) -> str:
     body = ("…" if cut_left else "") + _marked(text, marks, style, style.dim)
     body += "…" if cut_right else ""
     cited = style.dim("— " + citation(r, located=False))
+    if label := layout.version_label(r):
+        cited += "\n    " + style.warn(label)
     return f"{head}\n    {cited}\n\n{_indent(body)}\n    {style.dim(f'（{location(r)}）')}"
 
 
 def _compact(r: Result, style: Style) -> str:
-    return f"[{r.rank}] {_line(r, layout.LINE_CHARS)}\n    {style.dim('— ' + citation(r))}"
+    label = layout.version_label(r)
+    tail = f"\n    {style.warn(label)}" if label else ""
+    return f"[{r.rank}] {_line(r, layout.LINE_CHARS)}\n    {style.dim('— ' + citation(r))}{tail}"
 
 
 def render_full(answer: Answer, style: Style, sources: str = CONSOLE_SOURCES) -> str:
     """Numbered whole excerpts, best sentence marked, citation under each."""
     blocks = []
+    if note := layout.note_line(answer):
+        blocks.append(style.warn(note))
     if not answer.confident:
         blocks.append(style.warn(NOT_FOUND.format(sources=sources)))
         if answer.results:
             blocks.append(style.dim(WEAK))
     for r in answer.results:
         body = _indent(marked_excerpt(r, style))
-        blocks.append(f"[{r.rank}] {body.lstrip()}\n    {style.dim('— ' + citation(r))}")
+        label = layout.version_label(r)
+        tail = f"\n    {style.warn(label)}" if label else ""
+        blocks.append(f"[{r.rank}] {body.lstrip()}\n    {style.dim('— ' + citation(r))}{tail}")
     return "\n\n".join(blocks)
 
 

@@ -231,3 +231,107 @@ def title_type(title: str | None) -> str | None:
         if stem.endswith(kind):
             return kind
     return None
+
+
+# --- jurisdictions and versions (issue 26) ------------------------------------------------
+NATIONAL = "国家"
+"""The region of national bodies' documents (全国人大, 国务院, ministries …)."""
+
+# short name -> the name a sentence uses (省/市/自治区), simplified; read after search_key
+PLACES: dict[str, str] = {
+    **{name: name + "市" for name in ("北京", "天津", "上海", "重庆")},
+    **{
+        name: name + "省"
+        for name in (
+            "河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东"
+            " 海南 四川 贵州 云南 陕西 甘肃 青海 台湾"
+        ).split()
+    },
+    "内蒙古": "内蒙古自治区",
+    "广西": "广西壮族自治区",
+    "西藏": "西藏自治区",
+    "宁夏": "宁夏回族自治区",
+    "新疆": "新疆维吾尔自治区",
+    "香港": "香港特别行政区",
+    "澳门": "澳门特别行政区",
+    **{
+        name: name + "市"
+        for name in (
+            "深圳 广州 珠海 汕头 佛山 东莞 杭州 宁波 温州 南京 苏州 无锡 武汉 成都 西安 青岛"
+            " 大连 厦门 沈阳 长春 哈尔滨 济南 郑州 长沙 合肥 福州 南昌 昆明 贵阳 南宁 海口"
+            " 三亚 兰州 西宁 银川 乌鲁木齐 拉萨 呼和浩特 石家庄 太原 唐山 保定 雄安"
+        ).split()
+    },
+}
+PLACES["雄安"] = "雄安新区"
+_PLACE_NAMES = sorted(PLACES, key=len, reverse=True)
+_NATIONAL_ISSUER = re.compile(
+    r"^(?:全国人民代表大会|全国人大|国务院|中共中央|中国共产党中央|中央|最高人民法院|最高人民检察院"
+    r"|国家|中国人民银行|海关总署|审计署)|(?:部|总局|总署|委员会|委|署)$"
+)
+_NATIONAL_TITLE = re.compile(r"^(?:中华人民共和国|国务院|国家|全国|最高人民)")
+_VERSION_NOTE = re.compile(r"[（(][^（）()]*(?:\d{4}|修订|修正|修改|试行|草案)[^（）()]*[）)]")
+
+
+def _fold(text: str) -> str:
+    from corpus.normalize import search_key  # opencc loads on first use, not on import
+
+    return search_key(text)
+
+
+def place_in(text: str | None) -> str | None:
+    """The place (a key of :data:`PLACES`) that ``text`` opens with, else None."""
+    if not text:
+        return None
+    text = _fold(text).strip()
+    text = text.removeprefix("中华人民共和国")
+    for name in _PLACE_NAMES:
+        if text.startswith(name):
+            return name
+    return None
+
+
+def places_named(text: str) -> list[str]:
+    """Every place of :data:`PLACES` that ``text`` names anywhere, longest names first and
+    without those inside a longer one found (``石家庄`` is not also ``家``), in text order."""
+    text = _fold(text)
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for name in _PLACE_NAMES:
+        start = text.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if not any(a < end and start < b for a, b in taken):
+                taken.append((start, end))
+                found.append((start, name))
+            start = text.find(name, end)
+    return list(dict.fromkeys(name for _, name in sorted(found)))
+
+
+def region_of(issuer: str | None, title: str | None) -> str | None:
+    """The jurisdiction of a document: :data:`NATIONAL` for national bodies (全国人大, 国务院,
+    ministries, a title opening with 中华人民共和国), else the place (a key of
+    :data:`PLACES`) its issuer or title opens with; None when neither says."""
+    key = issuer_key(issuer)
+    if key:
+        folded = _fold(key)
+        place = place_in(folded)
+        if place:
+            return place
+        if _NATIONAL_ISSUER.search(folded.removeprefix("中华人民共和国")):
+            return NATIONAL
+    place = place_in(title)
+    if place:
+        return place
+    if title and _NATIONAL_TITLE.match(_fold(title).strip()):
+        return NATIONAL
+    return None
+
+
+def version_title(title: str) -> str:
+    """The title as versions of one document share it: 《》, spaces and the brackets naming
+    a year or a revision (（2016年修订）, （2022年修正）, (试行)) removed, folded to
+    simplified (``《上海市消防條例（2019年修正）》`` → ``上海市消防条例``)."""
+    text = _fold(title)
+    text = _VERSION_NOTE.sub("", text)
+    return re.sub(r"[\s《》〈〉\"“”]", "", text)

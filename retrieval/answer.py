@@ -30,6 +30,12 @@ class Result:
     article: str | None = None
     doc_number: str | None = None
     issuer: str | None = None
+    # issue 26: the document's 施行日期 and jurisdiction (国家, 天津 …); for an older version
+    # of a document, the doc_id of the newest version and the date it takes effect
+    effective_date: str | None = None
+    region: str | None = None
+    superseded_by: str | None = None
+    superseded_date: str | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -56,6 +62,10 @@ class Answer:
     version: str | None = field(default=None, compare=False)
     probability: float = 0.0
     features: dict[str, float] | None = field(default=None, compare=False)
+    # issue 26: what the reader must know about the results (a place or time the question
+    # names that no cited document matches); the filters the question was answered under
+    note: str | None = None
+    filters: dict | None = None
 
     def to_json(self) -> dict:
         """The stable JSON contract used by ``ask --json`` and scripts."""
@@ -63,6 +73,8 @@ class Answer:
             "question": self.question,
             "confident": self.confident,
             "results": [r.to_json() for r in self.results],
+            "note": self.note,
+            **({"filters": self.filters} if self.filters else {}),
         }
 
 

@@ -30,7 +30,9 @@ from retrieval.errors import (
     RetrievalError,
     VersionRetiredError,
 )
+from retrieval.filters import DocMeta, Filters
 from retrieval.query.confidence import AbstentionPolicy, content_words, question_features
+from retrieval.query.library import current_first, mismatch, version_info
 from retrieval.query.marking import Idf, Similarity, mark_sentences, off_topic
 from retrieval.query.search import Passage, SearchSettings, search_with_signals
 from retrieval.tokens import has_chinese, lucene_idf, tokenize, warm_up
@@ -159,8 +161,12 @@ class AnswerEngine:
         log.info("switched index %s → %s", old, self.version)
         return True
 
-    def ask(self, question: str, top_k: int = 5, offset: int = 0) -> Answer:
-        """Ranked, cited excerpts for ``question``; ``offset`` skips results already shown."""
+    def ask(
+        self, question: str, top_k: int = 5, offset: int = 0, filters: Filters | None = None
+    ) -> Answer:
+        """Ranked, cited excerpts for ``question``; ``offset`` skips results already shown;
+        ``filters`` (retrieval/filters.py): only from the documents they select, pushed down
+        into the backend's search."""
         question = (question or "").strip()
         if not _SEARCHABLE.search(question):
             raise QueryError("the question is empty: type a question in Chinese or English")
@@ -170,7 +176,16 @@ class AnswerEngine:
         tokens = tokenize(key)
         vector = self.embedder.encode_queries([key])[0]
         return self._on_live(
-            lambda index: self._answer(index, question, key, tokens, vector, top_k, offset)
+            lambda index: self._answer(
+                index.restricted(filters) if filters else index,
+                question,
+                key,
+                tokens,
+                vector,
+                top_k,
+                offset,
+                filters,
+            )
         )
 
     def _on_live(self, work: Callable[[Version], T]) -> T:
@@ -196,7 +211,9 @@ class AnswerEngine:
             self._loaded = loaded
         log.info("%s; now answering from %s", why, loaded.version)
 
-    def _answer(self, index: Version, question, key, tokens, vector, top_k, offset) -> Answer:
+    def _answer(
+        self, index: Version, question, key, tokens, vector, top_k, offset, filters=None
+    ) -> Answer:
         """The answer from ``index`` (one version) for a question already encoded."""
         # Ranking at a fixed depth keeps each result's merged span the same for any top_k.
         depth = max(offset + top_k, MIN_DEPTH)
@@ -215,6 +232,9 @@ class AnswerEngine:
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)
+        # issue 26: the current version first (retrieval/query/library.py)
+        metas, groups = _library(index)
+        passages = current_first(passages, groups, metas, key)
         page = passages[offset : offset + top_k]
         cites = _cites(index)
         # English words cannot match Chinese sentences: mark those questions by meaning
@@ -230,14 +250,19 @@ class AnswerEngine:
             (search_key(docs[p.doc_id].text[p.start : p.end]) for p in passages),
             idf,
         )
+        # issue 26: versions marked; a place or time no cited document matches is said so
+        results = version_info(results, groups, metas)
+        note, trusted = mismatch(key, results, metas, filters)
         return Answer(
             question,
-            confident,
+            confident and trusted,
             results,
             off_topic=unrelated,
             probability=round(probability, 4),
             features=features,
             version=index.version,
+            note=note,
+            filters=filters.to_json() if filters else None,
         )
 
     def _similarity(self, vector: np.ndarray) -> Similarity:
@@ -317,6 +342,13 @@ def _where(
         return Position(), found[0] if found else None
     row = max(before, key=lambda r: r.start)
     return advance(text, Position.of(row.section, row.article), row.start, anchor), row
+
+
+def _library(index: Version) -> tuple[dict[str, DocMeta], list[list[str]]]:
+    """(document metadata, version groups) of a version (issue 26; empty for an index
+    ingested before it, or a Version without them)."""
+    meta = getattr(index, "document_meta", None)
+    return (meta() if meta else {}), list(getattr(index.manifest, "versions", None) or [])
 
 
 def _cites(index: Version) -> bool:

@@ -119,8 +119,10 @@ def evaluate(
     mode: str = "hybrid",
     shown: int = 5,
     on_progress: Callable[[int], None] = lambda _n: None,
+    filters=None,
 ) -> EvalReport:
-    """Rank documents for every query; hits are counted by gold ``doc_id``."""
+    """Rank documents for every query; hits are counted by gold ``doc_id``; ``filters``
+    (retrieval.filters.Filters): every question asked under them."""
     if mode not in MODES:
         raise RetrievalError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     depth = 10
@@ -155,7 +157,7 @@ def evaluate(
             docs = _doc_ranking(scores, chunk_docs, depth)
             answer = None
         else:
-            answer = engine.ask(q.question, top_k=depth)
+            answer = engine.ask(q.question, top_k=depth, filters=filters)
             docs = list(dict.fromkeys(r.doc_id for r in answer.results))[:depth]
         latencies.append(time.perf_counter() - started)
         if q.doc_id is None:

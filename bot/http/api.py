@@ -8,8 +8,9 @@ from dataclasses import asdict, replace
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBearer
 
-from corpus.structure import document_info
-from retrieval import Answer, Result
+from corpus.structure import info_of
+from retrieval import Answer
+from retrieval.filters import Filters as SearchFilters
 
 from .errors import ApiError
 from .guard import IDENTITY
@@ -40,21 +41,27 @@ def answer_json(answer: Answer) -> dict:
     return {**answer.to_json(), "off_topic": answer.off_topic}
 
 
-def _keep(result: Result, filters: Filters) -> bool:
-    if filters.doc_ids is not None and result.doc_id not in filters.doc_ids:
-        return False
-    if filters.date_from and not (result.date and result.date >= filters.date_from):
-        return False
-    if filters.date_to and not (
-        result.date and result.date[: len(filters.date_to)] <= filters.date_to
-    ):
-        return False
-    return not (filters.source and filters.source not in (result.source or ""))
+def pushed_down(filters: Filters) -> SearchFilters:
+    """The request's filters as the search takes them (all but ``source``); a 422 for a
+    date it cannot read."""
+    try:
+        return SearchFilters.of(
+            since=filters.date_from,
+            until=filters.date_to,
+            issuer=filters.issuer,
+            region=filters.region,
+            doc_type=filters.type,
+            doc_ids=filters.doc_ids,
+        )
+    except ValueError as exc:
+        raise ApiError(422, "bad_filter", str(exc)) from None
 
 
 def filtered(answer: Answer, filters: Filters, top_k: int) -> Answer:
-    """The answer's results that pass ``filters``, the first ``top_k`` of them, ranked anew."""
-    kept = [r for r in answer.results if _keep(r, filters)][:top_k]
+    """The answer's results from a source ``filters.source`` names, the first ``top_k`` of
+    them, ranked anew."""
+    source = filters.source
+    kept = [r for r in answer.results if not source or source in (r.source or "")][:top_k]
     results = [replace(r, rank=rank) for rank, r in enumerate(kept, start=1)]
     return replace(answer, results=results)
 
@@ -66,7 +73,10 @@ async def ask(body: AskRequest, request: Request) -> dict:
     engine = service(request)
     if body.filters is None:
         return answer_json(await engine.ask(body.question, body.top_k))
-    answer = await engine.ask(body.question, max(FILTERED_DEPTH, body.top_k))
+    search = pushed_down(body.filters)
+    if not body.filters.source:
+        return answer_json(await engine.ask(body.question, body.top_k, search))
+    answer = await engine.ask(body.question, max(FILTERED_DEPTH, body.top_k), search)
     return answer_json(filtered(answer, body.filters, body.top_k))
 
 
@@ -102,7 +112,7 @@ async def document(doc_id: str, request: Request) -> dict:
     doc = await engine.document(doc_id)
     if doc is None:
         raise ApiError(404, "unknown_document", f"no document {doc_id!r} in the index")
-    info = document_info(doc.text, doc.title)
+    info = info_of(doc)
     return {
         "doc_id": doc.doc_id,
         "title": doc.title,

@@ -18,12 +18,16 @@ class Strict(BaseModel):
 
 
 class Filters(Strict):
-    """Keep only results from these documents / dates / sources."""
+    """Answer only from these documents / dates / issuers / jurisdictions / kinds (pushed
+    down into the search); ``source`` is applied to the first 50 results afterwards."""
 
     doc_ids: list[str] | None = Field(None, description="only these documents")
     date_from: str | None = Field(None, description="YYYY-MM-DD, inclusive")
     date_to: str | None = Field(None, description="YYYY-MM-DD, inclusive")
     source: str | None = Field(None, description="text the document's source contains")
+    issuer: str | None = Field(None, description="text the issuing body contains")
+    region: str | None = Field(None, description="jurisdiction: 天津, 河北省, 国家 …")
+    type: str | None = Field(None, description="kind of document: 条例, 办法 …")
 
 
 class AskRequest(Strict):

@@ -118,8 +118,11 @@ class EngineService:
         finally:
             self._pending -= 1
 
-    async def ask(self, question: str, top_k: int) -> Answer:
+    async def ask(self, question: str, top_k: int, filters=None) -> Answer:
+        """``filters``: retrieval.filters.Filters, pushed down into the search."""
         engine = self.ready()
+        if filters:
+            return await self.run(engine.ask, question, top_k, 0, filters)
         return await self.run(engine.ask, question, top_k)
 
     async def sources(self) -> list[Source]:

@@ -106,9 +106,11 @@ def citation(result: Result, size: int = layout.WHERE_CHARS, full: bool = True) 
     """``《title》（文号） · 二、… › （三）… · 第X条 · date`` (escaped, italic), plus the source
     and issuing body when ``full``; the heading path is shortened to ``size`` characters."""
     title = _cited_title(result, size)
+    label = layout.version_label(result)
+    tail = f"\n<b>{html.escape(label)}</b>" if label else ""
     if not full:
-        return meta_line(title, result.date, None)
-    return meta_line(title, result.date, result.source, None, layout.issuer(result))
+        return meta_line(title, result.date, None) + tail
+    return meta_line(title, result.date, result.source, None, layout.issuer(result)) + tail
 
 
 def _line(result: Result, size: int) -> str:
@@ -170,6 +172,8 @@ def render_answer(answer: Answer, note: str = "", limit: int = MESSAGE_LIMIT) ->
     Not confident: a kind note and at most two short candidates. Off-topic: only the note."""
     kind = layout.kind(answer)
     extra = f"\n<i>{html.escape(note)}</i>" if note else ""
+    if said := layout.note_line(answer):  # a place or time no cited document matches
+        extra += f"\n<b>{html.escape(said)}</b>"
     if kind is layout.Kind.OFF_TOPIC:
         return [off_topic(answer.question) + extra]
     results = layout.shown(answer)

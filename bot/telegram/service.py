@@ -7,14 +7,16 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from telegram import CallbackQuery
 
 import qabot_settings
+from bot.filter_args import parse_pairs
 from bot.open_index import open_engine
 from retrieval.answer import Answer, Result, Source
+from retrieval.filters import Filters
 
 from .config import Settings
 from .memory_state import RateLimiter, Throttle, TTLStore
@@ -109,9 +111,26 @@ class Service:
             log.info("switched to a newer index")
 
     async def ask(self, question: str, offset: int = 0) -> Answer:
+        """The answer; a question opening with filters (``地区:天津 2020年以后 问题``, see
+        docs/telegram.md) is answered under them, and keeps them in ``answer.question`` (so
+        「更多结果」 asks the same)."""
         await self.refresh()
         started = time.perf_counter()
-        answer = await self._run(self._engine().ask, question, self.settings.top_k, offset)
+        asked, filters = question, None
+        pairs, rest = parse_pairs(question)
+        if pairs and rest:
+            try:
+                filters = Filters.of(**pairs)
+                asked = rest
+            except ValueError:
+                filters = None  # not a filter after all: asked as typed
+        engine = self._engine()
+        if filters:
+            answer = await self._run(engine.ask, asked, self.settings.top_k, offset, filters)
+        else:
+            answer = await self._run(engine.ask, asked, self.settings.top_k, offset)
+        if filters:
+            answer = replace(answer, question=question)
         if offset == 0 and self.on_answer is not None:
             self.on_answer(time.perf_counter() - started)
         return answer

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from embeddings.model import Embedder, ModelIdentity
 from retrieval.ingest.embedding_cache import CACHE, cache_problem
 from retrieval.ingest.plan import IngestResult
 from retrieval.tokens import DEFAULT_TOKENIZER, SEARCH_KEY_VERSION
+
+if TYPE_CHECKING:
+    from retrieval.filters import DocMeta, Filters
 
 FORMAT = 2  # the layout of a version; another one must be rebuilt
 
@@ -95,6 +98,11 @@ class Manifest:
     chunks: int = 0  # live chunks
     corpus: list[str] = field(default_factory=list)  # the paths it was ingested from
     format: int = FORMAT
+    # issue 26 (retrieval/filters.py): doc_id -> DocMeta.to_list(); version groups, oldest
+    # first; the layout of document_meta (0: none, the next ingest publishes it)
+    document_meta: dict[str, list] = field(default_factory=dict)
+    versions: list[list[str]] = field(default_factory=list)
+    meta_version: int = 0
 
     @staticmethod
     def describe(
@@ -103,10 +111,18 @@ class Manifest:
         documents: dict[str, list],
         chunks: int,
         corpus: Sequence[str],
+        documents_of: Sequence[Document] = (),
     ) -> dict:
         """The fields every backend's new manifest starts from: this code's model, chunker,
-        search-key and tokenizer versions, and the version's documents."""
+        search-key and tokenizer versions, and the version's documents (with
+        ``documents_of``, the whole corpus: their metadata and version groups)."""
+        from retrieval.filters import META_VERSION, catalogue
+
+        metas, groups = catalogue(documents_of)
         return {
+            "document_meta": metas,
+            "versions": groups,
+            "meta_version": META_VERSION,
             "version": version,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "model": model_info(identity),
@@ -209,6 +225,17 @@ class Version(Protocol):
 
     def chunk_texts(self) -> Iterable[tuple[int, str, str]]:
         """(chunk id, doc_id, chunk text) of every live chunk, for evaluation baselines."""
+        ...
+
+    def restricted(self, filters: Filters) -> Version:
+        """This version searched only among the documents ``filters`` selects (issue 26):
+        its ``dense_candidates`` and ``keyword_candidates`` return the chunks an unfiltered
+        search deep enough would, filtered afterwards (scores and IDF unchanged); every
+        other method as this version's."""
+        ...
+
+    def document_meta(self) -> dict[str, DocMeta]:
+        """Every document's metadata (retrieval.filters), by doc_id."""
         ...
 
 

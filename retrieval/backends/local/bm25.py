@@ -134,10 +134,13 @@ class KeywordIndex:
         k: int,
         idf: dict[str, float] | None = None,
         dead_rows: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the ``k`` best live passages with a score above zero, best first
         (ties in any order): the same as the top of :meth:`scores`, usually without summing
-        the long postings of common tokens over every passage.
+        the long postings of common tokens over every passage. ``allowed`` (a boolean mask
+        of rows, dead rows already False; it replaces ``dead_rows``): only those rows, with
+        the scores they have without it (a filter, issue 26).
 
         MaxScore-style pruning: rare tokens score every passage they occur in; the best
         of those get their common tokens' weights looked up; a passage without any rare
@@ -148,6 +151,8 @@ class KeywordIndex:
         terms = self._terms(query_tokens, idf)
         common = [t for t in terms if t[1] - t[0] > self.size * COMMON_SHARE]
         rare = [t for t in terms if t[1] - t[0] <= self.size * COMMON_SHARE]
+        if allowed is not None:
+            dead_rows = allowed  # a boolean mask: _sum and _sparse_sum read either
         if common and rare and k > 0:
             found = self._pruned_top(rare, common, k, dead_rows)
             if found is not None:
@@ -175,7 +180,9 @@ class KeywordIndex:
         if terms:
             rows, weights = self._postings(terms)
             out += np.bincount(rows, weights, minlength=self.size).astype(np.float32)
-        if dead_rows is not None and len(dead_rows):
+        if dead_rows is not None and dead_rows.dtype == bool:
+            out[~dead_rows] = 0.0  # an allowed mask
+        elif dead_rows is not None and len(dead_rows):
             out[dead_rows] = 0.0
         return out
 
@@ -208,7 +215,10 @@ class KeywordIndex:
         rows, weights = self._postings(terms)
         rows, where = np.unique(rows, return_inverse=True)
         sums = np.bincount(where, weights, minlength=len(rows)).astype(np.float32)
-        if dead_rows is not None and len(dead_rows):
+        if dead_rows is not None and dead_rows.dtype == bool:  # an allowed mask
+            live = dead_rows[rows]
+            rows, sums = rows[live], sums[live]
+        elif dead_rows is not None and len(dead_rows):
             live = ~np.isin(rows, dead_rows)
             rows, sums = rows[live], sums[live]
         return rows, sums

@@ -43,6 +43,7 @@ from retrieval.backends.local.folder import (
 )
 from retrieval.backends.local.segments import SEGMENTS, SegmentSettings, write_segment
 from retrieval.backends.local.store import STORE, StoreWriter, store_problem
+from retrieval.filters import META_VERSION
 from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache, cache_problem
 from retrieval.ingest.plan import (
     IngestPlan,
@@ -127,6 +128,7 @@ def ingest(
             and reusable
             and not repairs
             and same_version(previous.documents, previous.corpus, plan, documents, corpus)
+            and previous.meta_version == META_VERSION
         ):
             if not current_is_sound(index_dir):
                 publish(index_dir, previous.version)
@@ -335,7 +337,9 @@ class _Job:
         if len(deleted):
             np.save(work / DELETED, deleted)
         LocalManifest(
-            **LocalManifest.describe(version, self.embedder.identity, entries, live, corpus),
+            **LocalManifest.describe(
+                version, self.embedder.identity, entries, live, corpus, documents
+            ),
             segments=segments,
             deleted=int(len(deleted)),
         ).write(work)

@@ -156,6 +156,18 @@ def segment_problem(root: Path, meta: dict, checksums: bool = False) -> str | No
     return None
 
 
+@dataclass
+class RowFilter:
+    """The rows of one segment a filtered search may return (issue 26): ``mask`` (one
+    boolean per row, deleted rows False), ``rows`` (its True positions) and, built on first
+    use, the FAISS selector of their chunk ids."""
+
+    mask: np.ndarray
+    rows: np.ndarray
+    selector: object | None = None
+    bitmap: np.ndarray | None = None  # kept alive while the selector points into it
+
+
 class Segment:
     """One loaded segment (immutable; shared between versions that name it)."""
 
@@ -178,20 +190,28 @@ class Segment:
         self._ids_sorted: bool | None = None
 
     def search_dense(
-        self, query: np.ndarray, k: int, selector=None, dead_rows: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        selector=None,
+        dead_rows: np.ndarray | None = None,
+        allowed: RowFilter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, chunk ids) of the ``k`` nearest live chunks, best first.
 
         ``selector`` (a FAISS IDSelector excluding deleted chunk ids) and
         ``dead_rows`` (their rows, sorted) name the same deletions: the first is
-        what flat and IVF indexes take, the second what the PQ kind filters by."""
+        what flat and IVF indexes take, the second what the PQ kind filters by.
+        ``allowed`` (a filter) replaces both: only its rows."""
         import faiss
 
-        k = min(k, self.size)
+        k = min(k, self.size if allowed is None else len(allowed.rows))
         if k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         if self.meta["dense"] == "pq4fs-sq8":
-            return self._rescored(query, k, dead_rows)
+            return self._rescored(query, k, dead_rows, allowed)
+        if allowed is not None:
+            selector = self._selector(allowed)
         if self.meta["dense"] == "flat":
             params = faiss.SearchParameters(sel=selector) if selector else None
         else:
@@ -200,14 +220,45 @@ class Segment:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
-    def _rescored(self, query: np.ndarray, k: int, dead_rows: np.ndarray | None) -> tuple:
+    def _selector(self, allowed: RowFilter):
+        """A FAISS selector of the chunk ids of ``allowed``'s rows (a bitmap over ids)."""
+        import faiss
+
+        if allowed.selector is None:
+            ids = np.asarray(self.ids[allowed.rows], np.int64)
+            bits = np.zeros(int(ids.max()) + 1 if len(ids) else 1, bool)
+            bits[ids] = True
+            allowed.bitmap = np.packbits(bits, bitorder="little")
+            allowed.selector = faiss.IDSelectorBitmap(
+                len(allowed.bitmap), faiss.swig_ptr(allowed.bitmap)
+            )
+        return allowed.selector
+
+    def _rescored(
+        self,
+        query: np.ndarray,
+        k: int,
+        dead_rows: np.ndarray | None,
+        allowed: RowFilter | None = None,
+    ) -> tuple:
         """The 4-bit scan's best ``rescore`` live rows, rescored with 8-bit codes.
-        Asks the scan for more only when deletions leave fewer than ``k``."""
+        Asks the scan for more only when deletions leave fewer than ``k``. A filter that
+        leaves no more rows than that rescores them all; a wider one scans deeper by the
+        share it leaves out."""
         want = max(int(self.meta["rescore"]), k)
+        if allowed is not None and len(allowed.rows) <= want:
+            rows = allowed.rows
+            scores = self._rescorer.sa_decode(self._codes[rows]) @ query
+            best = np.argsort(-scores, kind="stable")[:k]
+            return scores[best], np.asarray(self.ids[rows[best]], np.int64)
+        if allowed is not None:
+            want = int(want * self.size / max(1, len(allowed.rows)))
         while True:
             _, found = self._scan.search(query.reshape(1, -1), min(want, self.size))
             rows = found[0][found[0] >= 0]
-            if dead_rows is not None and len(dead_rows):
+            if allowed is not None:
+                rows = rows[allowed.mask[rows]]
+            elif dead_rows is not None and len(dead_rows):
                 rows = rows[~np.isin(rows, dead_rows)]
             if len(rows) >= k or want >= self.size:
                 break
@@ -217,10 +268,19 @@ class Segment:
         return scores[best], np.asarray(self.ids[rows[best]], np.int64)
 
     def search_keywords(
-        self, tokens: Sequence[str], k: int, idf: dict[str, float], dead_rows: np.ndarray | None
+        self,
+        tokens: Sequence[str],
+        k: int,
+        idf: dict[str, float],
+        dead_rows: np.ndarray | None,
+        allowed: RowFilter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, chunk ids) of the ``k`` best live chunks with a score above zero."""
-        scores, rows = self.keywords.top(tokens, k, idf, dead_rows)
+        """(scores, chunk ids) of the ``k`` best live chunks with a score above zero (only
+        the rows of ``allowed``, when given)."""
+        mask = None if allowed is None else allowed.mask
+        if mask is not None and not len(allowed.rows):
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores, rows = self.keywords.top(tokens, k, idf, dead_rows, mask)
         return scores, np.asarray(self.ids[rows], np.int64)
 
     def keyword_weights(

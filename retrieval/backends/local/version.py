@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import numpy as np
 
 from corpus.document import Document
 from retrieval.backends.base import Candidates, ChunkRow, Manifest
-from retrieval.backends.local.segments import Segment
+from retrieval.backends.local.segments import RowFilter, Segment
 from retrieval.backends.local.store import ChunkStore
 from retrieval.errors import VersionRetiredError
+from retrieval.filters import DocMeta, Filters, metas_of
 from retrieval.tokens import lucene_idf
 
 
@@ -52,6 +54,10 @@ class LocalVersion:
                 self._selectors.append(None)
         self._doc_keys = {doc_id: int(e[1]) for doc_id, e in manifest.documents.items()}
         self._documents: dict[int, Document] = {}
+        self._metas: dict[str, DocMeta] | None = None
+        self._row_keys: list[np.ndarray] | None = None  # per segment: each row's doc_key
+        self._views: dict[Filters, RestrictedVersion] = {}
+        self._views_lock = threading.Lock()
 
     @property
     def version(self) -> str:
@@ -157,6 +163,93 @@ class LocalVersion:
     def doc_ids(self) -> Iterator[str]:
         """Document ids in corpus order."""
         return iter(self.manifest.documents)
+
+    # --- filters (issue 26) -------------------------------------------------------------
+    def document_meta(self) -> dict[str, DocMeta]:
+        """Every document's metadata, from the manifest (read once)."""
+        if self._metas is None:
+            self._metas = metas_of(self.manifest)
+        return self._metas
+
+    def restricted(self, filters: Filters) -> LocalVersion | RestrictedVersion:
+        """This version searched among the documents ``filters`` selects: per segment, a
+        mask of the rows of those documents (built from each row's doc_key, read from the
+        store once per version), which FAISS takes as an ID selector (flat) or the PQ scan
+        as a row filter, and BM25 as its candidate mask. The last 16 are kept."""
+        if not filters:
+            return self
+        with self._views_lock:
+            view = self._views.get(filters)
+            if view is not None:
+                return view
+            if self._row_keys is None:
+                ids, keys = self.store.chunk_doc_keys()
+                self._row_keys = []
+                for seg in self.segments:
+                    at = np.minimum(np.searchsorted(ids, seg.ids), max(len(ids) - 1, 0))
+                    found = ids[at] == seg.ids if len(ids) else np.zeros(seg.size, bool)
+                    self._row_keys.append(np.where(found, keys[at] if len(ids) else -1, -1))
+            chosen = filters.select(self.document_meta())
+            wanted = np.array(sorted(self._doc_keys[d] for d in chosen), np.int64)
+            allowed = []
+            for row_keys, dead in zip(self._row_keys, self._dead_rows, strict=True):
+                mask = np.isin(row_keys, wanted)
+                if dead is not None:
+                    mask[dead] = False
+                allowed.append(RowFilter(mask, np.flatnonzero(mask)))
+            view = RestrictedVersion(self, filters, allowed)
+            if len(self._views) >= 16:
+                self._views.pop(next(iter(self._views)))
+            self._views[filters] = view
+            return view
+
+
+class RestrictedVersion:
+    """A :class:`LocalVersion` searched only among some documents' chunks (see
+    :meth:`LocalVersion.restricted`); everything but the two searches is the version's."""
+
+    def __init__(self, base: LocalVersion, filters: Filters, allowed: list[RowFilter]) -> None:
+        self.base = base
+        self.filters = filters
+        self.allowed = allowed
+        self.manifest = base.manifest
+        self.chunks_allowed = int(sum(len(a.rows) for a in allowed))
+
+    def __getattr__(self, name: str):
+        return getattr(self.base, name)
+
+    @property
+    def version(self) -> str:
+        return self.base.version
+
+    @property
+    def size(self) -> int:
+        return self.base.size
+
+    @property
+    def total(self) -> int:
+        return self.base.total
+
+    def restricted(self, filters: Filters):
+        return self.base.restricted(filters)
+
+    def dense_candidates(self, query: np.ndarray, k: int) -> Candidates:
+        query = np.ascontiguousarray(query, np.float32)
+        parts = [
+            seg.search_dense(query, k, allowed=allowed)
+            for seg, allowed in zip(self.base.segments, self.allowed, strict=True)
+        ]
+        return _top(parts, k)
+
+    def keyword_candidates(self, tokens: Sequence[str], k: int) -> Candidates:
+        if not tokens:
+            return Candidates.empty()
+        idf = {t: self.base.idf(t) for t in tokens}
+        parts = [
+            seg.search_keywords(tokens, k, idf, None, allowed)
+            for seg, allowed in zip(self.base.segments, self.allowed, strict=True)
+        ]
+        return _top(parts, k)
 
 
 def _top(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> Candidates:

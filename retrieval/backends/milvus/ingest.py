@@ -40,6 +40,7 @@ from retrieval.backends.milvus.schema import (
     structure_values,
 )
 from retrieval.errors import ManifestError, RetrievalError
+from retrieval.filters import META_VERSION
 from retrieval.ingest.embedding_cache import CACHE, EmbeddingCache
 from retrieval.ingest.plan import (
     IngestPlan,
@@ -134,6 +135,7 @@ class _Job:
             not dry_run
             and reusable
             and same_version(previous.documents, previous.corpus, plan, documents, corpus)
+            and previous.meta_version == META_VERSION
         ):
             return IngestResult(plan, previous.version, previous.chunks, 0, _since(started))
         fresh = set(plan.added) | set(plan.changed)
@@ -314,7 +316,9 @@ class _Job:
         vocab_pieces = meta.write_blob(self.client, self.prefix, vocab_key(version), vocab)
         identity = self.embedder.identity
         manifest = MilvusManifest(
-            **MilvusManifest.describe(version, identity, entries, kept + written, corpus),
+            **MilvusManifest.describe(
+                version, identity, entries, kept + written, corpus, documents
+            ),
             number=number,
             collection=collection,
             dead=dead,

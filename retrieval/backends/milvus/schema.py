@@ -58,9 +58,9 @@ def clip(value: str, limit: int) -> str:
 
 def citation_values(doc: Document) -> dict[str, str]:
     """The document's citation and self-stated fields (number, issuer), clipped to fit."""
-    from corpus.structure import document_info
+    from corpus.structure import info_of
 
-    info = document_info(doc.text, doc.title)
+    info = info_of(doc)
     values = {name: getattr(doc, name) or "" for name in CITATION_FIELDS}
     values |= {"doc_number": info.doc_number or "", "issuer": info.issuer or ""}
     return {

@@ -9,6 +9,7 @@ loads the live version and asks again, rather than answering from what is left.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from retrieval.backends.milvus.manifest import (
 )
 from retrieval.backends.milvus.schema import DOC_FIELDS, ROW_FIELDS, STRUCTURE_FIELDS, dense_search
 from retrieval.errors import RetrievalError, VersionRetiredError
+from retrieval.filters import DocMeta, Filters, metas_of
 from retrieval.tokens import lucene_idf
 
 
@@ -49,6 +51,35 @@ class MilvusVersion:
         self._doc_keys = {doc_id: int(e[1]) for doc_id, e in manifest.documents.items()}
         self._documents: OrderedDict[int, Document | None] = OrderedDict()
         self._lock = threading.Lock()
+        self._metas: dict[str, DocMeta] | None = None
+        self.filters: Filters | None = None  # set on a restricted view
+
+    # --- filters (issue 26) -------------------------------------------------------------
+    def document_meta(self) -> dict[str, DocMeta]:
+        """Every document's metadata, from the manifest."""
+        if self._metas is None:
+            self._metas = metas_of(self.manifest)
+        return self._metas
+
+    def restricted(self, filters: Filters) -> MilvusVersion:
+        """This version searched among the documents ``filters`` selects: a copy whose row
+        filter also holds ``doc_key in [...]`` (or ``not in`` the others, whichever list is
+        shorter; ``doc_key`` has an inverted index), so Milvus filters before it ranks."""
+        if not filters:
+            return self
+        chosen = filters.select(self.document_meta())
+        keys = sorted(self._doc_keys[d] for d in chosen)
+        others = sorted(set(self._doc_keys.values()) - set(keys))
+        view = copy.copy(self)
+        view.filters = filters
+        if not keys:
+            view.filter = f"id < 0 and {self.filter}"
+        elif len(others) < len(keys):
+            view.filter = f"doc_key not in {others} and {self.filter}" if others else self.filter
+        else:
+            view.filter = f"doc_key in {keys} and {self.filter}"
+        view.chunks_allowed = None
+        return view
 
     def _index_params(self):
         """The chunks collection's index parameters, as ingest created them."""
@@ -123,7 +154,8 @@ class MilvusVersion:
             return Candidates.empty()
         vector = np.asarray(query, np.float32).ravel().tolist()
         found = self._search(vector, "dense", k, dense_search(self.manifest.dense_index))
-        if len(found.ids) < min(k, self.size) and self._replaced():
+        short = len(found.ids) < min(k, self.size)
+        if short and self.filters is None and self._replaced():
             raise self._retired(f"{min(k, self.size) - len(found.ids)} or more chunk rows")
         return found
 

@@ -326,3 +326,49 @@ def test_a_changed_document_replaces_the_old_one(name, tmp_path, embedder, reque
     ):
         for row in version.rows(found.ids.tolist()).values():
             assert old not in version.document(row.doc_id).text[row.start : row.end]
+
+
+# --- filters (issue 26): pushed down, and exact --------------------------------------------
+def _filter_cases(version: Version):
+    from retrieval.filters import Filters
+
+    metas = version.document_meta()
+    dates = sorted(m.date for m in metas.values() if m.date)
+    regions = sorted({m.region for m in metas.values() if m.region})
+    cases = [Filters.of(since=dates[len(dates) // 2]), Filters.of(until=dates[len(dates) // 3])]
+    cases += [Filters.of(region=r) for r in regions[:2]]
+    cases.append(Filters.of(since="2999"))  # selects nothing
+    return cases
+
+
+def test_filtered_search_equals_deep_search_filtered_afterwards(built: Built, embedder) -> None:
+    version = built.version
+    for question in QUESTIONS:
+        key = search_key(question)
+        vector = embedder.encode_queries([key])[0]
+        tokens = tokenize(key)
+        dense_all = version.dense_candidates(vector, version.size)
+        keyword_all = version.keyword_candidates(tokens, version.size)
+        rows = version.rows([int(i) for i in set(dense_all.ids) | set(keyword_all.ids)])
+        for filters in _filter_cases(version):
+            chosen = filters.select(version.document_meta())
+            view = version.restricted(filters)
+            for found, full in (
+                (view.dense_candidates(vector, K), dense_all),
+                (view.keyword_candidates(tokens, K), keyword_all),
+            ):
+                expected = [int(i) for i in full.ids if rows[int(i)].doc_id in chosen][:K]
+                assert len(found.ids) == len(expected), filters
+                # the same chunks (ties may swap places), with the same scores
+                assert sorted(found.ids.tolist()) == sorted(expected), filters
+                scores = dict(zip(full.ids.tolist(), full.scores.tolist(), strict=True))
+                np.testing.assert_allclose(
+                    found.scores, [scores[int(i)] for i in found.ids], rtol=1e-4, atol=1e-5
+                )
+
+
+def test_manifest_holds_document_metadata(built: Built) -> None:
+    metas = built.version.document_meta()
+    assert set(metas) == {d.doc_id for d in built.documents}
+    assert all(m.date == d.date for d, m in ((d, metas[d.doc_id]) for d in built.documents))
+    assert built.version.manifest.meta_version >= 1

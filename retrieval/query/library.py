@@ -1,0 +1,177 @@
+"""What a policy library adds after search (issue 26): versions and jurisdictions.
+
+* **Versions** (:func:`current_first`, :func:`version_info`): documents the ingest grouped as
+  versions of one document (``Manifest.versions``, oldest first; retrieval/filters.py). An
+  older version ranked above a newer one of its group is moved to just below it, unless the
+  question asks about the past (``修订前``, ``旧版``, ``原来``, ``2016年的规定`` naming the
+  older version's year); every result of an older version carries ``superseded_by`` (the
+  newest version's doc_id) and the date that version takes effect.
+* **Jurisdictions and dates** (:func:`mismatch`): a question naming a place (天津, 河北省) or
+  a time (``2023年以后出台的``) that no cited document matches gets a note, and is not
+  confident when the top result is another place's rule or out of the asked-for time. A
+  national document (国家) answering a question about a place is said so in the note but
+  keeps its confidence: a national law applies there too.
+
+Pure functions over passages/results and ``DocMeta``; the engine calls them after ranking
+(confidence is computed before, on what it was fitted on).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from corpus import metadata
+from retrieval.answer import Result
+from retrieval.filters import DocMeta, Filters
+
+P = TypeVar("P")
+
+PAST = re.compile(
+    r"修订前|修正前|修改前|旧版|老版|原来|原先|以前的规定|之前的规定|过去的规定|曾经|旧的"
+)
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_DOC_WORDS = (
+    r"(?:出台|发布|制定|颁布|印发|公布|通过|施行|实施|修订|修正|生效"
+    r"|的(?:规定|条例|办法|文件|政策|法规|规章|规定|版本|版))"
+)
+_SINCE = re.compile(rf"((?:19|20)\d{{2}})\s*年(?:以后|以来|之后|后|起)(?:新)?{_DOC_WORDS}")
+_UNTIL = re.compile(rf"((?:19|20)\d{{2}})\s*年(?:以前|之前|前){_DOC_WORDS}")
+_IN_YEAR = re.compile(rf"((?:19|20)\d{{2}})\s*年(?:\d{{1,2}}\s*月)?{_DOC_WORDS}")
+RULE_TYPES = frozenset(
+    ["条例", "规定", "办法", "实施细则", "细则", "规则", "决定", "法", "解释", "规范", "标准"]
+)
+"""Kinds of document that are a jurisdiction's rule (a news page or a plan is not)."""
+
+
+def newest_of(groups: Sequence[Sequence[str]]) -> dict[str, tuple[str, int, int]]:
+    """doc_id -> (newest doc_id of its group, its place in the group, group size)."""
+    out = {}
+    for ids in groups:
+        for place, doc_id in enumerate(ids):
+            out[doc_id] = (ids[-1], place, len(ids))
+    return out
+
+
+def asks_past(question: str, meta: DocMeta | None, newest: DocMeta | None) -> bool:
+    """Whether ``question`` asks about an older version: 修订前/旧版/原来…, or a year that is
+    the older version's (``meta``) and not the newest's."""
+    if PAST.search(question):
+        return True
+    years = set(_YEAR.findall(question))
+    old = (meta.when or "")[:4] if meta else ""
+    new = (newest.when or "")[:4] if newest else ""
+    return bool(old) and old in years and new not in years
+
+
+def current_first(
+    passages: list[P],
+    groups: Sequence[Sequence[str]],
+    metas: Mapping[str, DocMeta],
+    question: str,
+) -> list[P]:
+    """``passages`` with each older version that ranks above a newer version of its group
+    moved to just below the first passage of a newer one (their order otherwise kept)."""
+    if not groups or len(passages) < 2:
+        return passages
+    where = newest_of(groups)
+    held: list[tuple[P, str, int]] = []
+    out: list[P] = []
+    for i, p in enumerate(passages):
+        entry = where.get(p.doc_id)
+        if entry is not None:
+            newest, place, size = entry
+            later = [
+                where[q.doc_id][1]
+                for q in passages[i + 1 :]
+                if q.doc_id in where and where[q.doc_id][0] == newest
+            ]
+            past = asks_past(question, metas.get(p.doc_id), metas.get(newest))
+            if place < size - 1 and not past and any(v > place for v in later):
+                held.append((p, newest, place))
+                continue
+        out.append(p)
+        if entry is not None and held:
+            release = [h for h in held if h[1] == entry[0] and h[2] < entry[1]]
+            out.extend(h[0] for h in release)
+            held = [h for h in held if not any(h is r for r in release)]
+    out.extend(h[0] for h in held)
+    return out
+
+
+def version_info(
+    results: list[Result], groups: Sequence[Sequence[str]], metas: Mapping[str, DocMeta]
+) -> list[Result]:
+    """``results`` with ``superseded_by``/``superseded_date`` set on older versions and each
+    result's ``effective_date`` and ``region``."""
+    where = newest_of(groups)
+    out = []
+    for r in results:
+        meta = metas.get(r.doc_id) or DocMeta()
+        changes: dict = {"effective_date": meta.effective_date, "region": meta.region}
+        entry = where.get(r.doc_id)
+        if entry is not None and entry[0] != r.doc_id:
+            newest = metas.get(entry[0]) or DocMeta()
+            changes |= {"superseded_by": entry[0], "superseded_date": newest.when}
+        out.append(replace(r, **changes))
+    return out
+
+
+def asked_period(question: str) -> tuple[str | None, str | None, str] | None:
+    """(since, until, as the question says it) of a time the question asks documents of:
+    ``2023年以后出台的`` → (2023-01-01, None, 2023年以后), ``2020年发布的`` → the year."""
+    if found := _SINCE.search(question):
+        year = found.group(1)
+        return f"{year}-01-01", None, f"{year}年以后"
+    if found := _UNTIL.search(question):
+        year = found.group(1)
+        return None, f"{int(year) - 1}-12-31", f"{year}年以前"
+    if found := _IN_YEAR.search(question):
+        year = found.group(1)
+        return f"{year}-01-01", f"{year}-12-31", f"{year}年"
+    return None
+
+
+def _place_name(region: str | None) -> str:
+    if region == metadata.NATIONAL:
+        return "国家层面"
+    return metadata.PLACES.get(region or "", region or "其他地区")
+
+
+def mismatch(
+    question: str,
+    results: Sequence[Result],
+    metas: Mapping[str, DocMeta],
+    filters: Filters | None = None,
+) -> tuple[str | None, bool]:
+    """(a note for the reader, whether the answer may stay confident) for a question naming
+    a place or a time no cited document matches (see the module's docstring)."""
+    if not results:
+        return None, True
+    cited = [metas.get(r.doc_id) or DocMeta() for r in results]
+    top = cited[0]
+    notes: list[str] = []
+    trusted = True
+    places = [] if filters and filters.region else metadata.places_named(question)
+    regions = {m.region for m in cited}
+    if places and top.region and not regions & set(places):
+        asked = "、".join(metadata.PLACES[p] for p in places)
+        if top.region == metadata.NATIONAL:
+            notes.append(f"收录的文件中没有{asked}的地方性规定；以下是国家层面的规定")
+        elif top.doc_type in RULE_TYPES and top.region not in places:
+            notes.append(f"收录的文件中没有{asked}的相关规定；以下是{_place_name(top.region)}的规定")
+            trusted = False
+    period = None if filters and (filters.since or filters.until) else asked_period(question)
+    if period is not None:
+        since, until, said = period
+        dates = [m.date or m.effective_date for m in cited]
+        inside = [
+            d for d in dates if d and (not since or d >= since) and (not until or d <= until)
+        ]
+        top_date = dates[0]
+        if top_date and not inside:
+            notes.append(f"收录的文件中没有{said}出台的相关规定；以下是{top_date[:4]}年的规定")
+            trusted = False
+    return ("；".join(notes) if notes else None), trusted

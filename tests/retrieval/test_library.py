@@ -1,0 +1,103 @@
+"""Issue 26: jurisdictions, version groups and their order, filters, the mismatch note
+(pure functions; the backends' push-down is in backends/test_contract.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from corpus.metadata import places_named, region_of, version_title
+from retrieval.answer import Result
+from retrieval.filters import DocMeta, Filters, parse_date, version_groups
+from retrieval.query.library import asked_period, current_first, mismatch, version_info
+
+
+def test_region_of_national_bodies_places_and_traditional() -> None:
+    assert region_of("第十届全国人民代表大会常务委员会", "反垄断法") == "国家"
+    assert region_of("国家市场监督管理总局", "家用汽车产品修理更换退货责任规定") == "国家"
+    assert region_of("國務院", None) == "国家"
+    assert region_of(None, "中华人民共和国行政复议法") == "国家"
+    assert region_of("天津市第十七届人民代表大会常务委员会", "天津市消防条例") == "天津"
+    assert region_of(None, "上海市消防條例") == "上海"
+    assert region_of("河北省人民政府", "关于…的通知") == "河北"
+    assert region_of(None, "京津冀交通一体化促进条例") is None  # no one jurisdiction
+    assert places_named("天津和河北省的規定，石家庄呢") == ["天津", "河北", "石家庄"]
+
+
+def test_version_title_strips_revision_brackets() -> None:
+    assert version_title("《上海市消防條例（2019年修正）》") == "上海市消防条例"
+    assert version_title("反垄断法 (2022年修正)") == "反垄断法"
+
+
+def _meta(date, issuer=None, effective=None, region=None, kind="条例"):
+    return DocMeta(date, effective, issuer, region, kind)
+
+
+def test_versions_grouped_by_title_and_issuer_oldest_first() -> None:
+    docs = [
+        ("a-2022", "某市消防条例（2022年修正）", _meta("2022-05-25", "某市第十届人大常委会")),
+        ("a-2016", "某市消防条例", _meta("2016-01-01", "某市第九届人大常委会")),
+        ("a-undated", "某市消防条例", _meta(None, None, effective="2001-09-01")),
+        ("b", "另一市消防条例", _meta("2020-01-01", "另一市人大常委会")),
+        ("c-1", "同名办法", _meta("2019-01-01", "甲部")),
+        ("c-2", "同名办法", _meta("2020-01-01", "乙部")),  # another issuer: not a version
+    ]
+    assert version_groups(docs) == [["a-undated", "a-2016", "a-2022"]]
+
+
+@dataclass
+class P:
+    doc_id: str
+
+
+def test_older_version_moves_below_the_current_one_unless_the_past_is_asked() -> None:
+    groups = [["old", "new"]]
+    metas = {"old": _meta("2016-03-01"), "new": _meta("2022-05-25"), "x": _meta("2020-01-01")}
+    ranked = [P("old"), P("x"), P("new"), P("old")]
+    order = [p.doc_id for p in current_first(ranked, groups, metas, "某条例规定了什么")]
+    assert order == ["x", "new", "old", "old"]
+    for past in ("修订前的规定是什么", "原来的罚款是多少", "2016年的规定是什么"):
+        assert [p.doc_id for p in current_first(ranked, groups, metas, past)][0] == "old"
+
+
+def _result(doc_id: str, rank: int = 1) -> Result:
+    return Result(rank, doc_id, doc_id, None, None, 1.0, "x", 0, 1)
+
+
+def test_older_versions_carry_superseded_by() -> None:
+    metas = {"old": _meta("2016-03-01"), "new": _meta("2022-05-25", effective="2022-07-01")}
+    found = version_info([_result("new"), _result("old", 2)], [["old", "new"]], metas)
+    assert found[0].superseded_by is None
+    assert (found[1].superseded_by, found[1].superseded_date) == ("new", "2022-07-01")
+
+
+def test_a_place_no_cited_document_matches_is_said_and_not_confident() -> None:
+    metas = {
+        "bj": _meta("2020-01-01", region="北京"),
+        "tj": _meta("2020-01-01", region="天津"),
+        "cn": _meta("2020-01-01", region="国家", kind="法"),
+    }
+    note, trusted = mismatch("天津市的消防条例怎么规定的", [_result("bj")], metas)
+    assert note == "收录的文件中没有天津市的相关规定；以下是北京市的规定" and not trusted
+    assert mismatch("天津市的消防条例怎么规定的", [_result("tj")], metas) == (None, True)
+    note, trusted = mismatch("天津市对此怎么规定", [_result("cn")], metas)
+    assert "国家层面" in note and trusted  # a national law applies there too
+    assert mismatch("天津", [_result("bj")], metas, Filters.of(region="北京"))[0] is None
+    note, trusted = mismatch("2023年以后出台的消防条例", [_result("bj")], metas)
+    assert "2023年以后" in note and not trusted
+    assert asked_period("2019年工作要点提到了什么") is None  # a data year, not a document's
+
+
+def test_filters_read_what_users_type() -> None:
+    assert parse_date("2020") == "2020-01-01" and parse_date("2020", end=True) == "2020-12-31"
+    assert parse_date("2020年5月") == "2020-05-01"
+    with pytest.raises(ValueError):
+        parse_date("last year")
+    f = Filters.of(since="2020", region="天津市", issuer="天津市第十七届人民代表大会常务委员会")
+    assert f.region == "天津"
+    assert f.matches(_meta("2021-01-01", "天津市第十六届人民代表大会常务委员会", region="天津"))
+    assert not f.matches(_meta("2019-01-01", "天津市人民代表大会常务委员会", region="天津"))
+    assert not f.matches(_meta(None, "天津市人民代表大会常务委员会", region="天津"))
+    assert Filters.of(region="全国").region == "国家"
+    assert not Filters() and Filters.of(doc_ids=[])
