@@ -73,6 +73,7 @@ class Answer:
             "question": self.question,
             "confident": self.confident,
             "results": [r.to_json() for r in self.results],
+            "off_topic": self.off_topic,
             "note": self.note,
             **({"filters": self.filters} if self.filters else {}),
         }

@@ -38,7 +38,7 @@ def service(request: Request) -> EngineService:
 
 def answer_json(answer: Answer) -> dict:
     """``ask --json``'s contract (``Answer.to_json``, the one serialiser) plus ``off_topic``."""
-    return {**answer.to_json(), "off_topic": answer.off_topic}
+    return answer.to_json()
 
 
 def pushed_down(filters: Filters) -> SearchFilters:

@@ -19,6 +19,7 @@ def test_ask_json_follows_the_contract(seed_index):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["question"] == "通武廊签署了什么协议？" and data["confident"] is True
+    assert data["off_topic"] is False
     assert len(data["results"]) == 2
     top = data["results"][0]
     assert top["doc_id"] == "tongwulang-pilot-agreement-2023.txt" and top["rank"] == 1
