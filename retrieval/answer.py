@@ -12,8 +12,10 @@ class Result:
     ``marks`` are (start, end) offsets *relative to the excerpt* of the
     sentence(s) that best answer the question; JSON gives them as ``[[start, end], …]``.
     ``section`` (heading path, ``二、重点任务 › （三）推动交通一体化``) and ``article``
-    (``第十二条``) are where the first marked sentence stands; ``doc_number`` (文号) and
-    ``issuer`` are what the document states about itself; each None where absent.
+    (``第十二条``) are where the answer sentence stands (the mark holding most of the
+    question's matched words); for a question naming an article, the first result is that
+    article, whole. ``doc_number`` (文号) and ``issuer`` are what the document states about
+    itself; each None where absent.
     """
 
     rank: int

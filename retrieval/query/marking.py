@@ -369,6 +369,21 @@ def mark_sentences(
     return tuple(sorted(spans))
 
 
+def answer_mark(
+    text: str, marks: Sequence[Span], question_key: str, idf: IdfFn, title: str = ""
+) -> int:
+    """Which of ``marks`` (``mark_sentences``' result for ``text``) is the answer sentence:
+    the one holding most of the question's matched words, as ``mark_sentences`` scores
+    them (the first on a tie; 0 for fewer than two marks). A citation names where that
+    one stands when two marks fall in different articles."""
+    if len(marks) < 2:
+        return 0
+    keys = [search_key(text[a:b]) for a, b in split_sentences(text)]
+    scorer = _Scorer(keys, question_key, idf, title)
+    scores = [scorer.score(search_key(text[a:b])) for a, b in marks]
+    return max(range(len(marks)), key=lambda i: (scores[i], -i))
+
+
 def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> bool:
     """Whether a question's content ``words`` are (nearly) absent from the passages search
     found for it: less than :data:`OFF_TOPIC_REACH` of their IDF mass occurs in any of them.

@@ -287,3 +287,129 @@ def test_index_from_before_chunker_2_answers_then_upgrades_without_reembedding(
     top = after.results[0]
     assert (top.section, top.article) == ("第四章 法律责任", "第十一条")
     assert [r.excerpt for r in after.results] == [r.excerpt for r in before.results]
+
+
+# -- the article of the answer sentence, and questions naming an article (issue 26) ------
+
+LAW_SAMPLE = ROOT / "tests" / "data" / "law_sample"
+LAW_FILES = (
+    "地方性法规/浙江/浙江省消防条例(2021-11-25).md",
+    "地方性法规/浙江/浙江省人口与计划生育条例(2021-11-25).md",
+    "地方性法规/山东/山东省生活垃圾管理条例(2021-09-30).md",
+    "法律/反垄断法(2007-08-30).md",
+    "法律/反垄断法(2022-06-24).md",
+)
+ZJ_FIRE, ZJ_BIRTH, SD_WASTE, AML_2007, AML_2022 = LAW_FILES
+
+
+@pytest.fixture(scope="module")
+def law_engine(tmp_path_factory, embedder):
+    """Five documents of the law sample (two versions of one law among them), ingested."""
+    from retrieval.backends.local.ingest import ingest
+    from retrieval.engine import AnswerEngine
+
+    library = tmp_path_factory.mktemp("law-library")
+    for name in LAW_FILES:
+        (library / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(LAW_SAMPLE / name, library / name)
+    folder = tmp_path_factory.mktemp("law-index")
+    ingest(folder, load_corpus([library]).documents, embedder, progress=False)
+    return AnswerEngine.open(folder, embedder=embedder)
+
+
+def _answer_sentence(engine, result: Result, question: str) -> tuple[int, int]:
+    from corpus.normalize import search_key
+    from retrieval.query.marking import answer_mark
+
+    key = search_key(question)
+    idf = engine.index.idf
+    return result.marks[answer_mark(result.excerpt, result.marks, key, idf, result.title)]
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "article"),
+    [
+        ("浙江省人口与计划生育条例规定生育二孩三孩的女方延长产假多少天？", ZJ_BIRTH, "第二十二条"),
+        ("浙江省消防条例规定公民应当学习哪些常识？", ZJ_FIRE, "第五条"),
+        ("山东省生活垃圾管理条例规定生活垃圾分为哪几类？", SD_WASTE, "第十六条"),
+        ("反垄断法规定经营者集中达到什么标准应当事先申报？", AML_2022, "第二十六条"),
+        ("经营者集中是指什么情形？", (AML_2007, AML_2022), None),  # either version
+    ],
+)
+def test_the_article_is_where_the_answer_sentence_stands(
+    law_engine, question, doc_id, article
+) -> None:
+    from corpus.structure import clause_at
+
+    top = law_engine.ask(question).results[0]
+    assert top.doc_id in (doc_id if isinstance(doc_id, tuple) else (doc_id,)) and top.marks
+    text = law_engine.document(top.doc_id).text
+    start, _ = _answer_sentence(law_engine, top, question)
+    clause = clause_at(text, top.start + start)
+    assert top.article == (clause.article if clause else None)
+    if article is not None:
+        assert top.article == article
+
+
+def test_two_marks_in_two_articles_cite_the_one_holding_the_matched_words() -> None:
+    from corpus.structure import positions
+    from retrieval.backends.base import ChunkRow
+    from retrieval.engine import _where
+    from retrieval.query.marking import answer_mark
+    from retrieval.query.search import Passage
+
+    text = (
+        "第二章 运营\n第三条 本市设立交通委员会，负责协调城际交通工作。\n"
+        "第四条 运营单位应当每月进行一次车辆安全检查。\n"
+    )
+    third = (text.index("第三条"), text.index("\n第四条"))
+    fourth = (text.index("第四条"), len(text) - 1)
+    row = ChunkRow(1, 1, "d", 0, 0, len(text), "第二章 运营", None)  # as stored
+    passage = Passage("d", 0, len(text), 1.0, 0.5, [row])
+    question = "运营单位多久进行一次车辆安全检查？"
+    lead = answer_mark(text, (third, fourth), question, lambda _w: 1.0)
+    assert lead == 1  # the second mark holds the question's words
+    where, _ = _where(text, passage, (third, fourth)[lead])
+    assert (where.section, where.article) == ("第二章 运营", "第四条")
+    assert _where(text, passage, third)[0].article == "第三条"  # the first mark's, before
+    assert positions(text, [fourth[0]])[0] == where  # as a whole-document pass says
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "article", "section"),
+    [
+        ("《浙江省消防条例》第七条规定了什么？", ZJ_FIRE, "第七条", "第二章 消防职责"),
+        ("浙江省消防条例第8条的内容是什么", ZJ_FIRE, "第八条", "第二章 消防职责"),
+        ("《山东省生活垃圾管理条例》第十一条规定了什么？", SD_WASTE, "第十一条", None),
+        # two versions of one law: the current one
+        ("反垄断法第10条的内容是什么？", AML_2022, "第十条", "第一章 总则"),
+        ("《中华人民共和国反垄断法》第二十五条是什么内容", AML_2022, "第二十五条", None),
+    ],
+)
+def test_a_named_article_comes_first_and_whole(
+    law_engine, question, doc_id, article, section
+) -> None:
+    from corpus.structure import clause_at
+
+    answer = law_engine.ask(question)
+    top = answer.results[0]
+    assert (top.doc_id, top.article) == (doc_id, article)
+    if section is not None:
+        assert top.section == section
+    text = law_engine.document(doc_id).text
+    assert top.excerpt == text[top.start : top.end] and top.excerpt.startswith(article)
+    assert {clause_at(text, i).article for i in range(top.start, top.end)} == {article}
+    after = text[top.end :].lstrip()
+    assert not after or clause_at(text, len(text) - len(after)).article != article  # whole
+    assert all(mark[1] <= len(top.excerpt) for mark in top.marks)
+    assert all(  # nothing below repeats a part of it
+        not (r.doc_id == doc_id and r.start < top.end and r.end > top.start)
+        for r in answer.results[1:]
+    )
+
+
+def test_an_unnamed_article_is_read_from_the_top_document(law_engine) -> None:
+    first = law_engine.ask("浙江省消防条例规定消防救援机构有哪些职责？").results[0]
+    assert first.doc_id == ZJ_FIRE
+    top = law_engine.ask("第九条规定了什么？").results[0]
+    assert top.article == "第九条" and top.excerpt.startswith("第九条")
