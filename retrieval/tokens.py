@@ -102,6 +102,24 @@ def tokenize(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
     raise ValueError(f"unknown tokenizer {mode!r}; choose from {', '.join(TOKENIZERS)}")
 
 
+@lru_cache(maxsize=1)
+def _english_function_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # Lucene's English stop words
+
+    asking = "what which who whom whose when where why how do does did can could would should"
+    return frozenset(STOPWORDS_EN) | frozenset(asking.split())
+
+
+def question_tokens(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
+    """Tokens of a question's search key without English function words. In a Chinese
+    library "is", "the", "of" match the odd English phrase and nothing the question is
+    about: "What is the capital of France?" matched one chunk's "the … of", its dense and
+    keyword best agreed, and it was answered with confidence. Chinese tokens are untouched,
+    and documents are tokenised in full."""
+    stop = _english_function_words()
+    return [t for t in tokenize(key, mode) if t not in stop]
+
+
 def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray | float:
     """BM25's (Lucene) inverse document frequency, as bm25s computes it."""
     return np.log(1 + (n - df + 0.5) / (df + 0.5))
