@@ -31,9 +31,10 @@ from retrieval.errors import (
     VersionRetiredError,
 )
 from retrieval.filters import DocMeta, Filters
+from retrieval.query.articles import pin_named_article
 from retrieval.query.confidence import AbstentionPolicy, content_words, question_features
 from retrieval.query.library import current_first, mismatch, version_info
-from retrieval.query.marking import Idf, Similarity, mark_sentences, off_topic
+from retrieval.query.marking import Idf, Similarity, answer_mark, mark_sentences, off_topic
 from retrieval.query.search import Passage, SearchSettings, search_with_signals
 from retrieval.tokens import has_chinese, lucene_idf, question_tokens, warm_up
 
@@ -232,6 +233,8 @@ class AnswerEngine:
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)
+        # A question naming an article (《X条例》第九条) gets that article first, whole.
+        passages = pin_named_article(index, key, passages, index.document, docs)
         # issue 26: the current version first (retrieval/query/library.py)
         metas, groups = _library(index)
         passages = current_first(passages, groups, metas, key)
@@ -285,7 +288,8 @@ class AnswerEngine:
     ) -> Result:
         excerpt = doc.text[p.start : p.end]
         marks = mark_sentences(excerpt, key, idf, doc.title, similarity)
-        where, row = _where(doc.text, p, marks) if cites else (Position(), None)
+        lead = marks[answer_mark(excerpt, marks, key, idf, doc.title)] if marks else None
+        where, row = _where(doc.text, p, lead) if cites else (Position(), None)
         return Result(
             rank=rank,
             doc_id=doc.doc_id,
@@ -330,12 +334,13 @@ class AnswerEngine:
 
 
 def _where(
-    text: str, passage: Passage, marks: tuple[tuple[int, int], ...]
+    text: str, passage: Passage, lead: tuple[int, int] | None
 ) -> tuple[Position, ChunkRow | None]:
-    """The heading path and article at the passage's first marked sentence (else its start):
-    from the stored position of the last of its chunks that begins at or before that point,
+    """The heading path and article at the answer sentence (``lead``, the mark holding most
+    of the question's matched words, relative to the excerpt; else the passage's start): from
+    the stored position of the last of its chunks that begins at or before that point,
     advanced over the headings between the two. Also that chunk's row."""
-    anchor = passage.start + (marks[0][0] if marks else 0)
+    anchor = passage.start + (lead[0] if lead else 0)
     found = passage.chunks
     before = [r for r in found if r.start <= anchor]
     if not before:
