@@ -82,7 +82,8 @@ def test_work_plan_answers_cite_the_heading_of_the_marked_sentence(engine) -> No
 
 def test_json_contract_gains_the_fields_and_keeps_the_rest(engine) -> None:
     data = engine.ask(PENALTY, top_k=3).to_json()
-    assert list(data) == ["question", "confident", "results"]
+    # note (issue 26) and off_topic (issue 29) follow the first three, additively
+    assert list(data) == ["question", "confident", "results", "off_topic", "note"]
     for r in data["results"]:
         assert list(r)[:10] == [
             "rank",
@@ -96,7 +97,16 @@ def test_json_contract_gains_the_fields_and_keeps_the_rest(engine) -> None:
             "end",
             "marks",
         ]
-        assert set(r) - set(list(r)[:10]) == {"section", "article", "doc_number", "issuer"}
+        assert set(r) - set(list(r)[:10]) == {
+            "section",
+            "article",
+            "doc_number",
+            "issuer",
+            "effective_date",
+            "region",
+            "superseded_by",
+            "superseded_date",
+        }
     top = data["results"][0]
     assert top["section"] == "第四章 法律责任" and top["article"] == "第十一条"
     assert top["doc_number"] == "京津冀协同办发〔2024〕7号"
