@@ -1,7 +1,9 @@
 """An answer as Markdown, for OpenAI-compatible chat clients: the answering sentence first
 (bold), its citation, the context around it as a quote, then the other results; not
-confident and off-topic replies as in Telegram. Every character from the documents is
-escaped, so a client shows it as text and renders no HTML or links from it."""
+confident and off-topic replies as in Telegram; the answer's note (a place or time no cited
+document matches) above the results, and an older version's ``旧版（2016）· 已被 2022-05-25
+版取代`` under its citation, as every renderer shows them (issue 26). Every character from
+the documents is escaped, so a client shows it as text and renders no HTML or links from it."""
 
 from __future__ import annotations
 
@@ -51,6 +53,18 @@ def _marked(text: str, marks: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def _version(r: Result) -> str:
+    """``  \n**旧版（2016）· 已被 2022-05-25 版取代**`` under an older version's citation."""
+    label = layout.version_label(r)
+    return f"  \n**{escape(label)}**" if label else ""
+
+
+def _note(answer: Answer) -> str | None:
+    """The answer's note (bold), shown above the results."""
+    said = layout.note_line(answer)
+    return f"**{escape(shown(said) or '')}**" if said else None
+
+
 def _line(r: Result, size: int) -> str:
     text, cut_left, cut_right = layout.lead_text(r, size)
     return ("…" if cut_left else "") + escape(text) + ("…" if cut_right else "")
@@ -66,33 +80,37 @@ def lead_block(r: Result) -> str:
     head = f"**{line}**" if r.marks else line
     text, marks, cut_left, cut_right = layout.context(r)
     body = ("…" if cut_left else "") + _marked(shown_text(text), marks) + ("…" if cut_right else "")
-    return f"{head}\n\n—— {citation(r)}\n\n{_quote(body)}"
+    return f"{head}\n\n—— {citation(r)}{_version(r)}\n\n{_quote(body)}"
 
 
 def compact_block(r: Result) -> str:
     return (
         f"{r.rank}\\. {_line(r, layout.LINE_CHARS)}  \n—— {citation(r, layout.WHERE_SHORT_CHARS)}"
+        + _version(r)
     )
 
 
 def render(answer: Answer) -> str:
     """The whole reply; blocks are separated by blank lines (a stream sends them one by one)."""
     kind = layout.kind(answer)
-    if kind is layout.Kind.OFF_TOPIC:
+    note = _note(answer)
+    if kind is layout.Kind.OFF_TOPIC:  # the note after the apology, as in Telegram
         examples = "\n".join(f"- {escape(q)}" for q in layout.OFF_TOPIC_EXAMPLES)
         return (
             f"抱歉，收录的文件里没有与“{_echo(answer.question)}”相关的内容。\n\n"
-            "可以换个说法再问，或打开 /sources 查看收录了哪些文件。"
+            + (f"{note}\n\n" if note else "")
+            + "可以换个说法再问，或打开 /sources 查看收录了哪些文件。"
             f"也可以试试这样问：\n\n{examples}"
         )
+    noted = [note] if note else []
     results = layout.shown(answer)
     if kind is layout.Kind.WEAK:
         head = (
             f"抱歉，没有找到能明确回答“{_echo(answer.question)}”的段落。"
             "**最接近的段落（相关度较低，仅供参考）：**"
         )
-        return "\n\n".join([head, *(compact_block(r) for r in results), REPHRASE])
-    blocks = [lead_block(results[0])]
+        return "\n\n".join([*noted, head, *(compact_block(r) for r in results), REPHRASE])
+    blocks = [*noted, lead_block(results[0])]
     if len(results) > 1:
         blocks.append("**其他结果：**")
         blocks += [compact_block(r) for r in results[1:]]

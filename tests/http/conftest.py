@@ -28,17 +28,21 @@ XSS_TEXT = (
 )
 
 
-def add_documents(index_dir: Path, folder: Path, embedder, extra: dict[str, tuple[str, str]]):
-    """Ingest the shipped corpus plus ``extra`` ({file: (title, text)}) into ``index_dir``."""
+def add_documents(
+    index_dir: Path, folder: Path, embedder, extra: dict[str, tuple], fields: dict | None = None
+):
+    """Ingest the shipped corpus plus ``extra`` ({file: (title, text)} or {file: (title,
+    text, date)}) into ``index_dir``; ``fields``: more of sources.json's fields for each."""
     from corpus.loading import load_corpus, shipped_corpus_dir
     from retrieval.backends.local.ingest import ingest
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name, (_title, text) in extra.items():
+    for name, (_title, text, *_date) in extra.items():
         (folder / name).write_text(text, encoding="utf-8")
     sources = {
-        name: {"title": title, "date": "2026-01-01", "source": "测试"}
-        for name, (title, _) in extra.items()
+        name: {"title": title, "date": date[0] if date else "2026-01-01", "source": "测试"}
+        | (fields or {})
+        for name, (title, _, *date) in extra.items()
     }
     (folder / "sources.json").write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
     seed = shipped_corpus_dir()
@@ -53,6 +57,49 @@ def http_index(seed_index, embedder, tmp_path_factory) -> Path:
     extra = tmp_path_factory.mktemp("http-extra")
     add_documents(index_dir, extra, embedder, {XSS_DOC: (XSS_TITLE, XSS_TEXT)})
     return index_dir
+
+
+RENEWAL = (
+    "第一条 为了推进城市更新，改善旧区居住条件，制定本条例。\n"
+    "第二条 旧区改造应当坚持规划引领、居民自愿、公开透明的原则。\n"
+    "第三条 区人民政府负责组织实施本行政区域内的旧区改造工作。\n"
+)
+VERSIONS = {  # two versions of one document (issue 26): same title and issuer, 2016 and 2022
+    "renewal-2016.txt": (
+        "上海市城市更新条例",
+        RENEWAL + "第四条 本条例自2016年3月1日起施行。\n",
+        "2016-03-01",
+    ),
+    "renewal-2022.txt": (
+        "上海市城市更新条例（2022年修订）",
+        RENEWAL
+        + "第四条 旧区改造的补偿标准由市人民政府公布。\n第五条 本条例自2022年5月25日起施行。\n",
+        "2022-05-25",
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def versions_index(seed_index, embedder, tmp_path_factory) -> Path:
+    """The seed index plus two versions of one Shanghai regulation (older 2016, newer 2022)."""
+    index_dir = tmp_path_factory.mktemp("http-versions") / "index"
+    shutil.copytree(seed_index, index_dir)
+    extra = tmp_path_factory.mktemp("http-versions-extra")
+    add_documents(index_dir, extra, embedder, VERSIONS, {"issuer": "上海市人民代表大会常务委员会"})
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def versions_engine(versions_index, embedder):
+    from retrieval.engine import AnswerEngine
+
+    return AnswerEngine.open(versions_index, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def versions_server(versions_index, versions_engine) -> Iterator[LiveServer]:
+    with serve(versions_index, versions_engine, rate_per_minute=100_000) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,34 @@ def test_content_parts_off_topic_and_no_question(client):
 def test_markdown_shows_document_text_as_text():
     assert escape("<script>x</script> *a* [l](u)") == r"\<script\>x\</script\> \*a\* \[l\](u)"
     assert escape("# 标题\n1. 第一\n- 项") == "\\# 标题\n1\\. 第一\n\\- 项"
+
+
+ELSEWHERE = "天津市城市更新条例对旧区改造有什么规定"  # asks Tianjin; only Shanghai's versions
+PRINCIPLE = "上海市旧区改造应当坚持什么原则"
+OLD_LABEL = "旧版（2016）· 已被 2022-05-25 版取代"
+
+
+def test_markdown_shows_the_note_and_an_older_version(versions_server, versions_engine):
+    """Issue 26: the answer's note above the results, and an older version's line under its
+    citation, as the console and Telegram show them."""
+    chat = openai.OpenAI(base_url=versions_server.url + "/v1", api_key="x", max_retries=0)
+    for question in (ELSEWHERE, PRINCIPLE):
+        reply = chat.chat.completions.create(
+            model="qabot", messages=[{"role": "user", "content": question}]
+        )
+        content = reply.choices[0].message.content
+        answer = versions_engine.ask(question, top_k=3)
+        assert content == render(answer)
+        old = [r for r in answer.results if r.superseded_by]
+        assert old and old[0].doc_id == "renewal-2016.txt"
+        assert content.count(f"**{OLD_LABEL}**") == 1  # under the 2016 version's citation
+        cited = content.index("《上海市城市更新条例》")
+        assert cited < content.index(OLD_LABEL) < cited + 120
+        extra = reply.model_extra["qabot"]
+        assert extra["note"] == answer.note
+    note = versions_engine.ask(ELSEWHERE, top_k=3).note
+    assert note == "收录的文件中没有天津市的相关规定；以下是上海市的规定"
+    first = render(versions_engine.ask(ELSEWHERE, top_k=3)).split("\n\n")[0]
+    assert first == f"**注意：{note}**"  # above everything else
+    assert versions_engine.ask(PRINCIPLE, top_k=3).note is None
+    assert "注意：" not in render(versions_engine.ask(PRINCIPLE, top_k=3))

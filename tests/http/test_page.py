@@ -112,3 +112,23 @@ def test_readable_on_a_390_px_phone(browser, server):
         assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_note_and_an_older_version_are_shown(browser, versions_server):
+    """Issue 26: the answer's note above the results; 旧版（2016）· 已被 2022-05-25 版取代 under
+    the older version's citation; both as text."""
+    label = "旧版（2016）· 已被 2022-05-25 版取代"
+    elsewhere = "天津市城市更新条例对旧区改造有什么规定"  # only Shanghai's versions are there
+    browser.get(versions_server.url + "/?q=" + urllib.parse.quote(elsewhere))
+    answer = wait_for(browser, ".answer")[0]
+    children = answer.find_elements(By.XPATH, "./*")
+    assert "caution" in children[0].get_attribute("class")  # above the results
+    assert children[0].text == "注意：收录的文件中没有天津市的相关规定；以下是上海市的规定"
+    assert [e.text for e in answer.find_elements(By.CSS_SELECTOR, ".superseded")] == [label]
+    browser.get(versions_server.url + "/?q=" + urllib.parse.quote("上海市旧区改造应当坚持什么原则"))
+    answer = wait_for(browser, ".answer")[0]
+    assert not answer.find_elements(By.CSS_SELECTOR, ".caution")
+    old = answer.find_elements(By.CSS_SELECTOR, ".result .superseded")
+    assert [e.text for e in old] == [label]
+    item = old[0].find_element(By.XPATH, "./..")
+    assert "《上海市城市更新条例》" in item.find_element(By.CSS_SELECTOR, ".cite").text

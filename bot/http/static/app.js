@@ -133,6 +133,26 @@ function citation(result) {
   return el("p", { className: "cite" }, "—— ", link, rest.length ? " · " + rest.join(" · ") : "");
 }
 
+// 旧版（2016）· 已被 2022-05-25 版取代 under an older version's citation (bot/answer_layout.py)
+function versionLabel(result) {
+  if (!result.superseded_by) return null;
+  const dates = [result.date, result.effective_date].filter(Boolean).sort();
+  const year = dates.length ? dates[dates.length - 1].slice(0, 4) : "";
+  const old = year ? "旧版（" + year + "）" : "旧版";
+  const newer = result.superseded_date ? "已被 " + result.superseded_date + " 版取代" : "已有新版";
+  return old + "· " + newer;
+}
+
+function superseded(result) {
+  const label = versionLabel(result);
+  return label ? el("p", { className: "superseded" }, label) : null;
+}
+
+// 注意：… (a place or time no cited document matches), shown above the results
+function noteLine(answer) {
+  return answer.note ? el("p", { className: "caution", role: "note" }, "注意：" + answer.note) : null;
+}
+
 // The excerpt with its marks in <mark>, as text nodes
 function markedText(text, marks) {
   const box = el("div", { className: "excerpt" });
@@ -169,7 +189,8 @@ function votes(question, result) {
 }
 
 function compact(result) {
-  return el("li", { className: "result" }, el("p", { className: "line" }, leadText(result, LINE_CHARS)), citation(result));
+  return el("li", { className: "result" }, el("p", { className: "line" }, leadText(result, LINE_CHARS)),
+    citation(result), superseded(result));
 }
 
 function exampleButtons(questions) {
@@ -193,6 +214,7 @@ function renderAnswer(answer) {
     card.classList.add("off-topic");
     card.append(
       el("p", { className: "note" }, "抱歉，收录的文件里没有与“" + echo + "”相关的内容。"),
+      ...[noteLine(answer)].filter(Boolean),
       el("p", {}, "可以换个说法再问，或", sourcesLink("查看收录了哪些文件"), "。也可以试试这样问："),
       exampleButtons(OFF_TOPIC_EXAMPLES),
     );
@@ -201,6 +223,7 @@ function renderAnswer(answer) {
   if (!answer.confident) {
     card.classList.add("weak");
     card.append(
+      ...[noteLine(answer)].filter(Boolean),
       el("p", { className: "note" }, "抱歉，没有找到能明确回答“" + echo + "”的段落。",
         el("strong", {}, "最接近的段落（相关度较低，仅供参考）：")),
       el("ol", { className: "others" }, ...results.slice(0, WEAK_SHOWN).map(compact)),
@@ -213,12 +236,14 @@ function renderAnswer(answer) {
   const top = results[0];
   const context = el("details", { className: "context" }, el("summary", {}, "原文上下文"),
     markedText(top.excerpt, top.marks));
-  card.append(
+  card.append(...[
+    noteLine(answer),
     el("p", { className: "lead" }, top.marks.length ? el("mark", {}, leadText(top, LEAD_CHARS)) : leadText(top, LEAD_CHARS)),
     citation(top),
+    superseded(top),
     context,
     votes(answer.question, top),
-  );
+  ].filter(Boolean));
   if (results.length > 1) {
     card.append(el("h2", { className: "others-title" }, "其他结果"),
       el("ol", { className: "others", start: 2 }, ...results.slice(1).map(compact)));
