@@ -36,7 +36,7 @@ from retrieval.query.confidence import AbstentionPolicy, content_words, question
 from retrieval.query.library import current_first, mismatch, version_info
 from retrieval.query.marking import Idf, Similarity, answer_mark, mark_sentences, off_topic
 from retrieval.query.search import Passage, SearchSettings, search_with_signals
-from retrieval.tokens import has_chinese, lucene_idf, question_tokens, warm_up
+from retrieval.tokens import has_chinese, lucene_idf, tokenize, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class AnswerEngine:
         if top_k < 1 or offset < 0:
             raise QueryError("top-k must be at least 1 and offset at least 0")
         key = search_key(question[:MAX_QUESTION_CHARS])
-        tokens = question_tokens(key)
+        tokens = tokenize(key)
         vector = self.embedder.encode_queries([key])[0]
         return self._on_live(
             lambda index: self._answer(

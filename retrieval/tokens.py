@@ -103,21 +103,13 @@ def tokenize(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _english_function_words() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN  # Lucene's English stop words
+def english_function_words() -> frozenset[str]:
+    """Lucene's English stop words (bm25s) and the question words: in a Chinese library
+    they match the odd English phrase and say nothing about what a question is about."""
+    from bm25s.stopwords import STOPWORDS_EN
 
     asking = "what which who whom whose when where why how do does did can could would should"
     return frozenset(STOPWORDS_EN) | frozenset(asking.split())
-
-
-def question_tokens(key: str, mode: str = DEFAULT_TOKENIZER) -> list[str]:
-    """Tokens of a question's search key without English function words. In a Chinese
-    library "is", "the", "of" match the odd English phrase and nothing the question is
-    about: "What is the capital of France?" matched one chunk's "the … of", its dense and
-    keyword best agreed, and it was answered with confidence. Chinese tokens are untouched,
-    and documents are tokenised in full."""
-    stop = _english_function_words()
-    return [t for t in tokenize(key, mode) if t not in stop]
 
 
 def lucene_idf(df: np.ndarray | float, n: int) -> np.ndarray | float:

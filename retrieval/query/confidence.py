@@ -23,7 +23,7 @@ from retrieval.errors import RetrievalError
 from retrieval.query.marking import Idf
 from retrieval.query.question_types import ASKS_DATE, ASKS_PLACE
 from retrieval.query.search import Passage, SearchSignals
-from retrieval.tokens import jieba_words
+from retrieval.tokens import english_function_words, jieba_words
 
 QUESTION_WORDS = frozenset(
     "什么 多少 哪些 哪个 哪位 哪里 哪 是 的 了 吗 呢 在 和 与 有 为 要 对 中 上 下 是否 怎样 怎么 "
@@ -168,6 +168,11 @@ def question_features(
     kw_top, kw_second = signals.keyword_top, signals.keyword_second
     chinese = sum(1 for w in words if _CJK.search(w)) / len(words) if words else 0.0
     agree = float(signals.dense_top_doc == signals.keyword_top_doc == top.doc_id)
+    # An English question's dense and keyword best agree by meaning only when a word that
+    # carries meaning matched: "What is the capital of France?" agreed through "the" and
+    # "of" in the one English phrase of a Chinese document, and was answered with confidence.
+    stop = english_function_words()
+    backed = any(w in top_key for w in words if not _CJK.search(w) and w not in stop)
     return {
         "coverage": sum(weights[w] for w in found) / total if total else 0.0,
         "missing_rare": max(missing) / rarest if missing and rarest else 0.0,
@@ -180,7 +185,7 @@ def question_features(
         "agree": agree,
         "unseen": sum(v for v in weights.values() if v >= rarest - 1e-9) / total if total else 0.0,
         **answer_features(question_key, top_key, weights),
-        "latin_agree": agree if chinese < 0.5 else 0.0,
+        "latin_agree": agree if chinese < 0.5 and backed else 0.0,
     }
 
 

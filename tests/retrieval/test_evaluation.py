@@ -29,9 +29,11 @@ def test_the_held_out_question_set(seed_engine):
     fitted on this file) 27 of its 34 answerable questions are marked confident (0.794; 0.735
     under the first model, 0.559 under the old coverage rule) and 6 of its 6 unanswerable ones
     are not (5 under the first model). It was 28 until 在哪一天 asked for a date (fifth round,
-    docs/quality.md): h027's top passage lacks the date it asks for, so it is not confident."""
+    docs/quality.md): h027's top passage lacks the date it asks for, so it is not confident.
+    26 since issue 29: h033, an English question, was confident only because its "the" and
+    "of" met the one English phrase of its (right) document; such agreement no longer counts."""
     report = evaluate(seed_engine, read_queries(DATA / "seed_questions_heldout.jsonl"))
     assert report.queries == 40 and report.unanswerable == 6
     assert report.recall_at_5 >= 0.95 and report.answer_in_excerpts >= 0.90
     assert report.unanswerable_not_confident >= 0.8
-    assert report.answerable_confident >= 0.79
+    assert report.answerable_confident >= 0.76
