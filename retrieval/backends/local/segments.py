@@ -37,6 +37,7 @@ from retrieval.backends.local.bm25 import KeywordIndex, sorted_positions
 from retrieval.backends.local.durable import fsync_dir, fsync_files
 
 SEGMENTS = "segments"
+NARROW = 4  # a filter leaving at most 1/NARROW of a PQ segment's rows gets its own scan (0: none)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class RowFilter:
     rows: np.ndarray
     selector: object | None = None
     bitmap: np.ndarray | None = None  # kept alive while the selector points into it
+    scan: object | None = None  # the PQ kind's 4-bit scan over these rows only (see _scan_of)
 
 
 class Segment:
@@ -243,11 +245,18 @@ class Segment:
     ) -> tuple:
         """The 4-bit scan's best ``rescore`` live rows, rescored with 8-bit codes.
         Asks the scan for more only when deletions leave fewer than ``k``. A filter that
-        leaves no more rows than that rescores them all; a wider one scans deeper by the
-        share it leaves out."""
+        leaves no more rows than that rescores them all; one that leaves at most
+        1/:data:`NARROW` of the rows scans its own rows (:meth:`_scan_of`); a wider one scans
+        deeper by the share it leaves out."""
         want = max(int(self.meta["rescore"]), k)
         if allowed is not None and len(allowed.rows) <= want:
             rows = allowed.rows
+            scores = self._rescorer.sa_decode(self._codes[rows]) @ query
+            best = np.argsort(-scores, kind="stable")[:k]
+            return scores[best], np.asarray(self.ids[rows[best]], np.int64)
+        if allowed is not None and NARROW and len(allowed.rows) * NARROW <= self.size:
+            _, found = self._scan_of(allowed).search(query.reshape(1, -1), want)
+            rows = allowed.rows[found[0][found[0] >= 0]]
             scores = self._rescorer.sa_decode(self._codes[rows]) @ query
             best = np.argsort(-scores, kind="stable")[:k]
             return scores[best], np.asarray(self.ids[rows[best]], np.int64)
@@ -266,6 +275,21 @@ class Segment:
         scores = self._rescorer.sa_decode(self._codes[rows]) @ query
         best = np.argsort(-scores, kind="stable")[:k]
         return scores[best], np.asarray(self.ids[rows[best]], np.int64)
+
+    def _scan_of(self, allowed: RowFilter):
+        """The 4-bit scan of ``allowed``'s rows alone, their codes as the segment has them
+        (built on first use, kept with the filter): a narrow filter's scan of the whole
+        segment would have to keep ``rescore / share`` rows to find ``rescore`` of its own,
+        which costs FAISS more than the scan. Its labels are positions in ``allowed.rows``."""
+        import faiss
+
+        if allowed.scan is None:
+            scan = faiss.clone_index(self._scan)
+            bits = np.packbits(~allowed.mask, bitorder="little")
+            scan.remove_ids(faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits)))
+            # a copy holds only what is left (removing keeps the whole segment's buffer)
+            allowed.scan = faiss.deserialize_index(faiss.serialize_index(scan))
+        return allowed.scan
 
     def search_keywords(
         self,
