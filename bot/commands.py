@@ -109,13 +109,22 @@ def folders_change(backend: Backend, dropped: list[Path], documents: list[Docume
     )
 
 
+def _remembered(backend: Backend) -> list[Path]:
+    """The folders the last ingest read, to say which ones a new --corpus leaves out; none
+    when the index cannot say (damaged: the ingest given --corpus rebuilds it anyway)."""
+    try:
+        return [Path(p) for p in backend.previous_corpus()]
+    except RetrievalError:
+        return []
+
+
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run and args.watch:
         raise UsageError("--dry-run and --watch cannot be combined (--watch ingests for real)")
     folder = settings.index_dir
     backend = open_backend(folder, settings.backend)
-    remembered = [Path(p) for p in backend.previous_corpus()]
-    paths = corpus_paths(backend, args.corpus)
+    paths = corpus_paths(backend, args.corpus)  # without --corpus, damage is reported here
+    remembered = _remembered(backend) if args.corpus else paths
     for added in args.add_corpus or []:
         added = Path(added).expanduser().resolve()
         if added not in paths:
