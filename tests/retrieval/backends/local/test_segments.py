@@ -388,3 +388,33 @@ def test_current_naming_a_missing_version_falls_back_to_the_newest_complete_one(
         engine = AnswerEngine(index_dir, embedder)
     assert engine.version == good and "missing" in caplog.text
     assert engine.ask("京雄城际铁路全线贯通了吗？", top_k=1).results[0].doc_id == "transport.txt"
+
+
+def test_a_narrow_filter_scans_only_its_rows_and_finds_what_a_whole_scan_would(tmp_path):
+    """Issue 26: a filter leaving at most 1/NARROW of a PQ segment's rows scans a copy of the
+    4-bit codes holding only its rows. It must return what scanning every row, keeping the
+    allowed ones' best ``rescore`` and rescoring them gives: the same rows, the same order."""
+    from retrieval.backends.local.segments import NARROW, RowFilter, Segment, write_segment
+
+    rng = np.random.default_rng(7)
+    n, dim = 4_000, 32
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(100, 100 + n, dtype=np.int64)
+    settings = SegmentSettings(ann_threshold=1_000, rescore=200, train_sample=n)
+    meta = write_segment(tmp_path, "s", ids, vectors, [["词"]] * n, settings)
+    assert meta["dense"] == "pq4fs-sq8"
+    segment = Segment(tmp_path / "s", meta)
+    mask = rng.random(n) < 0.1  # a tenth of the rows: narrow enough for its own scan
+    assert 0 < mask.sum() * NARROW <= n and mask.sum() > settings.rescore
+    allowed = RowFilter(mask, np.flatnonzero(mask))
+    for query in vectors[:5] + 0.01:
+        query = query / np.linalg.norm(query)
+        scores, found = segment.search_dense(query, 10, allowed=allowed)
+        _, every = segment._scan.search(query.reshape(1, -1), n)  # all rows, by 4-bit score
+        kept = np.array([r for r in every[0] if mask[r]][: settings.rescore])
+        exact = segment._rescorer.sa_decode(segment._codes[kept]) @ query
+        best = kept[np.argsort(-exact, kind="stable")[:10]]
+        assert found.tolist() == ids[best].tolist()
+        assert mask[found - 100].all()
+    assert allowed.scan is not None and allowed.scan.ntotal == mask.sum()  # its own scan
