@@ -116,11 +116,13 @@ def test_answerable_seed_questions_are_confident(seed_engine):
     """Both seed files (calibration and held-out). The issue's band is 0.90; the model
     reaches 0.835 (81 of 97; the first model 0.80, the old coverage rule 0.67) and 15 of the
     18 unanswerable ones are not confident. 在哪一天 asks for a date since the fifth round,
-    so h027, whose top passage lacks its date, is no longer confident (82 before). These bars
-    guard the measured figures (docs/quality.md)."""
+    so h027, whose top passage lacks its date, is no longer confident (82 before). 80 since
+    issue 29: h033, an English question, was confident only because its "the"/"of" met the
+    overview's one English phrase (latin_agree now needs a word that carries meaning). These
+    bars guard the measured figures (docs/quality.md)."""
     report = _rates(seed_engine, SEED_FILES)
     assert report.answerable >= 95 and report.unanswerable >= 18
-    assert report.answerable_confident >= 0.83
+    assert report.answerable_confident >= 0.82
     assert report.unanswerable_not_confident >= 0.80
 
 
