@@ -233,10 +233,12 @@ class AnswerEngine:
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)
-        # A question naming an article (《X条例》第九条) gets that article first, whole.
-        passages = pin_named_article(index, key, passages, index.document, docs)
-        # issue 26: the current version first (retrieval/query/library.py)
         metas, groups = _library(index)
+        # A question naming an article (《X条例》第九条) gets that article first, whole: from a
+        # document the question's filters let through
+        allowed = _allowed(filters, metas)
+        passages = pin_named_article(index, key, passages, index.document, docs, allowed)
+        # issue 26: the current version first (retrieval/query/library.py)
         passages = current_first(passages, groups, metas, key)
         page = passages[offset : offset + top_k]
         cites = _cites(index)
@@ -354,6 +356,14 @@ def _library(index: Version) -> tuple[dict[str, DocMeta], list[list[str]]]:
     ingested before it, or a Version without them)."""
     meta = getattr(index, "document_meta", None)
     return (meta() if meta else {}), list(getattr(index.manifest, "versions", None) or [])
+
+
+def _allowed(filters: Filters | None, metas: dict[str, DocMeta]) -> Callable[[str], bool]:
+    """Whether a document may be cited under ``filters`` (every one without filters; under
+    filters, one whose metadata is unknown is not)."""
+    if not filters:
+        return lambda _doc_id: True
+    return lambda doc_id: doc_id in metas and filters.matches(metas[doc_id])
 
 
 def _cites(index: Version) -> bool:

@@ -204,10 +204,12 @@ def pin_named_article(
     passages: list[Passage],
     read: Callable[[str], object],
     docs: dict,
+    allowed: Callable[[str], bool] = lambda _doc_id: True,
 ) -> list[Passage]:
     """``passages`` with the article the question names first, whole (see the module doc);
-    unchanged when it names none or the document or article is not found. ``read(doc_id)``
-    gives a Document (``version.document``); documents read are added to ``docs``."""
+    unchanged when it names none or the document or article is not found, or when
+    ``allowed`` (the question's filters) refuses the document. ``read(doc_id)`` gives a
+    Document (``version.document``); documents read are added to ``docs``."""
     asked = parse(question_key)
     if asked is None:
         return passages
@@ -217,7 +219,7 @@ def pin_named_article(
             return passages
         doc_id = ranked[0]
     else:
-        found = titles_of(version).find(asked.name)
+        found = [f for f in titles_of(version).find(asked.name) if allowed(f[0])]
         if not found:
             return passages
         rank = {d: i for i, d in enumerate(ranked)}

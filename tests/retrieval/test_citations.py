@@ -423,3 +423,13 @@ def test_an_unnamed_article_is_read_from_the_top_document(law_engine) -> None:
     assert first.doc_id == ZJ_FIRE
     top = law_engine.ask("第九条规定了什么？").results[0]
     assert top.article == "第九条" and top.excerpt.startswith("第九条")
+
+
+def test_a_named_article_respects_the_questions_filters(law_engine) -> None:
+    """The named document is pinned only where the filters let it through: asked about
+    浙江's 消防条例 under --region 山东, no result comes from 浙江."""
+    from retrieval.filters import Filters
+
+    answer = law_engine.ask("《浙江省消防条例》第七条规定了什么？", filters=Filters(region="山东"))
+    assert answer.results and all(r.region == "山东" for r in answer.results)
+    assert all(r.doc_id != ZJ_FIRE for r in answer.results)
