@@ -169,9 +169,7 @@ def _default_index() -> str:
 
 
 def _add_index(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--index", type=Path, help=f"index folder (default: {_default_index()})"
-    )
+    parser.add_argument("--index", type=Path, help=f"index folder (default: {_default_index()})")
     parser.add_argument(
         "--backend",
         choices=("local", "milvus"),
@@ -245,9 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "sources")
     _add_index(p)
     p.add_argument("--page", type=int, default=1, help="which page (default 1)")
-    p.add_argument(
-        "--per-page", type=int, default=20, help="documents per page (default 20)"
-    )
+    p.add_argument("--per-page", type=int, default=20, help="documents per page (default 20)")
     p.add_argument("--all", action="store_true", help="every document, no pages")
     p.add_argument("--json", action="store_true", help="print the page as JSON")
     add_filter_arguments(p)
@@ -445,4 +441,3 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram.cli import run
 
     return run(args, settings)
-
