@@ -41,4 +41,3 @@ def open_engine(
     if not settings.index_named and backend.current_version() is None:
         build_shipped_index(backend, settings.index_dir, progress)
     return AnswerEngine.open(settings.index_dir, backend=backend, answers=settings.answers)
-

@@ -65,8 +65,10 @@ def sniff_bytes(head: bytes, path: Path | None = None) -> Sniffed | None:
             return Sniffed("docx", "a Word document (DOCX)")
         return Sniffed("binary", "a zip archive (or an Excel, PowerPoint or OpenDocument file)")
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
-        return Sniffed("binary", {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file"}.get(
-            head[8:12], "an AVI video"))
+        return Sniffed(
+            "binary",
+            {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file"}.get(head[8:12], "an AVI video"),
+        )
     for magic, what in _MAGIC:
         if head.startswith(magic):
             return Sniffed("binary", what)

@@ -161,15 +161,15 @@ def mismatch(
         if top.region == metadata.NATIONAL:
             notes.append(f"收录的文件中没有{asked}的地方性规定；以下是国家层面的规定")
         elif top.doc_type in RULE_TYPES and top.region not in places:
-            notes.append(f"收录的文件中没有{asked}的相关规定；以下是{_place_name(top.region)}的规定")
+            notes.append(
+                f"收录的文件中没有{asked}的相关规定；以下是{_place_name(top.region)}的规定"
+            )
             trusted = False
     period = None if filters and (filters.since or filters.until) else asked_period(question)
     if period is not None:
         since, until, said = period
         dates = [m.date or m.effective_date for m in cited]
-        inside = [
-            d for d in dates if d and (not since or d >= since) and (not until or d <= until)
-        ]
+        inside = [d for d in dates if d and (not since or d >= since) and (not until or d <= until)]
         top_date = dates[0]
         if top_date and not inside:
             notes.append(f"收录的文件中没有{said}出台的相关规定；以下是{top_date[:4]}年的规定")

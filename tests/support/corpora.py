@@ -24,6 +24,7 @@ def write_corpus(folder: Path, docs: dict[str, str]) -> Path:
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 
+
 # Short policy-style sentences the embedding tests encode (questions and statements).
 SENTENCES = [
     "京津冀协同发展的核心是什么？",
