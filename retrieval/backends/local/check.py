@@ -102,7 +102,7 @@ def check_index(index_dir: Path) -> list[Finding]:
             repair = f"{INGEST} rebuilds the index (its chunk ids are lost too)"
             findings.append(Finding(f"segment {name}", damaged[name], repair=repair))
     findings.append(_store(index_dir, manifest))
-    findings.append(_cache(index_dir))
+    findings.append(cache_finding(index_dir))
     return findings
 
 
@@ -145,7 +145,3 @@ def _store(index_dir: Path, manifest: LocalManifest) -> Finding:
             repair=REBUILD,
         )
     return Finding("store", detail=f"all {len(keys):,} documents present")
-
-
-def _cache(index_dir: Path) -> Finding:
-    return cache_finding(index_dir)

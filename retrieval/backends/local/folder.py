@@ -82,18 +82,25 @@ class LocalManifest(Manifest):
         (folder / MANIFEST).write_text(text, encoding="utf-8")
 
 
+def _read_current(index_dir: Path) -> tuple[bytes | None, str | None]:
+    """(what ``CURRENT`` holds, the version name it holds or None); (None, None) if there is
+    no ``CURRENT``."""
+    try:
+        raw = (index_dir / CURRENT).read_bytes()[:256]
+    except OSError:
+        return None, None
+    name = raw.decode("ascii", errors="replace").strip()
+    return raw, name if _VERSION_NAME.fullmatch(name) else None
+
+
 def current_version(index_dir: Path) -> str | None:
     """The live version's name (cheap: one small file read), or None if there is none.
 
     A ``CURRENT`` that does not hold a version name (garbage written over it) names the
     newest complete version instead, with a warning; the next ingest writes it again.
     """
-    try:
-        raw = (index_dir / CURRENT).read_bytes()[:256]
-    except OSError:
-        return None
-    name = raw.decode("ascii", errors="replace").strip()
-    if _VERSION_NAME.fullmatch(name):
+    raw, name = _read_current(index_dir)
+    if raw is None or name is not None:
         return name
     fallback = newest_complete_version(index_dir)
     if fallback is not None and (index_dir, raw) not in _WARNED:
@@ -109,12 +116,8 @@ def current_version(index_dir: Path) -> str | None:
 
 def current_is_sound(index_dir: Path) -> bool:
     """Whether ``CURRENT`` itself names a version (not the fallback for garbage in it)."""
-    try:
-        raw = (index_dir / CURRENT).read_bytes()[:256]
-    except OSError:
-        return False
-    name = raw.decode("ascii", errors="replace").strip()
-    return bool(_VERSION_NAME.fullmatch(name)) and version_dir(index_dir, name).is_dir()
+    _, name = _read_current(index_dir)
+    return name is not None and version_dir(index_dir, name).is_dir()
 
 
 def version_dir(index_dir: Path, version: str) -> Path:

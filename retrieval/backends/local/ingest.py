@@ -170,22 +170,21 @@ def set_aside_damaged_store(index_dir: Path) -> str | None:
     a store that was truncated, overwritten or is not a database at all.
     """
     path = index_dir / STORE
-    reason = store_problem(path)
-    if reason is None:
-        return None
-    aside = _move_aside(path)
-    return f"the index store could not be read ({reason}); it was moved to {aside.name}"
+    return _set_aside(path, store_problem(path), "the index store")
 
 
 def set_aside_damaged_cache(index_dir: Path) -> str | None:
     """If the embedding cache cannot be read, move it aside and say so (what a version
     needs is embedded again; the index itself is sound)."""
-    path = index_dir / CACHE
-    reason = cache_problem(index_dir)
-    if reason is None:
+    return _set_aside(index_dir / CACHE, cache_problem(index_dir), "the embedding cache")
+
+
+def _set_aside(path: Path, problem: str | None, what: str) -> str | None:
+    """With a ``problem``, move the SQLite file ``path`` aside and say so; else None."""
+    if problem is None:
         return None
     aside = _move_aside(path)
-    return f"the embedding cache could not be read ({reason}); it was moved to {aside.name}"
+    return f"{what} could not be read ({problem}); it was moved to {aside.name}"
 
 
 def _move_aside(path: Path) -> Path:
