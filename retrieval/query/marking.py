@@ -390,10 +390,14 @@ def off_topic(words: Sequence[str], passage_keys: Iterable[str], idf: IdfFn) -> 
 
     Only judged for questions with Chinese words: an English question matches the Chinese
     corpus through the dense model alone, and still deserves its candidates. In a Chinese
-    question, Latin words and numbers count too (64DD有哪些优点: 64DD is what is asked about).
+    question, Latin words and numbers count too (64DD有哪些优点: 64DD is what is asked about);
+    one-character words only when the question has no longer one.
     """
     if not has_chinese(words):
         return False
+    # One-character words (做, 才, 吃) say how, not what: 红烧肉怎么做 and 红烧肉怎么做才好吃
+    # are one question, judged by 红烧肉 (and 好吃) alone.
+    words = [w for w in words if len(w) > 1] or list(words)
     total = sum(idf(w) for w in words)
     if not total:
         return False

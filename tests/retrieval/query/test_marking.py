@@ -68,6 +68,18 @@ def test_off_topic_is_judged_by_the_idf_mass_found():
     assert not off_topic(["world", "cup"], passages, flat)  # no Chinese words: not judged
 
 
+def test_near_identical_questions_get_the_same_off_topic_decision():
+    # issue 29: 红烧肉怎么做 reached the passages through 做 alone (0.33 of its IDF mass) and
+    # showed two passages; 红烧肉怎么做才好吃 did not (0.2). One-character words say how,
+    # not what: both are judged by the longer words, and both are off-topic.
+    idf = {"红烧肉": 5.0, "做": 2.5, "才": 2.0, "好吃": 5.0}.get
+    passages = ["要做好京津冀协同发展这篇大文章"]
+    assert off_topic(["红烧肉", "做"], passages, lambda t: idf(t, 5.0))
+    assert off_topic(["红烧肉", "做", "才", "好吃"], passages, lambda t: idf(t, 5.0))
+    # a question of one-character words only is still judged by them
+    assert not off_topic(["做", "吃"], passages, lambda t: idf(t, 5.0))
+
+
 def test_a_chinese_questions_latin_words_count_for_off_topic():
     # 64DD is what the question is about; only 优点 is missing from the passage
     idf = {"64dd": 4.7, "有": 0.8, "优点": 5.8}.get
