@@ -265,6 +265,22 @@ PLACES: dict[str, str] = {
 }
 PLACES["雄安"] = "雄安新区"
 _PLACE_NAMES = sorted(PLACES, key=len, reverse=True)
+# How an English question names a province-level place (pinyin, lower case): "In Chongqing, …"
+ENGLISH_PLACES: dict[str, str] = {
+    "beijing": "北京", "tianjin": "天津", "shanghai": "上海", "chongqing": "重庆",
+    "hebei": "河北", "shanxi": "山西", "liaoning": "辽宁", "jilin": "吉林",
+    "heilongjiang": "黑龙江", "jiangsu": "江苏", "zhejiang": "浙江", "anhui": "安徽",
+    "fujian": "福建", "jiangxi": "江西", "shandong": "山东", "henan": "河南", "hubei": "湖北",
+    "hunan": "湖南", "guangdong": "广东", "hainan": "海南", "sichuan": "四川",
+    "guizhou": "贵州", "yunnan": "云南", "shaanxi": "陕西", "gansu": "甘肃", "qinghai": "青海",
+    "taiwan": "台湾", "inner mongolia": "内蒙古", "guangxi": "广西", "tibet": "西藏",
+    "xizang": "西藏", "ningxia": "宁夏", "xinjiang": "新疆", "hong kong": "香港",
+    "macau": "澳门", "macao": "澳门", "shenzhen": "深圳", "guangzhou": "广州",
+    "hangzhou": "杭州", "xiong'an": "雄安", "xiongan": "雄安",
+}  # fmt: skip
+_ENGLISH_PLACE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, ENGLISH_PLACES), key=len, reverse=True)) + r")(?:'s)?\b"
+)
 _NATIONAL_ISSUER = re.compile(
     r"^(?:全国人民代表大会|全国人大|国务院|中共中央|中国共产党中央|中央|最高人民法院|最高人民检察院"
     r"|国家|中国人民银行|海关总署|审计署)|(?:部|总局|总署|委员会|委|署)$"
@@ -293,7 +309,8 @@ def place_in(text: str | None) -> str | None:
 
 def places_named(text: str) -> list[str]:
     """Every place of :data:`PLACES` that ``text`` names anywhere, longest names first and
-    without those inside a longer one found (``石家庄`` is not also ``家``), in text order."""
+    without those inside a longer one found (``石家庄`` is not also ``家``), in text order;
+    English names too (``In Chongqing`` → ``重庆``, :data:`ENGLISH_PLACES`)."""
     text = _fold(text)
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
@@ -305,6 +322,7 @@ def places_named(text: str) -> list[str]:
                 taken.append((start, end))
                 found.append((start, name))
             start = text.find(name, end)
+    found += [(m.start(), ENGLISH_PLACES[m.group(1)]) for m in _ENGLISH_PLACE.finditer(text)]
     return list(dict.fromkeys(name for _, name in sorted(found)))
 
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 import numpy as np
 
 import qabot_settings
+from corpus import metadata
 from corpus.document import Document
 from corpus.normalize import search_key
 from corpus.structure import Position, advance
@@ -31,9 +32,21 @@ from retrieval.errors import (
     VersionRetiredError,
 )
 from retrieval.filters import DocMeta, Filters
-from retrieval.query.articles import pin_named_article
-from retrieval.query.confidence import AbstentionPolicy, content_words, question_features
-from retrieval.query.library import current_first, mismatch, version_info
+from retrieval.query.articles import documents_named, pin_named_article
+from retrieval.query.confidence import (
+    AbstentionPolicy,
+    content_words,
+    library_features,
+    question_features,
+)
+from retrieval.query.library import (
+    current_first,
+    is_rule,
+    mismatch,
+    named_first,
+    place_first,
+    version_info,
+)
 from retrieval.query.marking import Idf, Similarity, answer_mark, mark_sentences, off_topic
 from retrieval.query.search import Passage, SearchSettings, search_with_signals
 from retrieval.tokens import has_chinese, lucene_idf, tokenize, warm_up
@@ -223,23 +236,35 @@ class AnswerEngine:
         docs = {d: index.document(d) for d in dict.fromkeys(p.doc_id for p in passages)}
         passages = [p for p in passages if docs[p.doc_id] is not None]
         idf = lru_cache(maxsize=None)(index.idf)  # one question's tokens, looked up once each
+        metas, groups = _library(index)
+        allowed = _allowed(filters, metas)
+        # issue 26 (retrieval/query/library.py): a regulation the question names by title
+        # first, then a place it names ahead of other places' rules; a named article
+        # (《X条例》第九条) first, whole; the current version ahead of older ones
+        named = documents_named(index, key, allowed) if passages else []
+        places = [] if filters and filters.region else metadata.places_named(key)
+        passages = place_first(named_first(passages, named), places, metas)
+        searched_top = passages[0] if passages else None
+        passages = pin_named_article(index, key, passages, index.document, docs, allowed)
+        pinned = passages[0] if passages and passages[0] is not searched_top else None
+        passages = current_first(passages, groups, metas, key)
         features, probability = None, 0.0
         if passages:
             top = passages[0]
-            if signals.fused_first is not None and signals.fused_first.doc_id == top.doc_id:
-                top = signals.fused_first  # confidence reads what it was fitted on
+            fused = signals.fused_first
+            if top is not pinned and fused is not None and fused.doc_id == top.doc_id:
+                top = fused  # confidence reads what it was fitted on
             top_key = search_key(docs[top.doc_id].text[top.start : top.end])
             rarest = float(lucene_idf(1, index.total))
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
+            top_meta = metas.get(top.doc_id) or DocMeta()
+            features |= library_features(
+                named=top.doc_id in named,
+                place_match=bool(places) and top_meta.region in places and is_rule(top_meta),
+                article=top is pinned,
+            )
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)
-        metas, groups = _library(index)
-        # A question naming an article (《X条例》第九条) gets that article first, whole: from a
-        # document the question's filters let through
-        allowed = _allowed(filters, metas)
-        passages = pin_named_article(index, key, passages, index.document, docs, allowed)
-        # issue 26: the current version first (retrieval/query/library.py)
-        passages = current_first(passages, groups, metas, key)
         page = passages[offset : offset + top_k]
         cites = _cites(index)
         # English words cannot match Chinese sentences: mark those questions by meaning

@@ -21,10 +21,10 @@ from dataclasses import dataclass, fields
 from corpus import metadata
 from corpus.document import Document
 
-META_VERSION = 1
-"""The layout of ``document_meta`` in a manifest: a manifest with an older one (or none) is
-published again by the next ingest, with its metadata computed (nothing is re-chunked or
-re-embedded)."""
+META_VERSION = 2
+"""The layout of ``document_meta`` in a manifest and how version groups are read (2: only
+groups of two or more dates): a manifest with an older one (or none) is published again by
+the next ingest, with its metadata computed (nothing is re-chunked or re-embedded)."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,9 @@ def version_groups(docs: Iterable[tuple[str, str, DocMeta]]) -> list[list[str]]:
     :func:`corpus.metadata.version_title` and the same issuer (by
     :func:`corpus.metadata.issuer_key`; a document without an issuer joins the group of its
     title when only one issuer has it), oldest first (by effective date, else publication
-    date; undated first). Only groups of two or more are returned, in corpus order of their
-    first member."""
+    date; undated first). Only groups holding two or more dates are returned (the
+    paragraphs of one article, undated and sharing its title, are not versions of it), in
+    corpus order of their first member."""
     by_title: dict[str, list[tuple[int, str, DocMeta]]] = {}
     for order, (doc_id, title, meta) in enumerate(docs):
         by_title.setdefault(metadata.version_title(title), []).append((order, doc_id, meta))
@@ -94,8 +95,8 @@ def version_groups(docs: Iterable[tuple[str, str, DocMeta]]) -> list[list[str]]:
             only = next(iter(by_issuer), None)
             by_issuer.setdefault(only, []).extend(unknown)
         for part in by_issuer.values():
-            if len(part) < 2:
-                continue
+            if len({m[2].when for m in part} - {None}) < 2:
+                continue  # undated, or of one date: parts or copies of one text, not versions
             part.sort(key=lambda m: (m[2].when or "", m[0]))
             groups.append((min(m[0] for m in part), [m[1] for m in part]))
     return [ids for _, ids in sorted(groups)]
@@ -146,12 +147,12 @@ def parse_date(value: str | None, end: bool = False) -> str | None:
 
 
 def region_key(value: str) -> str:
-    """A --region value as document regions are stored: ``天津市``/``天津`` → ``天津``,
+    """A --region value as document regions are stored: ``天津市``/``天津``/``Tianjin`` → ``天津``,
     ``全国``/``national``/``国家`` → ``国家``."""
     folded = _fold(value.strip())
     if folded in ("国家", "全国", "中央", "national", "country", "cn", "china"):
         return metadata.NATIONAL
-    return metadata.place_in(folded) or folded
+    return metadata.place_in(folded) or metadata.ENGLISH_PLACES.get(folded) or folded
 
 
 @dataclass(frozen=True)

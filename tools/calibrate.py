@@ -110,7 +110,7 @@ def refeature(args: argparse.Namespace) -> None:
     """Recompute the answer-reading features of collected rows from their kept text
     (no questions asked again): for trying a new feature on thousands of rows in seconds."""
     from corpus.normalize import search_key
-    from retrieval.query.confidence import answer_features
+    from retrieval.query.confidence import answer_features, latin_agree
 
     for path in sorted(args.work.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -118,9 +118,10 @@ def refeature(args: argparse.Namespace) -> None:
             f = r["features"]
             if "top_text" not in r:
                 sys.exit(f"error: {path} was collected without the text (collect it again)")
+            top_key = search_key(r["top_text"])
             if r["top_text"]:
-                f |= answer_features(search_key(r["question"]), search_key(r["top_text"]), r["idf"])
-            f["latin_agree"] = f["agree"] if f["chinese"] < 0.5 else 0.0
+                f |= answer_features(search_key(r["question"]), top_key, r["idf"])
+            f["latin_agree"] = latin_agree(list(r["idf"]), top_key, f["agree"], f["chinese"])
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"recomputed the answer-reading features in {args.work}")
 
@@ -141,14 +142,25 @@ def matrix(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
 def group(row: dict) -> str:
     """Which family a row weighs in: each family gets the same total weight per label.
 
-    Seed questions asked against the seed index are the "seed" family; against a public
-    index they count with the public sets' cross-corpus questions."""
-    kind = "seed" if row["set"].startswith("seed") and "-vs-" not in row["set"] else "public"
+    Seed questions asked against the seed index are the "seed" family, law-library
+    questions against the law library the "library" family; asked against another
+    corpus's index, either counts with the public sets' cross-corpus questions (so do the
+    public sets' questions asked against the law library)."""
+    own = "-vs-" not in row["set"]
+    kind = "public"
+    if own and row["set"].startswith("seed"):
+        kind = "seed"
+    elif own and row["set"].startswith("law"):
+        kind = "library"
     return f"{kind}-{'answerable' if row['answerable'] else 'unanswerable'}"
 
 
 def fit_model(
-    train: list[dict], names: tuple[str, ...], seed_weight: float = 0.5, c: float = 1.0
+    train: list[dict],
+    names: tuple[str, ...],
+    seed_weight: float = 0.5,
+    c: float = 1.0,
+    library_weight: float = 0.5,
 ) -> ConfidenceModel:
     """The logistic regression over ``names`` on ``train`` (calibration rows), Platt-rescaled,
     with its threshold chosen by :func:`choose_threshold`."""
@@ -163,6 +175,7 @@ def fit_model(
         counts[group(r)] += 1
     share = {"public-answerable": 1.0, "public-unanswerable": 1.0}
     share |= {"seed-answerable": seed_weight, "seed-unanswerable": seed_weight}
+    share |= {"library-answerable": library_weight, "library-unanswerable": library_weight}
     weights = np.array([share[group(r)] * len(train) / counts[group(r)] for r in train])
     clf = LogisticRegression(C=c, max_iter=2000)
     clf.fit((x - mean) / scale, y, sample_weight=weights)
@@ -190,7 +203,7 @@ def fit(args: argparse.Namespace) -> None:
     counts: dict[str, int] = defaultdict(int)
     for r in train:
         counts[group(r)] += 1
-    model = fit_model(train, names, args.seed_weight, args.c)
+    model = fit_model(train, names, args.seed_weight, args.c, args.library_weight)
     if args.threshold is not None:
         model = replace(model, threshold=args.threshold)
     sets = sorted({r["set"] for r in rows})
@@ -204,8 +217,10 @@ def fit(args: argparse.Namespace) -> None:
             "questions": len(train),
             "heldout_questions": len(rows) - len(train),
             "by_group": dict(sorted(counts.items())),
-            "heldout": "public sets: sha1(qid) % 10 < 3; seed: the *_heldout.jsonl files",
+            "heldout": "public sets: sha1(qid) % 10 < 3; seed and law library: the "
+            "*_heldout.jsonl files",
             "seed_weight": args.seed_weight,
+            "library_weight": args.library_weight,
             "platt": "scores rescaled on the unweighted calibration split",
             "C": args.c,
             "date": time.strftime("%Y-%m-%d"),
@@ -258,6 +273,7 @@ def table(rows: list[dict], model: ConfidenceModel) -> str:
         families = {
             "all public-set questions": [r for r in part if group(r).startswith("public")],
             "all seed-index questions": [r for r in part if group(r).startswith("seed")],
+            "all law-library questions": [r for r in part if group(r).startswith("library")],
         }
         for name in sorted({r["set"] for r in part}) + list(families):
             chosen = families.get(name) or [r for r in part if r["set"] == name]
@@ -354,6 +370,9 @@ def main() -> None:
         "--out", type=Path, default=ROOT / "retrieval" / "query" / "data" / "confidence.json"
     )
     p.add_argument("--seed-weight", type=float, default=0.5, help="seed rows' weight vs public")
+    p.add_argument(
+        "--library-weight", type=float, default=0.5, help="law-library rows' weight vs public"
+    )
     p.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     p.add_argument("--threshold", type=float, help="fixed threshold (default: chosen)")
     p = sub.add_parser("refeature", help="recompute the answer-reading features from kept text")

@@ -5,6 +5,8 @@
 # Builds (or reuses) one index per corpus in WORK_DIR, asks each question set against its own
 # corpus (answerable) and against the others (unanswerable), then fits, reports and plots.
 # LIMIT caps each public set (default 800 questions; 30 % of them held out).
+# LAW_DOCS (optional): the documents of a law library (benchmarks/quality/law_library.py OUT/docs);
+# its dev questions are fitted on, its held-out ones only measured (docs/quality.md).
 # Last, it measures (never fits on) the hard kind at scale: each public set's questions against
 # its own corpus with every answer sentence cut (benchmarks/quality/answer_removed.py).
 set -euo pipefail
@@ -35,6 +37,9 @@ collect seed-hard seed "$SEED_Q/seed_unanswerable.jsonl" --split fit
 collect seed-hard-heldout seed "$SEED_Q/seed_unanswerable_heldout.jsonl" --split heldout
 collect seed-english seed "$SEED_Q/seed_english.jsonl" --split fit
 collect seed-english-heldout seed "$SEED_Q/seed_english_heldout.jsonl" --split heldout
+collect seed-english-offtopic seed "$SEED_Q/english_offtopic.jsonl" --unanswerable --split fit
+collect seed-english-offtopic-heldout seed "$SEED_Q/english_offtopic_heldout.jsonl" \
+  --unanswerable --split heldout
 collect cmrc cmrc "$CMRC" --limit 1000
 collect drcd drcd "$DRCD" --limit "$LIMIT"
 collect drcd-traditional drcd "$DRCD_T" --limit "$LIMIT"
@@ -50,8 +55,22 @@ for idx in cmrc drcd; do
   collect "seed-english-heldout-vs-$idx" "$idx" "$SEED_Q/seed_english_heldout.jsonl" \
     --unanswerable --split heldout
 done
-# the answer-reading features, recomputed from the kept text (sets collected by older code)
-$PY -m tools.calibrate refeature --work "$WORK/sets"
+# a law library (issue 26), when LAW_DOCS names one built by benchmarks/quality/law_library.py
+if [ -n "${LAW_DOCS:-}" ]; then
+  LAW_Q=tests/data/law_questions
+  [ -f "$WORK/index-law/CURRENT" ] || $PY -m bot ingest --index "$WORK/index-law" --corpus "$LAW_DOCS"
+  collect law law "${LAW_Q}_dev.jsonl" --split fit
+  collect law-heldout law "${LAW_Q}_heldout.jsonl" --split heldout
+  collect law-vs-cmrc cmrc "${LAW_Q}_dev.jsonl" --unanswerable --split fit
+  collect law-heldout-vs-cmrc cmrc "${LAW_Q}_heldout.jsonl" --unanswerable --split heldout
+  collect cmrc-vs-law law "$CMRC" --unanswerable --limit "$LIMIT"
+  collect drcd-vs-law law "$DRCD" --unanswerable --limit $((LIMIT / 2))
+  collect seed-vs-law law "$SEED_Q/seed_questions.jsonl" --unanswerable --split fit
+  collect seed-heldout-vs-law law "$SEED_Q/seed_questions_heldout.jsonl" --unanswerable \
+    --split heldout
+fi
+# (no refeature: every set here is collected by this code, with the features it computes;
+# `tools.calibrate refeature` is for trying a new answer-reading feature offline)
 $PY -m tools.calibrate fit --work "$WORK/sets" --out retrieval/query/data/confidence.json
 $PY -m tools.calibrate plot --work "$WORK/sets" --out docs/reliability.png
 # hard unanswerable at scale: the right subject, the answer sentences cut; measured, not fitted

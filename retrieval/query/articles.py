@@ -158,6 +158,45 @@ class Titles:
                 return found
         return []
 
+    def ending(self, name: str) -> tuple[str, list[tuple[str, str]]]:
+        """(the longest title ``name`` ends with, its documents); ("", []) when none."""
+        for start in range(max(0, len(name) - self.longest), len(name) - MIN_NAME_CHARS + 1):
+            found = self.by_title.get(name[start:])
+            if found:
+                return name[start:], found
+        return "", []
+
+
+# Where a regulation's name may end in a question: 《》, or a word legal titles end with.
+_NAME_END = re.compile(r"》|法典|法|条例|规定|办法|细则|规则|决定|解释|章程|准则|规程|规范")
+MIN_UNQUOTED_NAME_CHARS = 3  # 档案法 names a law; 民法 or 办法 is a word
+
+
+def documents_named(
+    version: Version, question_key: str, allowed: Callable[[str], bool] = lambda _d: True
+) -> list[str]:
+    """The documents whose title the question names (``《上海市集体合同条例》…``,
+    ``山东省物业管理条例规定…``, ``妇女权益保障法规定…``), every version of each, in the
+    order the question names them; only those ``allowed`` (the question's filters) lets
+    through. A few dictionary probes per place a name may end (see :class:`Titles`)."""
+    ends = list(_NAME_END.finditer(question_key))
+    if not ends:
+        return []
+    titles = titles_of(version)
+    out: dict[str, None] = {}
+    for m in ends:
+        if m.group() == "》":
+            opening = question_key.rfind("《", 0, m.start())
+            if opening < 0:
+                continue
+            found = titles.by_title.get(fold_title(question_key[opening + 1 : m.start()]), [])
+        else:
+            title, found = titles.ending(question_key[: m.end()].replace(" ", ""))
+            if len(title) < MIN_UNQUOTED_NAME_CHARS:
+                found = []
+        out.update((doc_id, None) for doc_id, _date in found if allowed(doc_id))
+    return list(out)
+
 
 _titles: dict[tuple[str, int], Titles] = {}
 _titles_lock = threading.Lock()

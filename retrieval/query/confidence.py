@@ -51,6 +51,10 @@ FEATURES = (
     "type_missing",  # 1 if the question asks for a number, date or place the best sentences lack
     "numbers_missing",  # share of the question's numbers (2019, 130, 第一次) the top passage lacks
     "latin_agree",  # 1 for a Latin-script question whose dense and BM25 best chunks agree
+    # what a library adds (issue 26; see library_features)
+    "named",  # 1 if the question names the top document by title (《X条例》, X法规定…)
+    "place_match",  # 1 if the question names a place and the top document is its rule
+    "article_named",  # 1 if the top result is the article the question names, whole
 )
 SHIPPED = Path(__file__).parent / "data" / "confidence.json"
 
@@ -66,6 +70,15 @@ _UNITS = frozenset(
     "平方公里 平方米 公里 千米 米 亿元 万元 元 万人 人次 人 吨 万吨 公顷 亩 张 个 项 家 次 座 "
     "所 名 位 条 种 批 届 年 天 岁 倍 辆 台 户 % 百分点".split()
 )
+# How a text may write the unit a question asks in (几天 → 七日, 多少岁 → 18周岁, 多少名 → 25人).
+_UNIT_FORMS = {
+    "天": "(?:天|日|个?工作日)",
+    "日": "(?:日|天|个?工作日)",
+    "岁": "周?岁",
+    "年": "周?年",
+    "名": "[名人]",
+    "人": "[人名]",
+}
 _AREA = "平方公里|平方米|公顷|亩|km2|m2"
 _MONEY = "亿元|万元|元"
 _DATE = re.compile(
@@ -101,7 +114,7 @@ def asked_types(question_key: str) -> list[re.Pattern[str]]:
             unit = "(?<![0-9])[0-9]{1,2}年|[一二三四五六七八九十两]+年"
             wanted.append(re.compile(unit))
             return wanted
-        unit = re.escape(first) if first in _UNITS else ""
+        unit = _UNIT_FORMS.get(first, re.escape(first)) if first in _UNITS else ""
         if not unit and "面积" in question_key:
             unit = f"(?:{_AREA})"
         elif not unit and re.search("金额|投资|资金|总额|多少钱", question_key):
@@ -168,11 +181,6 @@ def question_features(
     kw_top, kw_second = signals.keyword_top, signals.keyword_second
     chinese = sum(1 for w in words if _CJK.search(w)) / len(words) if words else 0.0
     agree = float(signals.dense_top_doc == signals.keyword_top_doc == top.doc_id)
-    # An English question's dense and keyword best agree by meaning only when a word that
-    # carries meaning matched: "What is the capital of France?" agreed through "the" and
-    # "of" in the one English phrase of a Chinese document, and was answered with confidence.
-    stop = english_function_words()
-    backed = any(w in top_key for w in words if not _CJK.search(w) and w not in stop)
     return {
         "coverage": sum(weights[w] for w in found) / total if total else 0.0,
         "missing_rare": max(missing) / rarest if missing and rarest else 0.0,
@@ -185,7 +193,27 @@ def question_features(
         "agree": agree,
         "unseen": sum(v for v in weights.values() if v >= rarest - 1e-9) / total if total else 0.0,
         **answer_features(question_key, top_key, weights),
-        "latin_agree": agree if chinese < 0.5 and backed else 0.0,
+        "latin_agree": latin_agree(words, top_key, agree, chinese),
+    }
+
+
+def latin_agree(words: Sequence[str], top_key: str, agree: float, chinese: float) -> float:
+    """``agree`` for a Latin-script question whose top passage holds one of its words that
+    carries meaning, else 0: "What is the capital of France?" agreed through "the" and "of"
+    in the one English phrase of a Chinese document, and was answered with confidence."""
+    stop = english_function_words()
+    backed = any(w in top_key for w in words if not _CJK.search(w) and w not in stop)
+    return agree if chinese < 0.5 and backed else 0.0
+
+
+def library_features(named: bool, place_match: bool, article: bool) -> dict[str, float]:
+    """The features a policy library adds: what the question names (a regulation's title,
+    a place, an article) and whether the top result is it. A corpus of news pages or
+    encyclopedia articles has them 0 nearly always."""
+    return {
+        "named": float(named),
+        "place_match": float(place_match),
+        "article_named": float(article),
     }
 
 

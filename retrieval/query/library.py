@@ -46,6 +46,11 @@ RULE_TYPES = frozenset(
 """Kinds of document that are a jurisdiction's rule (a news page or a plan is not)."""
 
 
+def is_rule(meta: DocMeta) -> bool:
+    """Whether a document is a jurisdiction's rule (its place matters), not a page or plan."""
+    return meta.doc_type in RULE_TYPES
+
+
 def newest_of(groups: Sequence[Sequence[str]]) -> dict[str, tuple[str, int, int]]:
     """doc_id -> (newest doc_id of its group, its place in the group, group size)."""
     out = {}
@@ -98,6 +103,46 @@ def current_first(
             out.extend(h[0] for h in release)
             held = [h for h in held if not any(h is r for r in release)]
     out.extend(h[0] for h in held)
+    return out
+
+
+def named_first(passages: list[P], named: Sequence[str]) -> list[P]:
+    """``passages`` with those of the documents the question names by title
+    (:func:`retrieval.query.articles.documents_named`) first, each group in its order."""
+    if not named:
+        return passages
+    wanted = set(named)
+    return [p for p in passages if p.doc_id in wanted] + [
+        p for p in passages if p.doc_id not in wanted
+    ]
+
+
+def place_first(passages: list[P], places: Sequence[str], metas: Mapping[str, DocMeta]) -> list[P]:
+    """``passages`` with the documents of a place the question names (``places``) moved
+    ahead of other places' rules: only the ranks those two kinds hold are reordered, so a
+    national law or a page of no jurisdiction keeps its rank (``在河南，…婚假`` gets
+    河南's regulation before 山东's, not before the 婚姻法 that ranked above both)."""
+    if not places or not metas:
+        return passages
+    wanted = set(places)
+
+    def kind(p: P) -> int:  # 0: the named place's, 1: another place's rule, 2: neither
+        meta = metas.get(p.doc_id)
+        if meta is None or not meta.region:
+            return 2
+        if meta.region in wanted:
+            return 0
+        other = meta.region != metadata.NATIONAL and is_rule(meta)
+        return 1 if other else 2
+
+    kinds = [kind(p) for p in passages]
+    if 0 not in kinds or 1 not in kinds[: kinds.index(0)]:
+        return passages  # nothing of the place, or it already comes before the others
+    slots = [i for i, k in enumerate(kinds) if k < 2]
+    moved = sorted(slots, key=lambda i: kinds[i])  # stable: the place's first, in order
+    out = list(passages)
+    for slot, i in zip(slots, moved, strict=True):
+        out[slot] = passages[i]
     return out
 
 
@@ -160,7 +205,7 @@ def mismatch(
         asked = "、".join(metadata.PLACES[p] for p in places)
         if top.region == metadata.NATIONAL:
             notes.append(f"收录的文件中没有{asked}的地方性规定；以下是国家层面的规定")
-        elif top.doc_type in RULE_TYPES and top.region not in places:
+        elif is_rule(top) and top.region not in places:
             notes.append(
                 f"收录的文件中没有{asked}的相关规定；以下是{_place_name(top.region)}的规定"
             )

@@ -10,7 +10,14 @@ import pytest
 from corpus.metadata import places_named, region_of, version_title
 from retrieval.answer import Result
 from retrieval.filters import DocMeta, Filters, parse_date, version_groups
-from retrieval.query.library import asked_period, current_first, mismatch, version_info
+from retrieval.query.library import (
+    asked_period,
+    current_first,
+    mismatch,
+    named_first,
+    place_first,
+    version_info,
+)
 
 
 def test_region_of_national_bodies_places_and_traditional() -> None:
@@ -100,4 +107,43 @@ def test_filters_read_what_users_type() -> None:
     assert not f.matches(_meta("2019-01-01", "天津市人民代表大会常务委员会", region="天津"))
     assert not f.matches(_meta(None, "天津市人民代表大会常务委员会", region="天津"))
     assert Filters.of(region="全国").region == "国家"
+    assert Filters.of(region="Tianjin").region == "天津"  # as an English user types it
     assert not Filters() and Filters.of(doc_ids=[])
+
+
+def test_english_place_names_are_read() -> None:
+    assert places_named("What day is the fire safety activity day in chongqing?") == ["重庆"]
+    assert places_named("under shandong's regulation, and shaanxi's") == ["山东", "陕西"]
+    assert places_named("the shanghaiist") == []  # a whole word only
+
+
+def test_the_documents_a_question_names_come_first() -> None:
+    ranked = [P("henan"), P("shandong"), P("law"), P("shandong")]
+    order = [p.doc_id for p in named_first(ranked, ["shandong"])]
+    assert order == ["shandong", "shandong", "henan", "law"]
+    assert named_first(ranked, []) == ranked
+
+
+def test_the_named_place_goes_before_other_places_rules_only() -> None:
+    metas = {
+        "henan": _meta("2021-01-01", region="河南"),
+        "shandong": _meta("2016-01-01", region="山东"),
+        "law": _meta("2020-01-01", region="国家", kind="法"),
+        "news": _meta("2020-01-01", region="北京", kind=None),  # a page, not a rule
+    }
+    ranked = [P("law"), P("henan"), P("news"), P("shandong"), P("henan")]
+    order = [p.doc_id for p in place_first(ranked, ["山东"], metas)]
+    # the national law and the page keep their ranks; 山东's takes 河南's first rank
+    assert order == ["law", "shandong", "news", "henan", "henan"]
+    assert place_first(ranked, ["天津"], metas) == ranked  # no document of that place
+    assert place_first(ranked, [], metas) == ranked
+
+
+def test_paragraphs_sharing_a_title_are_not_versions() -> None:
+    # a JSONL of encyclopedia paragraphs (DRCD): one title, no dates; copies of one date
+    undated = [(f"p{i}", "梵文", _meta(None, kind=None)) for i in range(3)]
+    same_day = [(f"c{i}", "某市消防条例", _meta("2020-01-01")) for i in range(2)]
+    assert version_groups(undated + same_day) == []
+    assert version_groups([*same_day, ("c-2022", "某市消防条例", _meta("2022-01-01"))]) == [
+        ["c0", "c1", "c-2022"]
+    ]

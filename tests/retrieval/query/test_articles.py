@@ -16,6 +16,7 @@ from retrieval.query.articles import (
     ArticleQuestion,
     Titles,
     article_span,
+    documents_named,
     fold_title,
     number,
     parse,
@@ -175,3 +176,26 @@ def test_the_named_article_comes_first_and_overlapping_passages_go() -> None:
         ]
     # the title index is built once per version
     assert len(articles._titles) == 1
+
+
+def test_the_regulations_a_question_names_are_found_by_title() -> None:
+    articles._titles.clear()
+    version = FakeVersion([])
+    version.sources = lambda: [
+        ("aml-2007", "中华人民共和国反垄断法", "2007-08-30", None, None, 1),
+        ("aml-2022", "中华人民共和国反垄断法", "2022-06-24", None, None, 1),
+        ("sd", "山东省物业管理条例", "2021-12-03", None, None, 1),
+        ("sh", "上海市住宅物业管理规定", "2020-12-30", None, None, 1),
+        ("word", "办法", None, None, None, 1),
+    ]
+
+    def named(question: str, allowed=lambda _d: True) -> list[str]:
+        return documents_named(version, search_key(question), allowed)
+
+    assert named("山东省物业管理条例规定业主委员会由多少人组成？") == ["sd"]
+    assert named("《上海市住宅物业管理規定》中，业主大会怎样作出决定") == ["sh"]
+    assert named("2007年的反垄断法规定罚款上限是多少") == ["aml-2007", "aml-2022"]
+    assert named("根据山东省物业管理条例和反垄断法") == ["sd", "aml-2007", "aml-2022"]
+    assert named("天津市物业管理条例规定了什么") == []  # not in the library
+    assert named("有什么办法") == []  # a word, not a title
+    assert named("山东省物业管理条例", allowed=lambda d: d != "sd") == []  # filtered out
