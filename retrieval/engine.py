@@ -44,6 +44,7 @@ from retrieval.query.library import (
     is_rule,
     mismatch,
     named_first,
+    past_first,
     place_first,
     version_info,
 )
@@ -242,12 +243,19 @@ class AnswerEngine:
         # first, then a place it names ahead of other places' rules; a named article
         # (《X条例》第九条) first, whole; the current version ahead of older ones
         named = documents_named(index, key, allowed) if passages else []
+        if named and not any(p.doc_id in named for p in passages):
+            # the regulation named ranked below the depth searched: search it alone
+            inside, _ = search_with_signals(
+                index.restricted(Filters.of(doc_ids=named)), vector, tokens, depth, self.settings
+            )
+            docs.update({d: index.document(d) for d in {p.doc_id for p in inside} - docs.keys()})
+            passages = [p for p in inside if docs[p.doc_id] is not None] + passages
         places = [] if filters and filters.region else metadata.places_named(key)
         passages = place_first(named_first(passages, named), places, metas)
         searched_top = passages[0] if passages else None
         passages = pin_named_article(index, key, passages, index.document, docs, allowed)
         pinned = passages[0] if passages and passages[0] is not searched_top else None
-        passages = current_first(passages, groups, metas, key)
+        passages = past_first(current_first(passages, groups, metas, key), groups, metas, key)
         features, probability = None, 0.0
         if passages:
             top = passages[0]

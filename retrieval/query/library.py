@@ -66,9 +66,13 @@ def asks_past(question: str, meta: DocMeta | None, newest: DocMeta | None) -> bo
     if PAST.search(question):
         return True
     years = set(_YEAR.findall(question))
-    old = (meta.when or "")[:4] if meta else ""
-    new = (newest.when or "")[:4] if newest else ""
-    return bool(old) and old in years and new not in years
+    return bool(years & years_of(meta)) and not years & years_of(newest)
+
+
+def years_of(meta: DocMeta | None) -> set[str]:
+    """The years a version is known by: of its publication and of its effective date
+    (反垄断法 2007: adopted 2007-08-30, in force 2008-08-01)."""
+    return {d[:4] for d in (meta.date, meta.effective_date) if d} if meta else set()
 
 
 def current_first(
@@ -143,6 +147,40 @@ def place_first(passages: list[P], places: Sequence[str], metas: Mapping[str, Do
     out = list(passages)
     for slot, i in zip(slots, moved, strict=True):
         out[slot] = passages[i]
+    return out
+
+
+def past_first(
+    passages: list[P],
+    groups: Sequence[Sequence[str]],
+    metas: Mapping[str, DocMeta],
+    question: str,
+) -> list[P]:
+    """``passages`` with the older version a question about the past asks for moved just
+    above the other versions of its group: the one of the year it names (``2007年的反垄断法``),
+    else, for 修订前/旧版/原来…, the version before the newest. Each group's first passage of
+    that version moves; nothing else does."""
+    if not groups or len(passages) < 2:
+        return passages
+    years = set(_YEAR.findall(question))
+    past_words = bool(PAST.search(question))
+    if not years and not past_words:
+        return passages
+    out = list(passages)
+    for ids in groups:
+        by_year = [d for d in ids[:-1] if years & years_of(metas.get(d))]
+        newest = years & years_of(metas.get(ids[-1]))
+        wanted = by_year[-1] if by_year and not newest else None
+        if wanted is None and past_words:
+            wanted = ids[-2]
+        if wanted is None:
+            continue
+        members = set(ids)
+        at = [i for i, p in enumerate(out) if p.doc_id in members]
+        mine = next((i for i in at if out[i].doc_id == wanted), None)
+        if mine is None or mine == at[0]:
+            continue
+        out.insert(at[0], out.pop(mine))
     return out
 
 

@@ -15,6 +15,7 @@ from retrieval.query.library import (
     current_first,
     mismatch,
     named_first,
+    past_first,
     place_first,
     version_info,
 )
@@ -147,3 +148,15 @@ def test_paragraphs_sharing_a_title_are_not_versions() -> None:
     assert version_groups([*same_day, ("c-2022", "某市消防条例", _meta("2022-01-01"))]) == [
         ["c0", "c1", "c-2022"]
     ]
+
+
+def test_a_question_about_the_past_gets_the_version_it_asks_for() -> None:
+    groups = [["v2007", "v2022"]]
+    # the 2007 law took effect in 2008: either year names it
+    metas = {"v2007": _meta("2007-08-30", effective="2008-08-01"), "v2022": _meta("2022-06-24")}
+    ranked = [P("x"), P("v2022"), P("v2007"), P("v2022")]
+    for question in ("2007年的反垄断法规定的罚款", "2008年施行的反垄断法", "修订前的反垄断法"):
+        order = [p.doc_id for p in past_first(ranked, groups, metas, question)]
+        assert order == ["x", "v2007", "v2022", "v2022"], question
+    for question in ("反垄断法规定的罚款", "2022年的反垄断法"):
+        assert past_first(ranked, groups, metas, question) == ranked

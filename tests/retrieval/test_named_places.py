@@ -59,3 +59,13 @@ def test_a_province_the_library_lacks_is_said_in_english_too(provinces) -> None:
     answer = provinces.ask("In Tianjin, how many days of nursing leave does the husband get?")
     assert not answer.confident
     assert answer.note and "天津" in answer.note
+
+
+@pytest.mark.skipif(not LAW_SAMPLE.is_dir(), reason="tests/data/law_sample is not here")
+def test_a_named_regulation_below_the_search_depth_is_searched_alone(
+    provinces, monkeypatch
+) -> None:
+    # searched two passages deep, the law named is not among them: it is searched alone
+    monkeypatch.setattr("retrieval.engine.MIN_DEPTH", 2)
+    answer = provinces.ask("《反垄断法》对男方护理假和婚假有什么规定？", top_k=2)
+    assert answer.results[0].doc_id == FILES[-1]
