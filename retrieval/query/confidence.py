@@ -68,7 +68,8 @@ _ASKS_AMOUNT = re.compile(
 _ASKS_PERSON = re.compile(r"([\u4e00-\u9fff]{2})(?:是|为)谁[?？]?$")  # …的组长是谁
 _UNITS = frozenset(
     "平方公里 平方米 公里 千米 米 亿元 万元 元 万人 人次 人 吨 万吨 公顷 亩 张 个 项 家 次 座 "
-    "所 名 位 条 种 批 届 年 天 岁 倍 辆 台 户 % 百分点".split()
+    "所 名 位 条 种 批 届 年 天 岁 倍 辆 台 户 % 百分点 日 小时 分钟 周 学时 周岁 公斤 千克 克 "
+    "立方米 层 间".split()
 )
 # How a text may write the unit a question asks in (几天 → 七日, 多少岁 → 18周岁, 多少名 → 25人).
 _UNIT_FORMS = {
@@ -80,6 +81,7 @@ _UNIT_FORMS = {
     "人": "[人名]",
 }
 _AREA = "平方公里|平方米|公顷|亩|km2|m2"
+_ASKS_SHARE = re.compile(r"比例|百分之几|百分比|费率|比率|税率|利率|占比|几成|percentage|rate")
 _MONEY = "亿元|万元|元"
 _DATE = re.compile(
     rf"[0-9]{{1,4}}年|[0-9{_NUM}]{{1,3}}月|[0-9{_NUM}]{{1,3}}日|[0-9]{{4}}[.\-/][0-9]{{1,2}}"
@@ -92,6 +94,9 @@ _PROVINCES = (
 _PLACE = re.compile(rf"[\u4e00-\u9fff]{{1,6}}?(?:省|市|县|区|镇|村|乡|岛|州|湾|港)|{_PROVINCES}")
 _SENTENCE_END = re.compile(r"[。！？；!?;\n]+")
 _AMOUNT = rf"(?:[0-9]+(?:\.[0-9]+)?|[{_NUM}]+)[{_NUM}]*"
+_SHARE = re.compile(  # 30%, 百分之三十, 三分之一, 七成, 1:1
+    rf"[0-9]+(?:\.[0-9]+)?\s*%|百分之[{_NUM}点]+|[{_NUM}]+分之[{_NUM}]+|[{_NUM}]成|[0-9]+\s*[:：]\s*[0-9]+"
+)
 
 
 def asked_types(question_key: str) -> list[re.Pattern[str]]:
@@ -113,6 +118,9 @@ def asked_types(question_key: str) -> list[re.Pattern[str]]:
         if first == "年":  # 几年: a span of years, not a year such as 2019年
             unit = "(?<![0-9])[0-9]{1,2}年|[一二三四五六七八九十两]+年"
             wanted.append(re.compile(unit))
+            return wanted
+        if _ASKS_SHARE.search(question_key):  # 配建比例是多少, 费率是百分之几: a share
+            wanted.append(_SHARE)
             return wanted
         unit = _UNIT_FORMS.get(first, re.escape(first)) if first in _UNITS else ""
         if not unit and "面积" in question_key:
