@@ -394,6 +394,8 @@ def test_two_marks_in_two_articles_cite_the_one_holding_the_matched_words() -> N
         # two versions of one law: the current one
         ("反垄断法第10条的内容是什么？", AML_2022, "第十条", "第一章 总则"),
         ("《中华人民共和国反垄断法》第二十五条是什么内容", AML_2022, "第二十五条", None),
+        # a year naming the older version: that version's article
+        ("2007年的反垄断法第十条规定了什么？", AML_2007, "第十条", None),
     ],
 )
 def test_a_named_article_comes_first_and_whole(
