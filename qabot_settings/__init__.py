@@ -14,7 +14,7 @@ read nothing else (retrieval/threads.py, bot/cli.py).
 =========================  ======================================================
 ``QABOT_INDEX``            index folder (default: the user data dir)
 ``QABOT_MODEL``            sentence-transformers hub name or local model folder
-``QABOT_CACHE_DIR``        where the converted default model is kept
+``QABOT_CACHE_DIR``        where the converted default model (and jieba's split dictionary) is kept
 ``QABOT_BF16``             ``auto`` / ``1`` / ``0``: bf16 autocast for documents
 ``QABOT_DEVICE``           ``cpu`` / ``cuda`` / ``auto``
 ``QABOT_WORKERS``          processes that chunk and tokenise a large ingest
