@@ -8,4 +8,4 @@ if __name__ == "__main__":  # guarded: ingest's worker processes (spawn) import 
     set_process_defaults()  # before torch or FAISS is imported
     from bot.cli import main
 
-    sys.exit(main())
+    sys.exit(main(fast_exit=True))  # a one-shot ask skips the interpreter's teardown

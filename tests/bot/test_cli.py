@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from retrieval.backends.local.folder import MANIFEST, current_version, version_dir
@@ -167,3 +170,52 @@ def test_every_command_reads_the_same_dotenv(tmp_path):
         env=env,
     )
     assert_one_line_error(proc, "embedding model folder not found")
+
+
+ALL_OF_IT = "京津冀协同发展"  # asked for 20 results in full: tens of kilobytes of output
+BUFFERED = {"PYTHONUNBUFFERED": ""}  # stdout block-buffered, as by default (CI may set it)
+
+
+def test_a_one_shot_ask_writes_all_it_prints_through_a_pipe(seed_index, seed_engine):
+    """``python -m bot ask`` ends without the interpreter's teardown (bot/cli.py, FAST_EXIT):
+    what it printed still arrives whole through a pipe, the last buffer too, with status 0."""
+    from bot.console_render import CLI_SOURCES, Style, render_answer
+
+    args = ("ask", "--index", str(seed_index), "--full", "--top-k", "20", ALL_OF_IT)
+    proc = bot(*args, env=BUFFERED)
+    assert proc.returncode == 0 and proc.stderr == ""
+    answer = seed_engine.ask(ALL_OF_IT, top_k=20)
+    expected = render_answer(answer, Style(False), full=True, sources=CLI_SOURCES) + "\n"
+    assert len(expected.encode()) > 16 * 1024 and proc.stdout == expected
+    as_json = bot(
+        "ask", "--index", str(seed_index), "--json", "--top-k", "20", ALL_OF_IT, env=BUFFERED
+    )
+    assert as_json.returncode == 0 and len(json.loads(as_json.stdout)["results"]) == 20
+
+
+def test_a_one_shot_ask_keeps_its_status_when_the_output_cannot_be_written(seed_index):
+    """A reader that has gone ends it quietly (141, as a Unix tool); a full disk is one
+    ``error:`` line and status 2, never an answer lost with status 0."""
+    from bot.cli import CLOSED_PIPE
+
+    def ask(stdout, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "ask", "--index", str(seed_index), *extra, ALL_OF_IT],
+            cwd=ROOT,
+            env={**os.environ, **BUFFERED},
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+
+    for extra in ([], ["--full", "--top-k", "20"]):  # a tail left in the buffer; many writes
+        read, write = os.pipe()
+        os.close(read)  # `… | head -0`
+        try:
+            gone = ask(write, *extra)
+        finally:
+            os.close(write)
+        assert gone.returncode == CLOSED_PIPE and gone.stderr == "", extra
+        with open("/dev/full", "w") as full:
+            assert_one_line_error(ask(full, *extra), "space")
