@@ -17,11 +17,12 @@ from bot.errors import UsageError
 from bot.filter_args import filters_of
 from bot.index_update import corpus_paths, load_documents, update_index, with_uploads
 from bot.open_index import build_shipped_index, open_engine
+from bot.question_limit import answer_json, shortened
 from corpus.document import Document
 from qabot_settings import Settings
 from retrieval.answer import Answer, Source
 from retrieval.backends import Backend, open_backend
-from retrieval.engine import MAX_QUESTION_CHARS, AnswerEngine, shared_embedder
+from retrieval.engine import AnswerEngine, shared_embedder
 from retrieval.errors import IndexNotFoundError, QueryError, RetrievalError
 from retrieval.evaluation import evaluate, read_queries
 
@@ -151,28 +152,6 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
             ),
         )
     return 0
-
-
-def shortened(question: str) -> tuple[str, str | None]:
-    """The question the engine searches (its first ``MAX_QUESTION_CHARS`` characters) and a
-    note saying it was shortened, as the Telegram bot says it (None when it was not)."""
-    question = (question or "").strip()
-    if len(question) <= MAX_QUESTION_CHARS:
-        return question, None
-    searched = question[:MAX_QUESTION_CHARS]
-    return searched, (
-        f"您的问题有 {len(question)} 个字，太长了，只按前 {MAX_QUESTION_CHARS} 个字检索："
-        f"「{searched[:40]}……{searched[-20:]}」"
-    )
-
-
-def answer_json(answer: Answer, note: str | None) -> dict:
-    """``ask --json``'s contract; ``question`` is what was searched, and ``truncated`` says
-    when that is only the start of what was asked."""
-    data = answer.to_json()
-    if note is not None:
-        data["truncated"] = True
-    return data
 
 
 def ask_under(engine: AnswerEngine, question: str, top_k: int, filters) -> Answer:

@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBearer
 
+from bot.question_limit import answer_json, shortened
 from corpus.structure import info_of
 from retrieval import Answer
 from retrieval.filters import Filters as SearchFilters
@@ -34,11 +35,6 @@ FILTERED_DEPTH = 50  # results looked through for a filtered question
 
 def service(request: Request) -> EngineService:
     return request.app.state.service
-
-
-def answer_json(answer: Answer) -> dict:
-    """``ask --json``'s contract (``Answer.to_json``, the one serialiser) plus ``off_topic``."""
-    return answer.to_json()
 
 
 def pushed_down(filters: Filters) -> SearchFilters:
@@ -69,15 +65,18 @@ def filtered(answer: Answer, filters: Filters, top_k: int) -> Answer:
 @router.post("/ask", response_model=AskResponse, summary="Answer a question")
 async def ask(body: AskRequest, request: Request) -> dict:
     """The same JSON as ``python -m bot ask --json`` for the same index and question, plus
-    ``off_topic``. With ``filters``, the first 50 results are filtered and ranked anew."""
+    ``off_topic``. With ``filters``, the first 50 results are filtered and ranked anew. A
+    question over 500 characters is searched by its first 500: ``question`` is those, and
+    ``truncated`` is true (as ``ask --json`` says it)."""
     engine = service(request)
+    question, note = shortened(body.question)
     if body.filters is None:
-        return answer_json(await engine.ask(body.question, body.top_k))
+        return answer_json(await engine.ask(question, body.top_k), note)
     search = pushed_down(body.filters)
     if not body.filters.source:
-        return answer_json(await engine.ask(body.question, body.top_k, search))
-    answer = await engine.ask(body.question, max(FILTERED_DEPTH, body.top_k), search)
-    return answer_json(filtered(answer, body.filters, body.top_k))
+        return answer_json(await engine.ask(question, body.top_k, search), note)
+    answer = await engine.ask(question, max(FILTERED_DEPTH, body.top_k), search)
+    return answer_json(filtered(answer, body.filters, body.top_k), note)
 
 
 @router.get("/sources", response_model=SourcesPage, summary="List the documents")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_QUESTION_CHARS = 1000  # the engine reads the first 500; longer is a mistake, refused
+MAX_QUESTION_CHARS = 1000  # the engine reads the first 500 (``truncated``); longer is refused
 MAX_TOP_K = 20
 
 
@@ -59,7 +59,9 @@ class ResultModel(BaseModel):
 
 
 class AskResponse(BaseModel):
-    """``python -m bot ask --json``'s contract plus ``off_topic``."""
+    """``python -m bot ask --json``'s contract plus ``off_topic``. A question over 500
+    characters is searched by its first 500: ``question`` is then those, and the extra
+    field ``truncated`` is ``true`` (absent otherwise), as ``ask --json`` gives it."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -4,7 +4,8 @@ chat client becomes a front end.
 
 The reply is the bot's answer to the last user message rendered as Markdown
 (:mod:`bot.http.markdown`), never generated text; the structured answer (``/api/ask``'s
-JSON) rides along in the extra field ``qabot``. Sampling options are ignored.
+JSON) rides along in the extra field ``qabot``. Sampling options are ignored. A question
+over 500 characters is searched by its first 500, and the reply starts by saying so.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPBearer
 
-from .api import answer_json
+from bot.question_limit import answer_json, shortened
+from corpus.sanitize import shown
+
 from .errors import ApiError
-from .markdown import render
+from .markdown import escape, render
 from .models import ChatMessage, ChatRequest
 from .service import EngineService
 
@@ -58,10 +61,12 @@ async def models() -> dict:
 
 @router.post("/chat/completions", summary="Answer the last user message")
 async def chat(body: ChatRequest, request: Request):
-    question = question_of(body.messages)
+    question, note = shortened(question_of(body.messages))
     engine: EngineService = request.app.state.service
     answer = await engine.ask(question, body.top_k)
-    markdown, extra = render(answer), answer_json(answer)
+    markdown, extra = render(answer), answer_json(answer, note)
+    if note:  # a question over 500 characters: said first, as the command line says it
+        markdown = f"{escape(shown(note) or '')}\n\n{markdown}"
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not body.stream:
         return {

@@ -213,3 +213,47 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server):
             "access-control-allow-origin"
             not in client.get("/healthz", headers={"Origin": "http://x"}).headers
         )
+
+
+def test_a_question_of_501_to_1000_characters_says_it_was_shortened(server, http_index, tmp_path):
+    """The API takes questions up to 1,000 characters; the engine searches the first 500.
+    Past 500, ``/api/ask`` says so as ``ask --json`` does (``truncated``, and ``question``
+    is what was searched), and a chat reply (/v1) starts with the command line's note."""
+    asked = ("通武廊在政务服务方面要全面实现什么？" * 60)[:1000]
+    lengths = (500, 501, 777, 1000)
+    batch = tmp_path / "long.jsonl"
+    batch.write_text(
+        "".join(json.dumps({"question": asked[:n]}, ensure_ascii=False) + "\n" for n in lengths),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "--index", str(http_index)]
+        + ["--batch", str(batch)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = [json.loads(line) for line in proc.stdout.splitlines()]
+    with server.client() as client:
+        for n, expected in zip(lengths, printed, strict=True):
+            got = client.post("/api/ask", json={"question": asked[:n]})
+            assert got.status_code == 200, got.text
+            data = got.json()
+            assert data == {k: v for k, v in expected.items() if k != "id"}, n
+            assert data["question"] == asked[:500]
+            assert data.get("truncated") is (True if n > 500 else None), n
+        chat = client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": asked}]}
+        ).json()
+        content = chat["choices"][0]["message"]["content"]
+        assert content.startswith("您的问题有 1000 个字，太长了，只按前 500 个字检索：「通武廊")
+        assert chat["qabot"]["truncated"] is True and chat["qabot"]["question"] == asked[:500]
+        short = client.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": asked[:500]}]}
+        ).json()
+        assert (
+            "truncated" not in short["qabot"]
+            and "太长了" not in short["choices"][0]["message"]["content"]
+        )

@@ -132,3 +132,16 @@ def test_the_note_and_an_older_version_are_shown(browser, versions_server):
     assert [e.text for e in old] == [label]
     item = old[0].find_element(By.XPATH, "./..")
     assert "《上海市城市更新条例》" in item.find_element(By.CSS_SELECTOR, ".cite").text
+
+
+def test_a_question_over_500_characters_is_said_shortened(browser, server):
+    """The page takes up to 1,000 characters; past 500 (``truncated``) a short note says
+    that only the first 500 were searched, above the answer."""
+    asked = (QUESTION * 40)[:600]
+    browser.get(server.url + "/?q=" + urllib.parse.quote(asked))
+    answer = wait_for(browser, ".answer")[0]
+    first = answer.find_elements(By.XPATH, "./*")[0]
+    assert "caution" in first.get_attribute("class")
+    assert first.text == "您的问题有 600 个字，太长了，只按前 500 个字检索。"
+    browser.get(server.url + "/?q=" + urllib.parse.quote(QUESTION))
+    assert not wait_for(browser, ".answer")[0].find_elements(By.CSS_SELECTOR, ".caution")

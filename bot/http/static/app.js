@@ -153,6 +153,14 @@ function noteLine(answer) {
   return answer.note ? el("p", { className: "caution", role: "note" }, "注意：" + answer.note) : null;
 }
 
+// A question over 500 characters was searched by its start (`truncated`, bot/question_limit.py)
+function shortenedLine(answer, asked) {
+  if (!answer.truncated) return null;
+  const chars = (text) => Array.from(text).length; // characters, as the server counts them
+  return el("p", { className: "caution", role: "note" },
+    "您的问题有 " + chars(asked) + " 个字，太长了，只按前 " + chars(answer.question) + " 个字检索。");
+}
+
 // The excerpt with its marks in <mark>, as text nodes
 function markedText(text, marks) {
   const box = el("div", { className: "excerpt" });
@@ -206,10 +214,12 @@ function sourcesLink(text) {
   return link;
 }
 
-function renderAnswer(answer) {
+function renderAnswer(answer, asked) {
   const card = el("div", { className: "answer" });
   const echo = clip(answer.question, ECHO_CHARS);
   const results = answer.results || [];
+  const shortened = shortenedLine(answer, asked || answer.question);
+  if (shortened) card.append(shortened);
   if (answer.off_topic || !results.length) {
     card.classList.add("off-topic");
     card.append(
@@ -266,7 +276,7 @@ async function ask(question) {
   $("status").textContent = "正在查找…";
   try {
     const answer = await api("/api/ask", { question, top_k: 3 });
-    waiting.replaceWith(renderAnswer(answer));
+    waiting.replaceWith(renderAnswer(answer, question));
     $("status").textContent = answer.off_topic ? "没有相关内容。" : answer.confident ? "已回答。" : "没有找到明确的回答。";
   } catch (error) {
     waiting.replaceWith(el("p", { className: "error" }, explain(error)));
