@@ -175,7 +175,7 @@ def test_more_results_and_context_buttons(api: FakeBotAPI, engine: Any) -> None:
 
 def test_unanswerable_question_gets_kind_note(api: FakeBotAPI) -> None:
     chat = new_chat()
-    api.send_message(chat, "京津冀地区2025年的地区生产总值目标是多少？")  # no document says
+    api.send_message(chat, "雄安新区到2035年规划的常住人口规模是多少？")  # no document says
     (reply,) = api.wait_sent(chat)
     assert "没有找到" in reply["_plain"] and "/sources" in reply["_plain"]
     # two candidates (原文 each), the votes, then 更多结果
