@@ -46,6 +46,7 @@ from retrieval.query.library import (
     named_first,
     past_first,
     place_first,
+    verbatim_first,
     version_info,
 )
 from retrieval.query.marking import Idf, Similarity, answer_mark, mark_sentences, off_topic
@@ -252,6 +253,9 @@ class AnswerEngine:
             passages = [p for p in inside if docs[p.doc_id] is not None] + passages
         places = [] if filters and filters.region else metadata.places_named(key)
         passages = place_first(named_first(passages, named), places, metas)
+        passages = verbatim_first(
+            passages, key, lambda p: search_key(docs[p.doc_id].text[p.start : p.end]), metas
+        )
         searched_top = passages[0] if passages else None
         passages = pin_named_article(index, key, passages, index.document, docs, allowed)
         pinned = passages[0] if passages and passages[0] is not searched_top else None

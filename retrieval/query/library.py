@@ -19,8 +19,9 @@ Pure functions over passages/results and ``DocMeta``; the engine calls them afte
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from difflib import SequenceMatcher
 from typing import TypeVar
 
 from corpus import metadata
@@ -148,6 +149,44 @@ def place_first(passages: list[P], places: Sequence[str], metas: Mapping[str, Do
     for slot, i in zip(slots, moved, strict=True):
         out[slot] = passages[i]
     return out
+
+
+VERBATIM_RUN = 8  # characters of the question a rule's passage must repeat verbatim …
+VERBATIM_MARGIN = 4  # … and by how many more than the first passage of its document
+VERBATIM_DEPTH = 5  # among the first ranks
+
+
+def verbatim_first(
+    passages: list[P],
+    question: str,
+    text_of: Callable[[P], str],
+    metas: Mapping[str, DocMeta],
+) -> list[P]:
+    """``passages`` with the top document's passage that repeats the longest run of the
+    question verbatim moved to that document's first rank, when the document is a rule and
+    the run is at least :data:`VERBATIM_RUN` characters and :data:`VERBATIM_MARGIN` longer
+    than its first passage's. An article answers in the rule's own words:
+    ``公司法规定有限责任公司董事会成员为多少人`` is 第六十八条
+    (``有限责任公司董事会成员为三人以上``), not the 第七十五条 that search ranked first.
+    ``text_of`` gives a passage's search key."""
+    if len(passages) < 2 or not is_rule(metas.get(passages[0].doc_id) or DocMeta()):
+        return passages
+    top = passages[0].doc_id
+    head = [i for i, p in enumerate(passages[:VERBATIM_DEPTH]) if p.doc_id == top]
+    if len(head) < 2:
+        return passages
+    runs = {i: _longest_run(question, text_of(passages[i])) for i in head}
+    best = max(head, key=lambda i: (runs[i], -i))
+    if best == head[0] or runs[best] < max(VERBATIM_RUN, runs[head[0]] + VERBATIM_MARGIN):
+        return passages
+    out = list(passages)
+    out.insert(head[0], out.pop(best))
+    return out
+
+
+def _longest_run(a: str, b: str) -> int:
+    """Length of the longest string ``a`` and ``b`` share."""
+    return SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
 
 
 def past_first(

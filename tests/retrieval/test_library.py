@@ -17,6 +17,7 @@ from retrieval.query.library import (
     named_first,
     past_first,
     place_first,
+    verbatim_first,
     version_info,
 )
 
@@ -160,3 +161,25 @@ def test_a_question_about_the_past_gets_the_version_it_asks_for() -> None:
         assert order == ["x", "v2007", "v2022", "v2022"], question
     for question in ("反垄断法规定的罚款", "2022年的反垄断法"):
         assert past_first(ranked, groups, metas, question) == ranked
+
+
+@dataclass
+class T:
+    doc_id: str
+    text: str
+
+
+def test_a_rules_passage_repeating_the_question_verbatim_comes_first() -> None:
+    metas = {"law": _meta("2023-12-29", kind="法"), "page": _meta("2023-01-01", kind=None)}
+    question = "公司法规定有限责任公司董事会成员为多少人"
+    art75 = T("law", "第七十五条 规模较小的有限责任公司，可以不设董事会，设一名董事")
+    art68 = T("law", "第六十八条 有限责任公司董事会成员为三人以上")
+    other = T("page", "董事会")
+    ranked = [art75, other, art68]
+    order = verbatim_first(ranked, question, lambda p: p.text, metas)
+    assert order == [art68, art75, other]  # the run 有限责任公司董事会成员为 (12) against 6
+    # a page, not a rule: unchanged; so is a run too short or no longer than the first's
+    pages = [T("page", art75.text), T("page", art68.text)]
+    assert verbatim_first(pages, question, lambda p: p.text, metas) == pages
+    short = [art75, T("law", "董事会成员三人")]
+    assert verbatim_first(short, question, lambda p: p.text, metas) == short
