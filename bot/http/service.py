@@ -64,8 +64,10 @@ class EngineService:
         if self.engine is not None or self._opener is None:
             return
         try:
-            self.engine = await asyncio.get_running_loop().run_in_executor(self._side, self._opener)
+            loop = asyncio.get_running_loop()
+            self.engine = await loop.run_in_executor(self._side, self._opener)
             log.warning("index loaded: version %s", self.engine.version)
+            loop.run_in_executor(self._side, self.engine.prepare)  # not awaited: beside
         except Exception as exc:  # noqa: BLE001 - reported by /readyz, logged once
             from bot.errors import describe
 
@@ -87,6 +89,7 @@ class EngineService:
             try:
                 if await loop.run_in_executor(self._side, self.engine.refresh):
                     log.warning("switched to index version %s", self.engine.version)
+                    await loop.run_in_executor(self._side, self.engine.prepare)
             except Exception:  # a broken new version must not stop the server
                 log.exception("index refresh failed; keeping version %s", self.engine.version)
 

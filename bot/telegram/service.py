@@ -88,6 +88,7 @@ class Service:
             # Like ``ask``: the default index is built on first use, a named one must exist.
             self.engine = await self._run(open_engine, self.app)
             log.info("index ready")
+            asyncio.get_running_loop().run_in_executor(self._executor, self.engine.prepare)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -109,6 +110,7 @@ class Service:
         if switched:
             self._sources = None
             log.info("switched to a newer index")
+            asyncio.get_running_loop().run_in_executor(self._executor, self._engine().prepare)
 
     async def ask(self, question: str, offset: int = 0) -> Answer:
         """The answer; a question opening with filters (``地区:天津 2020年以后 问题``, see

@@ -21,6 +21,7 @@ from retrieval.query.articles import (
     number,
     parse,
     pin_named_article,
+    titles_of,
 )
 from retrieval.query.search import Passage
 
@@ -199,3 +200,19 @@ def test_the_regulations_a_question_names_are_found_by_title() -> None:
     assert named("天津市物业管理条例规定了什么") == []  # not in the library
     assert named("有什么办法") == []  # a word, not a title
     assert named("山东省物业管理条例", allowed=lambda d: d != "sd") == []  # filtered out
+
+
+def test_an_engine_prepares_the_title_dictionary_before_a_question_needs_it(tmp_path) -> None:
+    from retrieval.engine import AnswerEngine
+
+    articles._titles.clear()
+    engine = AnswerEngine.__new__(AnswerEngine)  # only what prepare() reads
+    version = FakeVersion([_sample(ZJ_FIRE)])
+    engine._loaded = version
+    engine.prepare()
+    assert list(articles._titles) == [(version.version, version.size)]
+    assert titles_of(version).find("浙江省消防条例")  # built once, found
+    version.sources = lambda: (_ for _ in ()).throw(OSError("gone"))  # a failing warm-up
+    articles._titles.clear()
+    engine.prepare()  # logs, does not raise
+    assert not articles._titles
