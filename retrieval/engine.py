@@ -14,7 +14,6 @@ from typing import TypeVar
 import numpy as np
 
 import qabot_settings
-from corpus import metadata
 from corpus.document import Document
 from corpus.normalize import search_key
 from corpus.structure import Position, advance
@@ -40,6 +39,7 @@ from retrieval.query.confidence import (
     question_features,
 )
 from retrieval.query.library import (
+    asked_places,
     current_first,
     is_rule,
     mismatch,
@@ -261,7 +261,7 @@ class AnswerEngine:
             )
             docs.update({d: index.document(d) for d in {p.doc_id for p in inside} - docs.keys()})
             passages = [p for p in inside if docs[p.doc_id] is not None] + passages
-        places = [] if filters and filters.region else metadata.places_named(key)
+        places = asked_places(key, filters)
         passages = place_first(named_first(passages, named), places, metas)
         passages = verbatim_first(
             passages, key, lambda p: search_key(docs[p.doc_id].text[p.start : p.end]), metas

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from corpus.normalize import search_key
 from corpus.structure import classify, positions
 from retrieval.backends.base import ChunkRow, Version
+from retrieval.query.library import years_named
 from retrieval.query.search import Passage
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
@@ -42,7 +43,6 @@ _UNITS = {"十": 10, "百": 100, "千": 1000}
 _NUMERAL = "[零〇一二两三四五六七八九十百千]+|\\d{1,4}"
 _ARTICLE = re.compile(rf"第\s*({_NUMERAL})\s*条(?:\s*第\s*(?:{_NUMERAL})\s*[款项])*")
 _QUOTED = re.compile(r"《([^《》]{2,80})》")
-_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 # What may stand between a name and 第N条: 的, 中, 里, spaces.
 _GLUE = re.compile(r"(?:\s|的|中|里|之)*$")
 # A question asking what an article says (what follows 第N条).
@@ -264,7 +264,7 @@ def pin_named_article(
             return passages
         rank = {d: i for i, d in enumerate(ranked)}
         # 2007年反垄断法第十条: the version of the year named, else the newest
-        years = set(_YEAR.findall(question_key))
+        years = years_named(question_key)
         doc_id = min(
             found,
             key=lambda f: (f[1][:4] not in years, _newest_first(f[1]), rank.get(f[0], len(rank))),

@@ -64,9 +64,17 @@ def newest_of(groups: Sequence[Sequence[str]]) -> dict[str, tuple[str, int, int]
 def asks_past(question: str, meta: DocMeta | None, newest: DocMeta | None) -> bool:
     """Whether ``question`` asks about an older version: 修订前/旧版/原来…, or a year that is
     the older version's (``meta``) and not the newest's."""
-    if PAST.search(question):
-        return True
-    years = set(_YEAR.findall(question))
+    return bool(PAST.search(question)) or names_year(years_named(question), meta, newest)
+
+
+def years_named(question: str) -> set[str]:
+    """The years a question names (``2007年的反垄断法`` → {"2007"})."""
+    return set(_YEAR.findall(question))
+
+
+def names_year(years: set[str], meta: DocMeta | None, newest: DocMeta | None) -> bool:
+    """Whether ``years`` (:func:`years_named`) hold a year of the older version ``meta`` and
+    none of its group's newest version."""
     return bool(years & years_of(meta)) and not years & years_of(newest)
 
 
@@ -201,15 +209,15 @@ def past_first(
     that version moves; nothing else does."""
     if not groups or len(passages) < 2:
         return passages
-    years = set(_YEAR.findall(question))
+    years = years_named(question)
     past_words = bool(PAST.search(question))
     if not years and not past_words:
         return passages
     out = list(passages)
     for ids in groups:
-        by_year = [d for d in ids[:-1] if years & years_of(metas.get(d))]
-        newest = years & years_of(metas.get(ids[-1]))
-        wanted = by_year[-1] if by_year and not newest else None
+        newest = metas.get(ids[-1])
+        by_year = [d for d in ids[:-1] if names_year(years, metas.get(d), newest)]
+        wanted = by_year[-1] if by_year else None
         if wanted is None and past_words:
             wanted = ids[-2]
         if wanted is None:
@@ -256,6 +264,12 @@ def asked_period(question: str) -> tuple[str | None, str | None, str] | None:
     return None
 
 
+def asked_places(question: str, filters: Filters | None = None) -> list[str]:
+    """The places a question asks about (:func:`corpus.metadata.places_named`), none under a
+    ``--region`` filter: the filter has chosen the place."""
+    return [] if filters and filters.region else metadata.places_named(question)
+
+
 def _place_name(region: str | None) -> str:
     if region == metadata.NATIONAL:
         return "国家层面"
@@ -276,7 +290,7 @@ def mismatch(
     top = cited[0]
     notes: list[str] = []
     trusted = True
-    places = [] if filters and filters.region else metadata.places_named(question)
+    places = asked_places(question, filters)
     regions = {m.region for m in cited}
     if places and top.region and not regions & set(places):
         asked = "、".join(metadata.PLACES[p] for p in places)
