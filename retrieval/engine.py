@@ -263,9 +263,15 @@ class AnswerEngine:
             passages = [p for p in inside if docs[p.doc_id] is not None] + passages
         places = asked_places(key, filters)
         passages = place_first(named_first(passages, named), places, metas)
-        passages = verbatim_first(
-            passages, key, lambda p: search_key(docs[p.doc_id].text[p.start : p.end]), metas
-        )
+        keys: dict[tuple[str, int, int], str] = {}
+
+        def key_of(p: Passage) -> str:  # a passage's search key, folded once per question
+            span = (p.doc_id, p.start, p.end)
+            if span not in keys:
+                keys[span] = search_key(docs[p.doc_id].text[p.start : p.end])
+            return keys[span]
+
+        passages = verbatim_first(passages, key, key_of, metas)
         searched_top = passages[0] if passages else None
         passages = pin_named_article(index, key, passages, index.document, docs, allowed)
         pinned = passages[0] if passages and passages[0] is not searched_top else None
@@ -276,7 +282,7 @@ class AnswerEngine:
             fused = signals.fused_first
             if top is not pinned and fused is not None and fused.doc_id == top.doc_id:
                 top = fused  # confidence reads what it was fitted on
-            top_key = search_key(docs[top.doc_id].text[top.start : top.end])
+            top_key = key_of(top)
             rarest = float(lucene_idf(1, index.total))
             features = question_features(key, tokens, top, top_key, signals, idf, rarest)
             top_meta = metas.get(top.doc_id) or DocMeta()
@@ -299,7 +305,7 @@ class AnswerEngine:
         ]
         unrelated = not confident and off_topic(
             content_words(key),
-            (search_key(docs[p.doc_id].text[p.start : p.end]) for p in passages),
+            (key_of(p) for p in passages),
             idf,
         )
         # issue 26: versions marked; a place or time no cited document matches is said so
