@@ -16,6 +16,7 @@ from corpus.markdown import is_markdown, read_markdown_text
 from corpus.readers import markdown_extracted
 from corpus.sanitize import sanitize_document
 from corpus.structure import advance, changes, info_of, positions
+from tests.support.corpora import LAW_SAMPLE
 from tests.support.strategies import ALPHABET, FAST
 
 # Real files of LawRefBook/Laws (commit 2f4c5c2), public-domain laws and rules (Copyright
@@ -311,9 +312,6 @@ def test_a_date_closing_the_file_name_is_the_date_when_none_is_stated(tmp_path: 
     )
     dates = {d.title: d.date for d in load_corpus([tmp_path]).documents}
     assert dates == {"某办法": "2021-12-17", "某规定": "2020-01-02"}
-
-
-LAW_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "law_sample"
 
 
 @pytest.mark.skipif(not LAW_SAMPLE.is_dir(), reason="tests/data/law_sample is not here")

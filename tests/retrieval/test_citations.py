@@ -20,6 +20,7 @@ from bot.telegram import inline, render
 from corpus.loading import load_corpus, shipped_corpus_dir
 from retrieval.answer import Answer, Result
 from tests.support import ROOT
+from tests.support.corpora import law_sample_engine
 from tests.support.fake_bot_api import FakeBotAPI, parse_html
 
 REGULATION = ROOT / "tests" / "data" / "regulation"
@@ -301,7 +302,6 @@ def test_index_from_before_chunker_2_answers_then_upgrades_without_reembedding(
 
 # -- the article of the answer sentence, and questions naming an article (issue 26) ------
 
-LAW_SAMPLE = ROOT / "tests" / "data" / "law_sample"
 LAW_FILES = (
     "地方性法规/浙江/浙江省消防条例(2021-11-25).md",
     "地方性法规/浙江/浙江省人口与计划生育条例(2021-11-25).md",
@@ -315,16 +315,7 @@ ZJ_FIRE, ZJ_BIRTH, SD_WASTE, AML_2007, AML_2022 = LAW_FILES
 @pytest.fixture(scope="module")
 def law_engine(tmp_path_factory, embedder):
     """Five documents of the law sample (two versions of one law among them), ingested."""
-    from retrieval.backends.local.ingest import ingest
-    from retrieval.engine import AnswerEngine
-
-    library = tmp_path_factory.mktemp("law-library")
-    for name in LAW_FILES:
-        (library / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(LAW_SAMPLE / name, library / name)
-    folder = tmp_path_factory.mktemp("law-index")
-    ingest(folder, load_corpus([library]).documents, embedder, progress=False)
-    return AnswerEngine.open(folder, embedder=embedder)
+    return law_sample_engine(tmp_path_factory, embedder, LAW_FILES)
 
 
 def _answer_sentence(engine, result: Result, question: str) -> tuple[int, int]:

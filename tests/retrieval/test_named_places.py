@@ -3,14 +3,10 @@ gets that place's rule first, in Chinese and in English; the real model and inde
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from corpus.loading import load_corpus
-from tests.support import ROOT
+from tests.support.corpora import LAW_SAMPLE, law_sample_engine
 
-LAW_SAMPLE = ROOT / "tests" / "data" / "law_sample"
 BIRTH = "地方性法规/{0}/{0}{1}人口与计划生育条例({2}).md"
 SHANDONG = BIRTH.format("山东", "省", "2016-01-22")
 HENAN = BIRTH.format("河南", "省", "2021-11-27")
@@ -23,16 +19,7 @@ FILES = (SHANDONG, HENAN, GUANGDONG, ZHEJIANG, SHANGHAI, "法律/反垄断法(20
 @pytest.fixture(scope="module")
 def provinces(tmp_path_factory, embedder):
     """Five provinces' 人口与计划生育条例 (they say much the same) and a national law."""
-    from retrieval.backends.local.ingest import ingest
-    from retrieval.engine import AnswerEngine
-
-    library = tmp_path_factory.mktemp("provinces")
-    for name in FILES:
-        (library / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(LAW_SAMPLE / name, library / name)
-    folder = tmp_path_factory.mktemp("provinces-index")
-    ingest(folder, load_corpus([library]).documents, embedder, progress=False)
-    return AnswerEngine.open(folder, embedder=embedder)
+    return law_sample_engine(tmp_path_factory, embedder, FILES)
 
 
 @pytest.mark.skipif(not LAW_SAMPLE.is_dir(), reason="tests/data/law_sample is not here")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 HYDROGEN = "临港氢能示范园区计划于2031年建成，总投资四百二十亿元。"
@@ -60,3 +62,23 @@ SENTENCES = [
     "聯席會議制度自2015年啟動。",
     "河北張家口和雄安新區開展調研。",
 ]
+
+
+LAW_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "law_sample"
+"""25 regulations of the law library (issue 26), as LawRefBook/Laws writes them."""
+
+
+def law_sample_engine(tmp_path_factory, embedder, files: Sequence[str]):
+    """An engine over ``files`` of :data:`LAW_SAMPLE` (paths inside it), copied into a
+    library folder and ingested with ``embedder``."""
+    from corpus.loading import load_corpus
+    from retrieval.backends.local.ingest import ingest
+    from retrieval.engine import AnswerEngine
+
+    library = tmp_path_factory.mktemp("law-library")
+    for name in files:
+        (library / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(LAW_SAMPLE / name, library / name)
+    folder = tmp_path_factory.mktemp("law-index")
+    ingest(folder, load_corpus([library]).documents, embedder, progress=False)
+    return AnswerEngine.open(folder, embedder=embedder)

@@ -3,8 +3,6 @@ span, and the passage put first; on small texts and the law sample, without a mo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from corpus.loading import load_corpus
@@ -24,8 +22,8 @@ from retrieval.query.articles import (
     titles_of,
 )
 from retrieval.query.search import Passage
+from tests.support.corpora import LAW_SAMPLE
 
-LAW_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "law_sample"
 ZJ_FIRE = "地方性法规/浙江/浙江省消防条例(2021-11-25).md"
 
 
