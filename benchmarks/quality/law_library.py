@@ -34,6 +34,25 @@ What is picked, in this order (a file picked for several reasons lists them all)
    laws (``--laws``) and of the judicial interpretations (``--judicial``), so that not
    every document has a look-alike.
 
+``--city NAME`` builds a second library of another shape instead: one province-level city's
+local regulations plus national documents, old and new versions side by side (the shape of
+the held-out Beijing-plus-administrative-regulations library). It picks
+
+1. ``city``: every local regulation of ``DLC/NAME地方法规/`` (every version; 重庆: 103);
+2. ``versions``: every title of a national law, departmental rule or city regulation with
+   two or more dates (33 laws; none of 重庆's regulations has two);
+3. ``sample``: other national laws and departmental rules in sha1 order (of the path) up to
+   ``--total`` documents in all. Judicial interpretations are not picked.
+
+``--exclude MANIFEST`` (an earlier library's manifest.json) leaves out of the sample every
+document that library holds, so that the second library is mostly new documents. Two kinds
+of its documents are kept all the same: the city's regulations (all of them, as the held-out library holds
+all of its city's) and the national version groups (the first library holds every title with
+two dates, so leaving them out would leave no old and new versions side by side). With the
+defaults, 重庆 and ``/tmp/lawlib/manifest.json`` that is 370 documents: 103 of 重庆 (34 also
+in the first library), 66 laws in 33 version groups (all in it) and 201 other laws (none
+in it); no departmental rule is left that the first library lacks.
+
 Document ids (paths under ``OUT/docs``, which ``ingest`` uses as doc_ids):
 ``法律/公司法(2023-12-29).md``, ``司法解释/….md``, ``部门规章/….md``,
 ``地方性法规/上海/上海市社会救助条例(2024-12-31).md``.
@@ -44,6 +63,8 @@ input and options give the same output.
 
     python -m benchmarks.quality.law_library /path/to/Laws /tmp/lawlib
     python -m benchmarks.quality.law_library /path/to/Laws /tmp/lawlib --sample DIR
+    python -m benchmarks.quality.law_library /path/to/Laws /tmp/lawlib2 --city 重庆 \\
+        --exclude /tmp/lawlib/manifest.json
     python -m bot ingest --index /tmp/lawlib-index --corpus /tmp/lawlib/docs
 """
 
@@ -57,6 +78,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,31 +221,47 @@ def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def select(files: list[tuple[str, int]], args: argparse.Namespace) -> tuple[list[Entry], dict]:
-    """The picked entries (sorted by doc_id) and the groups that explain them."""
+Titles = dict[tuple[str, str], list[Entry]]
+
+
+def _pool(files: list[tuple[str, int]], max_bytes: int) -> tuple[list[Entry], Titles, list[str]]:
+    """The selectable entries (sorted by path), the same grouped by (kind, title), and the
+    paths left out for being over ``max_bytes``."""
     entries: dict[tuple[str, str, str | None], Entry] = {}
     too_large = []
     for path, size in files:
         entry = classify(path, size)
         if entry is None:
             continue
-        if size > args.max_bytes:
+        if size > max_bytes:
             too_large.append(path)
             continue
         # the same title and date under two folders is one document
         entries.setdefault((entry.kind, entry.title, entry.date), entry)
     pool = sorted(entries.values(), key=lambda e: e.path)
-    by_title: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    by_title: Titles = defaultdict(list)
     for entry in pool:
         by_title[(entry.kind, entry.title)].append(entry)
+    return pool, by_title, too_large
 
-    picked: dict[str, Entry] = {}
+
+def _picker(picked: dict[str, Entry], by_title: Titles) -> Callable[[Entry, str], None]:
+    """``pick(entry, reason)``: put every version of the entry's title into ``picked``."""
 
     def pick(entry: Entry, reason: str) -> None:
         for version in by_title[(entry.kind, entry.title)]:
             if reason not in version.reasons:
                 version.reasons.append(reason)
             picked[version.path] = version
+
+    return pick
+
+
+def select(files: list[tuple[str, int]], args: argparse.Namespace) -> tuple[list[Entry], dict]:
+    """The picked entries (sorted by doc_id) and the groups that explain them."""
+    pool, by_title, too_large = _pool(files, args.max_bytes)
+    picked: dict[str, Entry] = {}
+    pick = _picker(picked, by_title)
 
     version_groups = {}
     for (_kind, title), group in sorted(by_title.items()):
@@ -278,12 +316,53 @@ def select(files: list[tuple[str, int]], args: argparse.Namespace) -> tuple[list
     return chosen, groups
 
 
+def select_city(files: list[tuple[str, int]], args: argparse.Namespace) -> tuple[list[Entry], dict]:
+    """The second shape (``--city``): one city's local regulations and national documents."""
+    pool, by_title, too_large = _pool(files, args.max_bytes)
+    earlier: set[str] = set()
+    if args.exclude:
+        manifest = json.loads(Path(args.exclude).read_text(encoding="utf-8"))
+        earlier = {f["doc_id"] for f in manifest["files"]}
+    national = ("law", "departmental")
+    picked: dict[str, Entry] = {}
+    pick = _picker(picked, by_title)
+
+    for entry in pool:
+        if entry.kind == "local" and entry.jurisdiction == args.city:
+            pick(entry, "city")
+    if not picked:
+        raise SystemExit(f"no local regulations of {args.city} (DLC/{args.city}地方法规/)")
+
+    version_groups = {}
+    for (kind, title), group in sorted(by_title.items()):
+        if kind not in national and group[0].path not in picked:
+            continue
+        if len(group) >= 2 and len({e.date for e in group}) == len(group):
+            version_groups[title] = [e.doc_id for e in sorted(group, key=lambda e: e.date or "")]
+            pick(group[0], "versions")
+
+    rest = [e for e in pool if e.kind in national and e.path not in picked]
+    left_out = sorted(e.doc_id for e in rest if e.doc_id in earlier)
+    rest = sorted((e for e in rest if e.doc_id not in earlier), key=lambda e: _hash(e.path))
+    for entry in rest[: max(0, args.total - len(picked))]:
+        pick(entry, "sample")
+
+    chosen = sorted(picked.values(), key=lambda e: e.doc_id)
+    groups = {
+        "versions": version_groups,
+        "jurisdictions": {},
+        "left_out_too_large": too_large,
+        "left_out_earlier": left_out,
+    }
+    return chosen, groups
+
+
 def build(args: argparse.Namespace) -> dict:
     repo = Path(args.repo)
     files = list_files(repo, args.rev)
     if not files:
         raise SystemExit(f"no Markdown files found in {repo} at {args.rev}")
-    chosen, groups = select(files, args)
+    chosen, groups = select_city(files, args) if args.city else select(files, args)
     out = Path(args.out)
     docs = out / "docs"
     if docs.exists():
@@ -296,19 +375,17 @@ def build(args: argparse.Namespace) -> dict:
         target = docs / entry.doc_id
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(read_file(repo, args.rev, entry.path))
+    names = ("min_provinces", "per_province", "laws", "judicial", "max_bytes")
+    if args.city:
+        names = ("city", "total", "exclude", "max_bytes")
+    options = {name: getattr(args, name) for name in names}
     counts: dict[str, int] = defaultdict(int)
     for entry in chosen:
         counts[entry.kind if entry.kind != "local" else f"local:{entry.jurisdiction}"] += 1
     manifest = {
         "source": "https://github.com/LawRefBook/Laws",
         "commit": commit,
-        "options": {
-            "min_provinces": args.min_provinces,
-            "per_province": args.per_province,
-            "laws": args.laws,
-            "judicial": args.judicial,
-            "max_bytes": args.max_bytes,
-        },
+        "options": options,
         "excluded": "Beijing local regulations (DLC/北京地方法规/, titles starting 北京) and "
         "national administrative regulations (行政法规/): never selected or read",
         "documents": len(chosen),
@@ -388,12 +465,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="leave out files larger than this (default 120000)",
     )
     parser.add_argument(
+        "--city",
+        metavar="NAME",
+        help="build the second shape instead: every local regulation of this province-level "
+        "city (a DLC folder's name: 重庆) plus national laws and departmental rules",
+    )
+    parser.add_argument(
+        "--total",
+        type=int,
+        default=370,
+        help="with --city: documents in all, filled with sampled national ones (default 370)",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="MANIFEST",
+        help="with --city: leave out the national documents of an earlier library's "
+        "manifest.json (not its version groups, nor the city's regulations)",
+    )
+    parser.add_argument(
         "--sample",
         metavar="DIR",
         help="also copy the small test sample (SAMPLE in this file) into DIR, "
         "e.g. tests/data/law_sample",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.exclude and not args.city:
+        parser.error("--exclude needs --city")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key}: {value}")
     versions, places = len(manifest["versions"]), len(manifest["jurisdictions"])
     print(f"  version groups: {versions}, jurisdiction groups: {places}")
+    if args.exclude:
+        print(f"  left out, in {args.exclude}: {len(manifest['left_out_earlier'])}")
     return 0
 
 
