@@ -46,9 +46,10 @@ the held-out Beijing-plus-administrative-regulations library). It picks
 
 ``--exclude MANIFEST`` (an earlier library's manifest.json) leaves out of the sample every
 document that library holds, so that the second library is mostly new documents. Two kinds
-of its documents are kept all the same: the city's regulations (all of them, as the held-out library holds
-all of its city's) and the national version groups (the first library holds every title with
-two dates, so leaving them out would leave no old and new versions side by side). With the
+of its documents are kept all the same: the city's regulations (all of them, as the held-out
+library holds all of its city's) and the national version groups (the first library holds
+every title with two dates, so leaving them out would leave no old and new versions side by
+side). With the
 defaults, 重庆 and ``/tmp/lawlib/manifest.json`` that is 370 documents: 103 of 重庆 (34 also
 in the first library), 66 laws in 33 version groups (all in it) and 201 other laws (none
 in it); no departmental rule is left that the first library lacks.
