@@ -314,6 +314,20 @@ def test_a_date_closing_the_file_name_is_the_date_when_none_is_stated(tmp_path: 
     assert dates == {"某办法": "2021-12-17", "某规定": "2020-01-02"}
 
 
+def test_several_acts_on_one_history_line_each_count(tmp_path: Path) -> None:
+    # as LawRefBook's 重庆 files write their history: the date is the latest act, not the first
+    (tmp_path / "某条例.md").write_text(
+        "# 某条例\n\n1998年3月28日 某市人大常委会第八次会议通过\n\n"
+        "1999年7月29日 某市人大常委会第十八次会议修正  2006年3月31日某市人大常委会"
+        "第二十三次会议修订  2019年5月31日某市人大常委会第十次会议第二次修订）\n\n"
+        "<!-- INFO END -->\n\n第一条 正文。\n",
+        "utf-8",
+    )
+    (doc,) = load_corpus([tmp_path]).documents
+    assert doc.date == "2019-05-31"
+    assert doc.text == "第一条 正文。"
+
+
 @pytest.mark.skipif(not LAW_SAMPLE.is_dir(), reason="tests/data/law_sample is not here")
 def test_the_law_sample_reads_clean_with_sections_and_metadata() -> None:
     docs = [d for d in load_corpus([LAW_SAMPLE]).documents if d.doc_id.endswith(".md")]
