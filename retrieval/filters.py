@@ -21,10 +21,12 @@ from dataclasses import dataclass, fields
 from corpus import metadata
 from corpus.document import Document
 
-META_VERSION = 2
+META_VERSION = 3
 """The layout of ``document_meta`` in a manifest and how version groups are read (2: only
-groups of two or more dates): a manifest with an older one (or none) is published again by
-the next ingest, with its metadata computed (nothing is re-chunked or re-embedded)."""
+groups of two or more dates; 3: amendments (修正案) are not versions): a manifest with an
+older one (or none) is published again by the next ingest, with its metadata computed
+(nothing is re-chunked or re-embedded)."""
+AMENDMENT = "修正案"
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,14 @@ def version_groups(docs: Iterable[tuple[str, str, DocMeta]]) -> list[list[str]]:
     title when only one issuer has it), oldest first (by effective date, else publication
     date; undated first). Only groups holding two or more dates are returned (the
     paragraphs of one article, undated and sharing its title, are not versions of it), in
-    corpus order of their first member."""
+    corpus order of their first member. Amendments sharing a title (宪法修正案) are none."""
     by_title: dict[str, list[tuple[int, str, DocMeta]]] = {}
     for order, (doc_id, title, meta) in enumerate(docs):
         by_title.setdefault(metadata.version_title(title), []).append((order, doc_id, meta))
     groups: list[tuple[int, list[str]]] = []
-    for members in by_title.values():
-        if len(members) < 2:
-            continue
+    for title, members in by_title.items():
+        if len(members) < 2 or title.endswith(AMENDMENT):
+            continue  # 宪法修正案 1988, 1993 …: each adds to the text, none replaces another
         by_issuer: dict[str | None, list[tuple[int, str, DocMeta]]] = {}
         for m in members:
             key = metadata.issuer_key(m[2].issuer)

@@ -149,6 +149,9 @@ def test_paragraphs_sharing_a_title_are_not_versions() -> None:
     assert version_groups([*same_day, ("c-2022", "某市消防条例", _meta("2022-01-01"))]) == [
         ["c0", "c1", "c-2022"]
     ]
+    # each 宪法修正案 adds to the constitution: the 2018 one does not replace the 1988 one
+    amendments = [(f"a{y}", "中华人民共和国宪法修正案", _meta(f"{y}-03-11")) for y in (1988, 2018)]
+    assert version_groups(amendments) == []
 
 
 def test_a_question_about_the_past_gets_the_version_it_asks_for() -> None:
