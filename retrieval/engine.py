@@ -290,6 +290,7 @@ class AnswerEngine:
                 named=top.doc_id in named,
                 place_match=bool(places) and top_meta.region in places and is_rule(top_meta),
                 article=top is pinned,
+                type_missing=features["type_missing"],
             )
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)

@@ -55,6 +55,7 @@ FEATURES = (
     "named",  # 1 if the question names the top document by title (《X条例》, X法规定…)
     "place_match",  # 1 if the question names a place and the top document is its rule
     "article_named",  # 1 if the top result is the article the question names, whole
+    "named_missing",  # 1 if named or place_match, and type_missing: the right rule lacks it
 )
 SHIPPED = Path(__file__).parent / "data" / "confidence.json"
 
@@ -63,7 +64,8 @@ _NUM = "0-9零〇一二两三四五六七八九十百千万亿"
 _NUMBER = re.compile(rf"[0-9]+(?:\.[0-9]+)?|第[{_NUM}]+")
 # The asked-for type, in a folded question (search_key: simplified, lower case).
 _ASKS_AMOUNT = re.compile(
-    r"多少|几|多大|多长|多高|多远|多重|多久|how many|how much|how large|how long|what percentage"
+    r"多少|(?<!哪)几|多大|多长|多高|多远|多重|多久"  # 哪几种 asks which ones, not how many
+    r"|how many|how much|how large|how long|what percentage"
 )
 _ASKS_PERSON = re.compile(r"([\u4e00-\u9fff]{2})(?:是|为)谁[?？]?$")  # …的组长是谁
 _UNITS = frozenset(
@@ -85,13 +87,21 @@ _ASKS_SHARE = re.compile(r"比例|百分之几|百分比|费率|比率|税率|�
 _MONEY = "亿元|万元|元"
 _DATE = re.compile(
     rf"[0-9]{{1,4}}年|[0-9{_NUM}]{{1,3}}月|[0-9{_NUM}]{{1,3}}日|[0-9]{{4}}[.\-/][0-9]{{1,2}}"
-    r"|[元初末]年|世纪|年代"
+    r"|[元初末]年|世纪|年代|之日|[当次]日|[当次]年"  # 自…之日起: how a rule states a time
 )
 _PROVINCES = (
     "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|"
     "广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门|雄安"
 )
 _PLACE = re.compile(rf"[\u4e00-\u9fff]{{1,6}}?(?:省|市|县|区|镇|村|乡|岛|州|湾|港)|{_PROVINCES}")
+# A rule's last article dates it (本条例自2022年1月1日起施行; 2001年…通过的《…》同时废止): no
+# answer to 哪一天是志愿者日.
+_IN_FORCE = re.compile(r"自[^。；;\n]{1,24}?起(?:施行|实施|生效|执行)|[^。；;\n]*同时废止")
+_ASKS_IN_FORCE = re.compile(r"施行|生效|起实施|开始实施|何时实施|什么时候实施|effect|force")
+# A rule's penalties (处一万元以上十万元以下罚款) state amounts that answer only a question
+# about a penalty, not one about a price, a fee or a subsidy.
+_FINE = re.compile(r"[^，,；;。\n]*(?:罚款|罚金)[^，,；;。\n]*")
+_ASKS_FINE = re.compile(r"罚|fine|penalt")
 _SENTENCE_END = re.compile(r"[。！？；!?;\n]+")
 _AMOUNT = rf"(?:[0-9]+(?:\.[0-9]+)?|[{_NUM}]+)[{_NUM}]*"
 _SHARE = re.compile(  # 30%, 百分之三十, 三分之一, 七成, 1:1
@@ -151,6 +161,10 @@ def answer_features(
     if wanted:
         # a Latin-script question's words match no sentence: read the whole passage
         where = best_sentences(weights, passage_key) if _CJK.search(question_key) else passage_key
+        if not _ASKS_IN_FORCE.search(question_key):  # 本条例自2022年1月1日起施行 answers that only
+            where = _IN_FORCE.sub("", where)
+        if not _ASKS_FINE.search(question_key):  # 处两百元以上一千元以下罚款 is no price
+            where = _FINE.sub("", where)
         found = [m for w in wanted for m in w.findall(where) if m not in question_key]
         missing_type = 0.0 if found else 1.0
     numbers = set(_NUMBER.findall(question_key))
@@ -214,14 +228,22 @@ def latin_agree(words: Sequence[str], top_key: str, agree: float, chinese: float
     return agree if chinese < 0.5 and backed else 0.0
 
 
-def library_features(named: bool, place_match: bool, article: bool) -> dict[str, float]:
+def library_features(
+    named: bool, place_match: bool, article: bool, type_missing: float
+) -> dict[str, float]:
     """The features a policy library adds: what the question names (a regulation's title,
     a place, an article) and whether the top result is it. A corpus of news pages or
-    encyclopedia articles has them 0 nearly always."""
+    encyclopedia articles has them 0 nearly always.
+
+    ``named_missing`` joins them with ``type_missing``: once the question's own rule is
+    found, whether the asked-for figure stands in it is what decides (浙江省志愿服务条例
+    asked for 多少小时, a figure it never gives). Added on their own, ``named`` and
+    ``place_match`` outweighed the missing figure."""
     return {
         "named": float(named),
         "place_match": float(place_match),
         "article_named": float(article),
+        "named_missing": float((named or place_match) and type_missing > 0),
     }
 
 
