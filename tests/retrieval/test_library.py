@@ -96,6 +96,11 @@ def test_a_place_no_cited_document_matches_is_said_and_not_confident() -> None:
     note, trusted = mismatch("2023年以后出台的消防条例", [_result("bj")], metas)
     assert "2023年以后" in note and not trusted
     assert asked_period("2019年工作要点提到了什么") is None  # a data year, not a document's
+    # a regulation's name between the time and the word for it
+    note, trusted = mismatch("2010年以前的北京市消防条例规定了什么", [_result("bj")], metas)
+    assert note == "收录的文件中没有2010年以前出台的相关规定；以下是2020年的规定" and not trusted
+    assert mismatch("2020年的北京市消防条例规定了什么", [_result("bj")], metas) == (None, True)
+    assert asked_period("2020年以前的做法是什么") is None  # no document asked for
 
 
 def test_filters_read_what_users_type() -> None:
