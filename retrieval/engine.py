@@ -34,6 +34,8 @@ from retrieval.filters import DocMeta, Filters
 from retrieval.query.articles import documents_named, pin_named_article, titles_of
 from retrieval.query.confidence import (
     AbstentionPolicy,
+    answer_features,
+    asked_types,
     content_words,
     library_features,
     question_features,
@@ -46,6 +48,7 @@ from retrieval.query.library import (
     named_first,
     past_first,
     place_first,
+    typed_first,
     verbatim_first,
     version_info,
 )
@@ -272,6 +275,14 @@ class AnswerEngine:
             return keys[span]
 
         passages = verbatim_first(passages, key, key_of, metas)
+        unmoved = passages[0] if passages else None  # what confidence was fitted on reading
+        if asked_types(key):
+            weights = {w: idf(w) for w in content_words(key)}
+            passages = typed_first(
+                passages,
+                lambda p: answer_features(key, key_of(p), weights)["type_missing"] > 0,
+                metas,
+            )
         searched_top = passages[0] if passages else None
         passages = pin_named_article(index, key, passages, index.document, docs, allowed)
         pinned = passages[0] if passages and passages[0] is not searched_top else None
@@ -279,6 +290,8 @@ class AnswerEngine:
         features, probability = None, 0.0
         if passages:
             top = passages[0]
+            if top is searched_top and top is not unmoved:
+                top = unmoved  # typed_first shows the figure; confidence judges search's pick
             fused = signals.fused_first
             if top is not pinned and fused is not None and fused.doc_id == top.doc_id:
                 top = fused  # confidence reads what it was fitted on

@@ -192,6 +192,28 @@ def verbatim_first(
     return out
 
 
+def typed_first(
+    passages: list[P], lacks: Callable[[P], bool], metas: Mapping[str, DocMeta]
+) -> list[P]:
+    """``passages`` with the top document's first passage that holds the kind of thing the
+    question asks for (a number of days, an age, a date: ``lacks`` says it does not) moved
+    to that document's first rank, when the document is a rule and its first passage lacks
+    it (among the first :data:`VERBATIM_DEPTH` ranks). ``义务教育法规定儿童年满多少岁…``: the
+    article stating 六周岁, not the one on 适龄儿童's rights that search ranked first."""
+    if len(passages) < 2 or not is_rule(metas.get(passages[0].doc_id) or DocMeta()):
+        return passages
+    top = passages[0].doc_id
+    head = [i for i, p in enumerate(passages[:VERBATIM_DEPTH]) if p.doc_id == top]
+    if len(head) < 2 or not lacks(passages[head[0]]):
+        return passages
+    found = next((i for i in head[1:] if not lacks(passages[i])), None)
+    if found is None:
+        return passages
+    out = list(passages)
+    out.insert(head[0], out.pop(found))
+    return out
+
+
 def _longest_run(a: str, b: str) -> int:
     """Length of the longest string ``a`` and ``b`` share."""
     return SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size

@@ -17,6 +17,7 @@ from retrieval.query.library import (
     named_first,
     past_first,
     place_first,
+    typed_first,
     verbatim_first,
     version_info,
 )
@@ -191,3 +192,24 @@ def test_a_rules_passage_repeating_the_question_verbatim_comes_first() -> None:
     assert verbatim_first(pages, question, lambda p: p.text, metas) == pages
     short = [art75, T("law", "董事会成员三人")]
     assert verbatim_first(short, question, lambda p: p.text, metas) == short
+
+
+def test_a_rules_passage_holding_what_is_asked_comes_first() -> None:
+    from corpus.normalize import search_key
+    from retrieval.query.confidence import answer_features
+
+    metas = {"law": _meta("2018-12-29", kind="法"), "page": _meta("2023-01-01", kind=None)}
+    question = search_key("义务教育法规定儿童年满多少岁应当入学接受义务教育？")
+
+    def lacks(p: T) -> bool:
+        return answer_features(question, search_key(p.text), {"入学": 5.0})["type_missing"] > 0
+
+    rights = T("law", "第四条 适龄儿童、少年依法享有平等接受义务教育的权利。")
+    age = T("law", "第十一条 凡年满六周岁的儿童，其父母应当送其入学接受并完成义务教育。")
+    other = T("page", "义务教育")
+    assert typed_first([rights, other, age], lacks, metas) == [age, rights, other]
+    # the first passage holds an age already, a page is no rule, or no passage holds one
+    assert typed_first([age, rights], lacks, metas) == [age, rights]
+    pages = [T("page", rights.text), T("page", age.text)]
+    assert typed_first(pages, lacks, metas) == pages
+    assert typed_first([rights, other], lacks, metas) == [rights, other]
