@@ -39,6 +39,7 @@ from retrieval.query.confidence import (
     content_words,
     library_features,
     question_features,
+    topic_uncovered,
 )
 from retrieval.query.library import (
     asked_places,
@@ -304,6 +305,12 @@ class AnswerEngine:
                 place_match=bool(places) and top_meta.region in places and is_rule(top_meta),
                 article=top is pinned,
                 type_missing=features["type_missing"],
+                uncovered=topic_uncovered(  # in any passage search found of the document
+                    key,
+                    search_key(docs[top.doc_id].title or ""),
+                    "\n".join(key_of(p) for p in passages if p.doc_id == top.doc_id),
+                    idf,
+                ),
             )
             probability = self.policy.probability(features)
         confident = bool(passages) and self.policy.confident(probability)

@@ -60,6 +60,10 @@ if [ -n "${LAW_DOCS:-}" ]; then
   LAW_Q=tests/data/law_questions
   [ -f "$WORK/index-law/CURRENT" ] || $PY -m bot ingest --index "$WORK/index-law" --corpus "$LAW_DOCS"
   collect law law "${LAW_Q}_dev.jsonl" --split fit
+  # a rule named, a subject it never mentions (benchmarks/quality/law_uncovered.py; 30 % held out)
+  [ -s "$WORK/law-uncovered.jsonl" ] ||
+    $PY -m benchmarks.quality.law_uncovered "$LAW_DOCS" "$WORK/law-uncovered.jsonl"
+  collect law-uncovered law "$WORK/law-uncovered.jsonl" --unanswerable
   collect law-heldout law "${LAW_Q}_heldout.jsonl" --split heldout
   collect law-vs-cmrc cmrc "${LAW_Q}_dev.jsonl" --unanswerable --split fit
   collect law-heldout-vs-cmrc cmrc "${LAW_Q}_heldout.jsonl" --unanswerable --split heldout

@@ -56,6 +56,7 @@ FEATURES = (
     "place_match",  # 1 if the question names a place and the top document is its rule
     "article_named",  # 1 if the top result is the article the question names, whole
     "named_missing",  # 1 if named or place_match, and type_missing: the right rule lacks it
+    "named_uncovered",  # named or place_match: IDF share of the words beyond the title missing
 )
 SHIPPED = Path(__file__).parent / "data" / "confidence.json"
 
@@ -228,8 +229,23 @@ def latin_agree(words: Sequence[str], top_key: str, agree: float, chinese: float
     return agree if chinese < 0.5 and backed else 0.0
 
 
+def topic_uncovered(question_key: str, title_key: str, found_key: str, idf: Idf) -> float:
+    """The IDF share of the question's content words beyond the top document's title that
+    ``found_key`` (the passages search found of that document) lacks, 0 when the question has
+    none: ``山东省物业管理条例对无人机飞行有什么规定`` names the rule, and 无人机 and 飞行 are in
+    none of its passages search found. Only Chinese words count: an English question's words
+    are in no Chinese text (``In Henan, what is the fine…`` would be all uncovered)."""
+    words = [
+        w
+        for w in dict.fromkeys(content_words(question_key))
+        if _CJK.search(w) and w not in title_key
+    ]
+    total = sum(idf(w) for w in words)
+    return sum(idf(w) for w in words if w not in found_key) / total if total else 0.0
+
+
 def library_features(
-    named: bool, place_match: bool, article: bool, type_missing: float
+    named: bool, place_match: bool, article: bool, type_missing: float, uncovered: float = 0.0
 ) -> dict[str, float]:
     """The features a policy library adds: what the question names (a regulation's title,
     a place, an article) and whether the top result is it. A corpus of news pages or
@@ -238,12 +254,16 @@ def library_features(
     ``named_missing`` joins them with ``type_missing``: once the question's own rule is
     found, whether the asked-for figure stands in it is what decides (浙江省志愿服务条例
     asked for 多少小时, a figure it never gives). Added on their own, ``named`` and
-    ``place_match`` outweighed the missing figure."""
+    ``place_match`` outweighed the missing figure. ``named_uncovered`` joins them with
+    :func:`topic_uncovered` (``uncovered``): the rule found, what the question asks about
+    beyond its name is not in the passage."""
+    found = named or place_match
     return {
         "named": float(named),
         "place_match": float(place_match),
         "article_named": float(article),
-        "named_missing": float((named or place_match) and type_missing > 0),
+        "named_missing": float(found and type_missing > 0),
+        "named_uncovered": uncovered if found else 0.0,
     }
 
 
