@@ -19,34 +19,28 @@ QUESTIONS = [
 ]
 
 
-def test_ask_gives_exactly_what_ask_json_prints(server, http_index, tmp_path):
-    batch = tmp_path / "questions.jsonl"
+def _ask_json_batch(index, folder, rows: list[dict]) -> list[dict]:
+    """What ``python -m bot ask --json --batch`` prints for ``rows`` (one JSON line each)."""
+    batch = folder / "questions.jsonl"
     batch.write_text(
-        "".join(
-            json.dumps({"id": i, "question": q}, ensure_ascii=False) + "\n"
-            for i, q in enumerate(QUESTIONS)
-        ),
-        encoding="utf-8",
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
     )
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "ask",
-            "--json",
-            "--index",
-            str(http_index),
-            "--batch",
-            str(batch),
-        ],
+        [sys.executable, "-m", "bot", "ask", "--json", "--index", str(index)]
+        + ["--batch", str(batch)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    printed = [json.loads(line) for line in proc.stdout.splitlines()]
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_ask_gives_exactly_what_ask_json_prints(server, http_index, tmp_path):
+    printed = _ask_json_batch(
+        http_index, tmp_path, [{"id": i, "question": q} for i, q in enumerate(QUESTIONS)]
+    )
     with server.client() as client:
         for expected, question in zip(printed, QUESTIONS, strict=True):
             response = client.post("/api/ask", json={"question": question})
@@ -221,21 +215,7 @@ def test_a_question_of_501_to_1000_characters_says_it_was_shortened(server, http
     is what was searched), and a chat reply (/v1) starts with the command line's note."""
     asked = ("通武廊在政务服务方面要全面实现什么？" * 60)[:1000]
     lengths = (500, 501, 777, 1000)
-    batch = tmp_path / "long.jsonl"
-    batch.write_text(
-        "".join(json.dumps({"question": asked[:n]}, ensure_ascii=False) + "\n" for n in lengths),
-        encoding="utf-8",
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "--json", "--index", str(http_index)]
-        + ["--batch", str(batch)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    printed = [json.loads(line) for line in proc.stdout.splitlines()]
+    printed = _ask_json_batch(http_index, tmp_path, [{"question": asked[:n]} for n in lengths])
     with server.client() as client:
         for n, expected in zip(lengths, printed, strict=True):
             got = client.post("/api/ask", json={"question": asked[:n]})
