@@ -177,19 +177,14 @@ def verbatim_first(
     ``公司法规定有限责任公司董事会成员为多少人`` is 第六十八条
     (``有限责任公司董事会成员为三人以上``), not the 第七十五条 that search ranked first.
     ``text_of`` gives a passage's search key."""
-    if len(passages) < 2 or not is_rule(metas.get(passages[0].doc_id) or DocMeta()):
-        return passages
-    top = passages[0].doc_id
-    head = [i for i, p in enumerate(passages[:VERBATIM_DEPTH]) if p.doc_id == top]
+    head = _rule_head(passages, metas)
     if len(head) < 2:
         return passages
     runs = {i: _longest_run(question, text_of(passages[i])) for i in head}
     best = max(head, key=lambda i: (runs[i], -i))
     if best == head[0] or runs[best] < max(VERBATIM_RUN, runs[head[0]] + VERBATIM_MARGIN):
         return passages
-    out = list(passages)
-    out.insert(head[0], out.pop(best))
-    return out
+    return _raised(passages, best, head[0])
 
 
 def typed_first(
@@ -200,17 +195,26 @@ def typed_first(
     to that document's first rank, when the document is a rule and its first passage lacks
     it (among the first :data:`VERBATIM_DEPTH` ranks). ``义务教育法规定儿童年满多少岁…``: the
     article stating 六周岁, not the one on 适龄儿童's rights that search ranked first."""
-    if len(passages) < 2 or not is_rule(metas.get(passages[0].doc_id) or DocMeta()):
-        return passages
-    top = passages[0].doc_id
-    head = [i for i, p in enumerate(passages[:VERBATIM_DEPTH]) if p.doc_id == top]
+    head = _rule_head(passages, metas)
     if len(head) < 2 or not lacks(passages[head[0]]):
         return passages
     found = next((i for i in head[1:] if not lacks(passages[i])), None)
-    if found is None:
-        return passages
+    return passages if found is None else _raised(passages, found, head[0])
+
+
+def _rule_head(passages: Sequence[P], metas: Mapping[str, DocMeta]) -> list[int]:
+    """The ranks, among the first :data:`VERBATIM_DEPTH`, of the top document's passages when
+    that document is a rule; none otherwise."""
+    if len(passages) < 2 or not is_rule(metas.get(passages[0].doc_id) or DocMeta()):
+        return []
+    top = passages[0].doc_id
+    return [i for i, p in enumerate(passages[:VERBATIM_DEPTH]) if p.doc_id == top]
+
+
+def _raised(passages: list[P], rank: int, to: int) -> list[P]:
+    """``passages`` with the one at ``rank`` moved up to ``to`` (the others keep their order)."""
     out = list(passages)
-    out.insert(head[0], out.pop(found))
+    out.insert(to, out.pop(rank))
     return out
 
 
