@@ -245,7 +245,7 @@ def topic_uncovered(question_key: str, title_key: str, found_key: str, idf: Idf)
 
 
 def library_features(
-    named: bool, place_match: bool, article: bool, type_missing: float, uncovered: float = 0.0
+    named: bool, place_match: bool, article: bool, type_missing: float, uncovered: float
 ) -> dict[str, float]:
     """The features a policy library adds: what the question names (a regulation's title,
     a place, an article) and whether the top result is it. A corpus of news pages or

@@ -210,10 +210,13 @@ def test_type_missing_reads_the_answer(question, passage, type_missing):
 
 def test_named_missing_joins_the_named_rule_and_the_missing_figure():
     # issue 26: 浙江省志愿服务条例 asked for 多少小时, a figure that rule never gives
-    assert library_features(True, True, False, type_missing=1.0)["named_missing"] == 1.0
-    assert library_features(False, True, False, type_missing=1.0)["named_missing"] == 1.0
-    assert library_features(True, False, False, type_missing=0.0)["named_missing"] == 0.0
-    assert library_features(False, False, False, type_missing=1.0)["named_missing"] == 0.0
+    def named_missing(named: bool, place: bool, type_missing: float) -> float:
+        return library_features(named, place, False, type_missing, uncovered=0.0)["named_missing"]
+
+    assert named_missing(True, True, type_missing=1.0) == 1.0
+    assert named_missing(False, True, type_missing=1.0) == 1.0
+    assert named_missing(True, False, type_missing=0.0) == 0.0
+    assert named_missing(False, False, type_missing=1.0) == 0.0
 
 
 def test_named_uncovered_is_what_the_question_asks_beyond_the_rules_name():
