@@ -16,6 +16,7 @@ from pathlib import Path
 
 import retrieval.engine as engine_module
 from retrieval.engine import AnswerEngine
+from retrieval.errors import RetrievalError
 from retrieval.evaluation import read_queries
 
 
@@ -34,8 +35,11 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3, help="turns of each (default 3)")
     args = parser.parse_args()
-    engine = AnswerEngine.open(args.index)
-    questions = [q.question for q in read_queries(args.queries) if q.question.strip()]
+    try:
+        engine = AnswerEngine.open(args.index)
+        questions = [q.question for q in read_queries(args.queries) if q.question.strip()]
+    except RetrievalError as exc:
+        raise SystemExit(f"error: {exc}") from None
     _pass(engine, questions[:10])  # warm the caches
     steps = engine_module.typed_first, engine_module.topic_uncovered
     results: dict[str, list[list[float]]] = {"with": [], "without": []}
