@@ -33,10 +33,6 @@ _BREAK_TAG = re.compile(r"<br\s*/?>|</p>|</div>|</tr>|</li>", re.IGNORECASE)
 # Emphasis CommonMark leaves as literal text (its flanking rules and CJK punctuation).
 _STRAY_EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1")
 _HEAD_SCAN_LINES = 80  # an info block marker further down is part of the text
-# Where a history line holds the next act: whitespace, then its date (LawRefBook's 重庆 files).
-_NEXT_EVENT = re.compile(
-    r"(?<=\s)(?=[0-9０-９]{4}\s*年\s*[0-9０-９]{1,2}\s*月\s*[0-9０-９]{1,2}\s*日)"
-)
 # A history line in a leading block (no marker): the event is an act, not running text.
 _ACT = re.compile(r"(?:通过|公布|发布|印发|修正|修订|施行|生效|实施|废止)[。.]?$")
 
@@ -138,7 +134,7 @@ def read_head(lines: list[str]) -> dict[str, str]:
             if name and value:
                 fields.setdefault(name, _plain_inline(value))
             continue
-        found = [e for piece in _NEXT_EVENT.split(line) if (e := metadata.history(piece))]
+        found = metadata.history_events(line)
         if found:  # one line may hold several acts: "…修正  2006年3月31日…修订  2010年…"
             events.extend(found)
             continue

@@ -78,6 +78,7 @@ _NUM = "[一二三四五六七八九十百千零〇两\\d]+"
 _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _DATE_TEXT = r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}"
 _HISTORY = re.compile(rf"^[（(]?\s*({_DATE_TEXT})\s*(.*?)[）)]?$")
+_NEXT_EVENT = re.compile(rf"(?<=\s)(?={_DATE_TEXT})")  # where a line's next act begins
 _EFFECTIVE_EVENT = re.compile(r"^(?:起)?(?:施行|生效|实施)|^自.*起(?:施行|生效|实施)")
 _EFFECTIVE_FROM = re.compile(rf"自\s*({_DATE_TEXT})\s*起\s*(?:施行|生效|实施|执行)")
 _SESSION = re.compile(rf"^(?:由|经)?([^，,。；;]*?)第{_NUM}次[\u4e00-\u9fff]{{0,4}}?会议")
@@ -147,6 +148,14 @@ def history(line: str) -> tuple[str, str] | None:
         return None
     date = normalize_date(match.group(1))
     return (date, match.group(2).strip()) if date else None
+
+
+def history_events(line: str) -> list[tuple[str, str]]:
+    """Every ``(date, event)`` of a history line, which may hold several acts, each opening
+    with its date after a space (``…第十八次会议修正  2006年3月31日…修订``, as LawRefBook's
+    重庆 files write them); empty when the line is no history line."""
+    pieces = _NEXT_EVENT.split(unicodedata.normalize("NFKC", line))
+    return [event for piece in pieces if (event := history(piece))]
 
 
 def is_effective(event: str) -> bool:
